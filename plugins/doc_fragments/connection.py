@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Connection options shared by every m365.mailflow module."""
+
+    DOCUMENTATION = r"""
+options:
+  tenant:
+    description:
+      - The Exchange Online tenant, as its tenant ID (a GUID, preferred) or a verified domain such as
+        C(contoso.onmicrosoft.com).
+      - Required unless O(sandbox) is set.
+      - If not set, the value of the E(EXO_TENANT) environment variable is used.
+    type: str
+  client_id:
+    description:
+      - Application (client) ID of the Entra ID app registration used for app-only access.
+      - The app needs the C(Exchange.ManageAsApp) application permission of C(Office 365 Exchange Online) with
+        admin consent, and its service principal needs an Exchange role (see the README).
+      - If not set, the value of the E(EXO_CLIENT_ID) environment variable is used.
+    type: str
+  certificate_path:
+    description:
+      - Path of the app's certificate with its private key, either a PEM file (certificate and key, the key
+        optionally encrypted) or a PFX/PKCS#12 file. Loaded with the C(cryptography) library; no OS certificate
+        store is used.
+      - Mutually exclusive with O(client_secret) and O(access_token).
+      - If not set, the value of the E(EXO_CERTIFICATE_PATH) environment variable is used.
+    type: path
+  certificate_password:
+    description:
+      - Password of the private key in O(certificate_path), if it has one.
+      - If not set, the value of the E(EXO_CERTIFICATE_PASSWORD) environment variable is used.
+    type: str
+  client_secret:
+    description:
+      - Client secret of the app registration.
+      - Microsoft documents only certificate authentication for Exchange Online app-only access; secrets work in
+        practice but are unsupported and Microsoft could stop accepting them. Prefer O(certificate_path).
+      - If not set, the value of the E(EXO_CLIENT_SECRET) environment variable is used.
+    type: str
+  access_token:
+    description:
+      - An access token for Exchange Online obtained elsewhere (audience C(https://outlook.office365.com) or the
+        O(cloud) equivalent). Used as given; it cannot be refreshed, so a long play may outlive it.
+      - If not set, the value of the E(EXO_ACCESS_TOKEN) environment variable is used.
+    type: str
+  cloud:
+    description:
+      - The Microsoft cloud of the tenant. Selects the REST host, the token authority and the token scope.
+      - V(commercial) (also GCC) uses C(outlook.office365.com) and C(login.microsoftonline.com);
+        V(gcc_high) uses C(outlook.office365.us) and C(login.microsoftonline.us);
+        V(dod) uses C(outlook-dod.office365.us) and C(login.microsoftonline.us);
+        V(china) (21Vianet) uses C(partner.outlook.cn) and C(login.chinacloudapi.cn).
+      - If not set, the value of the E(EXO_CLOUD) environment variable is used.
+    type: str
+    choices: [commercial, gcc_high, dod, china]
+    default: commercial
+  api_url:
+    description:
+      - Overrides the REST base URL (scheme and host, e.g. V(https://127.0.0.1:8443)). The token scope still
+        follows O(cloud). Meant for tests and proxies.
+      - If not set, the value of the E(EXO_API_URL) environment variable is used.
+    type: str
+  authority_url:
+    description:
+      - Overrides the Entra ID authority host (scheme and host) used to obtain tokens. Meant for tests
+        against a local token endpoint; authority validation is then switched off.
+      - If not set, the value of the E(EXO_AUTHORITY_URL) environment variable is used.
+    type: str
+  validate_certs:
+    description:
+      - Verify the TLS certificate of the API and token endpoints. Only switch this off for tests.
+      - If not set, the value of the E(EXO_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A CA bundle (PEM) to verify the API and token endpoints with, instead of the system store.
+      - If not set, the value of the E(EXO_CA_PATH) environment variable is used.
+    type: path
+  token_cache:
+    description:
+      - Cache tokens between tasks in a file readable only by the user (mode 0600) under
+        C($XDG_CACHE_HOME/m365.mailflow/) (default C(~/.cache/m365.mailflow/)), keyed by cloud, tenant and client,
+        so a play requests a token once. Set to V(false) to keep tokens in memory only.
+      - If not set, the value of the E(EXO_TOKEN_CACHE) environment variable is used.
+    type: bool
+    default: true
+  sandbox:
+    description:
+      - Path of a sandbox tenant state file (SQLite). When set, the module manages an embedded sandbox tenant that
+        behaves like Exchange Online, created on first use, and no credentials are needed.
+      - Mutually exclusive with the credential options and O(api_url).
+      - If not set, the value of the E(EXO_SANDBOX) environment variable is used.
+    type: path
+  retries:
+    description:
+      - How many times a throttled (HTTP 429) or transiently failed (HTTP 500/503/504, busy directory) call is
+        retried. A failed write is only sent again after reading the tenant shows it did not take effect.
+      - If not set, the value of the E(EXO_RETRIES) environment variable is used.
+    type: int
+    default: 5
+  retry_delay:
+    description:
+      - Base of the exponential backoff between retries, in seconds (2, 4, 8, ... for the default). A 429 waits
+        what its C(Retry-After) header says.
+      - If not set, the value of the E(EXO_RETRY_DELAY) environment variable is used.
+    type: float
+    default: 2.0
+  timeout:
+    description:
+      - HTTP timeout of one call, in seconds. Exchange Online itself stops a cmdlet after about 900 seconds.
+      - If not set, the value of the E(EXO_TIMEOUT) environment variable is used.
+    type: int
+    default: 960
+notes:
+  - Calls go to the Exchange Online REST C(InvokeCommand) endpoint that the ExchangeOnlineManagement PowerShell
+    module uses. Microsoft does not document it for third parties; its behaviour was learned from the module and
+    from live captures, and may change.
+requirements:
+  - msal and cryptography (certificate or secret authentication), not needed with O(sandbox) or O(access_token)
+"""

@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one client every module uses: ``invoke(cmdlet, parameters)``.
+
+It sits on a transport (REST or sandbox), turns responses into objects or typed
+errors through ``wire.parse_response``, retries what may be retried and never
+duplicates a write: after a transient failure of a write it reads back (through
+the caller's ``verify``) before deciding whether to send the write again.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import random
+import time
+
+from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
+    MailflowError,
+    ThrottledError,
+    TransientError,
+)
+
+MAX_PAGES = 100  # 100 pages of 1000 objects: far beyond any tenant's connectors or 300 rules
+
+
+class Client(object):
+    """Invoke cmdlets with bounded retries.
+
+    ``retries`` is the number of retries after the first attempt (the real
+    module uses 5). Backoff is ``retry_delay * 2**n`` (capped by
+    ``max_retry_wait``) with a little jitter; a 429 waits ``Retry-After`` when
+    the service gives it.
+    """
+
+    def __init__(self, transport, retries=5, retry_delay=2.0, max_retry_wait=60.0, sleep=None, log=None):
+        self.transport = transport
+        self.retries = max(0, int(retries))
+        self.retry_delay = max(0.0, float(retry_delay))
+        self.max_retry_wait = max(0.0, float(max_retry_wait))
+        self._sleep = sleep or time.sleep
+        self._log = log
+        self.calls = []
+        self.warnings = []
+        self.retried = 0
+
+    # ------------------------------------------------------------------ helpers
+    def _wait_for(self, error, attempt):
+        if isinstance(error, ThrottledError) and error.retry_after is not None:
+            wait = error.retry_after
+        else:
+            wait = self.retry_delay * (2 ** attempt)
+            wait += random.uniform(0, wait * 0.1)
+        return min(wait, self.max_retry_wait)
+
+    def _debug(self, msg):
+        if self._log:
+            self._log(msg)
+
+    def _send_once(self, cmdlet, parameters, next_link=None):
+        raw = self.transport.send(cmdlet, parameters, next_link=next_link)
+        return wire.parse_response(raw, cmdlet)
+
+    def _collect(self, cmdlet, parsed):
+        for warning in parsed.warnings:
+            if warning == wire.PAGINATION_WARNING:
+                continue
+            self.warnings.append("%s: %s" % (cmdlet, warning))
+
+    # ------------------------------------------------------------------ public
+    def invoke(self, cmdlet, parameters=None, write=False, verify=None):
+        """Run ``cmdlet`` and return the list of objects it returned.
+
+        For a write, ``verify`` is a callable that reads the tenant and returns
+        True when the write has already taken effect; it is called after a
+        transient failure (503/504/500 or a network error) before any resend.
+        Without ``verify`` a write is not resent after such a failure.
+        """
+        parameters = dict(parameters or {})
+        self.calls.append({"cmdlet": cmdlet, "parameters": parameters})
+        attempt = 0
+        while True:
+            try:
+                parsed = self._send_once(cmdlet, parameters)
+                break
+            except ThrottledError as exc:
+                error = exc  # the service refused before doing any work: safe to resend
+            except TransientError as exc:
+                error = exc
+                if write and verify is None:
+                    raise TransientError(
+                        "%s may or may not have been applied: %s. Re-run the task: it reads the tenant first and "
+                        "converges." % (cmdlet, exc.msg), cmdlet=cmdlet, status=exc.status,
+                        exception_type=exc.exception_type, request_id=exc.request_id)
+            if attempt >= self.retries:
+                raise type(error)(
+                    "%s (gave up after %d attempts)" % (error.msg, attempt + 1), cmdlet=cmdlet,
+                    status=error.status, exception_type=error.exception_type, request_id=error.request_id)
+            self._sleep(self._wait_for(error, attempt))
+            attempt += 1
+            self.retried += 1
+            if write and isinstance(error, TransientError) and self._verified(verify):
+                self._debug("%s: applied despite %s; not sent again" % (cmdlet, error.msg))
+                return []
+            self._debug("%s: retry %d after %s" % (cmdlet, attempt, error.msg))
+
+        self._collect(cmdlet, parsed)
+        objects = list(parsed.objects)
+        pages = 1
+        while parsed.next_link and pages < MAX_PAGES:
+            parsed = self._page(cmdlet, parameters, parsed.next_link)
+            self._collect(cmdlet, parsed)
+            objects.extend(parsed.objects)
+            pages += 1
+        for err in parsed.errors:
+            self.warnings.append("%s: %s" % (cmdlet, err))
+        return objects
+
+    def _verified(self, verify):
+        try:
+            return bool(verify())
+        except MailflowError:
+            return False
+
+    def _page(self, cmdlet, parameters, next_link):
+        attempt = 0
+        while True:
+            try:
+                raw = self.transport.send(cmdlet, parameters, next_link=next_link)
+                return wire.parse_response(raw, cmdlet)
+            except (ThrottledError, TransientError) as exc:
+                if attempt >= self.retries:
+                    raise
+                self._sleep(self._wait_for(exc, attempt))
+                attempt += 1
+
+    def close(self):
+        self.transport.close()

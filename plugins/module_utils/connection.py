@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options shared by every module, and the client they lead to.
+
+One argument spec (documented once in the ``m365.mailflow.connection`` doc
+fragment), each option with an ``EXO_*`` environment fallback so that an AWX
+credential can inject it. ``connect(params)`` checks the combination and
+returns a ``Client`` on the sandbox tenant or on the REST endpoint.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+
+CLOUD_CHOICES = ["commercial", "gcc_high", "dod", "china"]
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$", re.IGNORECASE)
+
+
+def _env(*names):
+    return dict(fallback=(env_fallback, list(names)))
+
+
+def connection_argument_spec():
+    """The argument spec every module merges under its own options."""
+    return dict(
+        tenant=dict(type="str", **_env("EXO_TENANT")),
+        client_id=dict(type="str", **_env("EXO_CLIENT_ID")),
+        certificate_path=dict(type="path", **_env("EXO_CERTIFICATE_PATH")),
+        certificate_password=dict(type="str", no_log=True, **_env("EXO_CERTIFICATE_PASSWORD")),
+        client_secret=dict(type="str", no_log=True, **_env("EXO_CLIENT_SECRET")),
+        access_token=dict(type="str", no_log=True, **_env("EXO_ACCESS_TOKEN")),
+        cloud=dict(type="str", choices=CLOUD_CHOICES, default="commercial", **_env("EXO_CLOUD")),
+        api_url=dict(type="str", **_env("EXO_API_URL")),
+        authority_url=dict(type="str", **_env("EXO_AUTHORITY_URL")),
+        validate_certs=dict(type="bool", default=True, **_env("EXO_VALIDATE_CERTS")),
+        ca_path=dict(type="path", **_env("EXO_CA_PATH")),
+        token_cache=dict(type="bool", default=True, no_log=False, **_env("EXO_TOKEN_CACHE")),
+        sandbox=dict(type="path", **_env("EXO_SANDBOX")),
+        retries=dict(type="int", default=5, **_env("EXO_RETRIES")),
+        retry_delay=dict(type="float", default=2.0, **_env("EXO_RETRY_DELAY")),
+        timeout=dict(type="int", default=960, **_env("EXO_TIMEOUT")),
+    )
+
+
+CONNECTION_OPTIONS = tuple(connection_argument_spec())
+_CREDENTIALS = ("client_id", "certificate_path", "certificate_password", "client_secret", "access_token")
+
+
+def _given(params, key):
+    value = params.get(key)
+    return value not in (None, "")
+
+
+def check_connection(params):
+    """Reject a missing or contradictory combination with a message naming what to set."""
+    if _given(params, "sandbox"):
+        clash = [k for k in _CREDENTIALS + ("api_url", "authority_url") if _given(params, k)]
+        if clash:
+            raise ConfigurationError(
+                "sandbox is set (a sandbox tenant needs no credentials), but so is %s. Use either the sandbox "
+                "(sandbox / EXO_SANDBOX) or a real tenant, not both: unset %s, or unset sandbox."
+                % (", ".join(clash), " and ".join("%s / EXO_%s" % (k, k.upper()) for k in clash)))
+        return "sandbox"
+    if not _given(params, "tenant"):
+        raise ConfigurationError(
+            "No tenant to connect to: set tenant (or EXO_TENANT) to the tenant ID (a GUID) or its "
+            "contoso.onmicrosoft.com domain, or set sandbox (EXO_SANDBOX) to a state file path to use the "
+            "embedded sandbox tenant.")
+    tenant = params["tenant"].strip()
+    if not (_GUID.match(tenant) or _DOMAIN.match(tenant)):
+        raise ConfigurationError(
+            "tenant: '%s' is neither a tenant ID (GUID) nor a domain such as contoso.onmicrosoft.com" % tenant)
+    methods = [k for k in ("access_token", "client_secret", "certificate_path") if _given(params, k)]
+    if not methods:
+        raise ConfigurationError(
+            "No credentials for tenant %s: set client_id (EXO_CLIENT_ID) with certificate_path "
+            "(EXO_CERTIFICATE_PATH, a PEM or PFX file), or client_id with client_secret (EXO_CLIENT_SECRET), or "
+            "access_token (EXO_ACCESS_TOKEN)." % tenant)
+    if len(methods) > 1:
+        raise ConfigurationError(
+            "Contradictory credentials: %s are all set; set exactly one of access_token, client_secret or "
+            "certificate_path (check the EXO_* environment variables too)." % " and ".join(methods))
+    method = methods[0]
+    if method in ("client_secret", "certificate_path") and not _given(params, "client_id"):
+        raise ConfigurationError(
+            "%s is set but client_id is not: set client_id (EXO_CLIENT_ID) to the application (client) ID of the "
+            "app registration." % method)
+    if _given(params, "certificate_password") and method != "certificate_path":
+        raise ConfigurationError(
+            "certificate_password is set without certificate_path: set certificate_path (EXO_CERTIFICATE_PATH) or "
+            "unset certificate_password (EXO_CERTIFICATE_PASSWORD).")
+    for key in ("api_url", "authority_url"):
+        if _given(params, key) and not re.match(r"^https://[^/\s]+", params[key]):
+            raise ConfigurationError("%s: '%s' must be an https:// URL such as https://127.0.0.1:8443" % (key, params[key]))
+    return method
+
+
+def settings_from_params(params):
+    """The settings dict the REST transport and the token provider take."""
+    settings = dict((k, params.get(k)) for k in CONNECTION_OPTIONS)
+    for key in ("api_url", "authority_url"):
+        if settings.get(key):
+            settings[key] = settings[key].rstrip("/")
+    settings["authority"] = settings.pop("authority_url")
+    for key in _CREDENTIALS + ("tenant",):
+        if settings.get(key) == "":
+            settings[key] = None
+    return settings
+
+
+def connect(params, log=None):
+    """A Client on the sandbox tenant or the real endpoint, after checking the combination."""
+    kind = check_connection(params)
+    if kind == "sandbox":
+        from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
+        transport = SandboxTransport(params["sandbox"])
+    else:
+        from ansible_collections.m365.mailflow.plugins.module_utils.rest import RestTransport
+        transport = RestTransport(settings_from_params(params))
+    return Client(transport, retries=params.get("retries", 5), retry_delay=params.get("retry_delay", 2.0), log=log)

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Inbound partner connectors: fields, normalisers and pre-flight rules (I1-I12)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+from ansible_collections.m365.mailflow.plugins.module_utils.engine import Field, ResourceSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+
+NAME_MAX = 64
+COMMENT_MAX = 1024
+
+
+def _combination_errors(values, complete):
+    """Rules I2-I5 on option values. With ``complete`` False, None means 'not given' and is not judged."""
+    def known(key):
+        return complete or values.get(key) is not None
+
+    cert = values.get("tls_sender_certificate_name")
+    ips = values.get("sender_ip_addresses")
+    errors = []
+    if cert and values.get("require_tls") is False:  # I2
+        errors.append("tls_sender_certificate_name is set but require_tls is false: Exchange Online only checks the "
+                      "certificate of a TLS connection. Set require_tls: true or remove tls_sender_certificate_name")
+    if values.get("restrict_domains_to_ip_addresses") and known("sender_ip_addresses") and not ips:  # I3
+        errors.append("restrict_domains_to_ip_addresses is true but sender_ip_addresses is empty: list the partner's "
+                      "IP addresses in sender_ip_addresses or set restrict_domains_to_ip_addresses: false")
+    if values.get("restrict_domains_to_ip_addresses") and values.get("restrict_domains_to_certificate"):  # I4
+        errors.append("restrict_domains_to_ip_addresses and restrict_domains_to_certificate are both true; Exchange "
+                      "Online allows one restriction per partner connector. Keep one, or use two connectors")
+    if values.get("restrict_domains_to_certificate") and known("tls_sender_certificate_name") and not cert:  # I5
+        errors.append("restrict_domains_to_certificate is true but tls_sender_certificate_name is not set: give the "
+                      "certificate subject the partner presents (for example *.adatum.com) or set "
+                      "restrict_domains_to_certificate: false")
+    return errors
+
+
+class InboundConnectorSpec(ResourceSpec):
+    noun = "inbound connector"
+    result_key = "connector"
+    get_cmdlet = "Get-InboundConnector"
+    new_cmdlet = "New-InboundConnector"
+    set_cmdlet = "Set-InboundConnector"
+    remove_cmdlet = "Remove-InboundConnector"
+    create_constants = {"ConnectorType": "Partner"}
+    fields = (
+        Field("sender_domains", "SenderDomains", multi=True, key=n.address_space_key, display=n.address_space_display),
+        Field("sender_ip_addresses", "SenderIPAddresses", multi=True, key=n.ipv4_key),
+        Field("require_tls", "RequireTls"),
+        Field("tls_sender_certificate_name", "TlsSenderCertificateName", key=n.domain_key),
+        Field("restrict_domains_to_certificate", "RestrictDomainsToCertificate"),
+        Field("restrict_domains_to_ip_addresses", "RestrictDomainsToIPAddresses"),
+        Field("trusted_organizations", "TrustedOrganizations", multi=True, key=n.domain_key),
+        Field("associated_accepted_domains", "AssociatedAcceptedDomains", multi=True, key=n.domain_key),
+        Field("enabled", "Enabled"),
+        Field("comment", "Comment"),
+        Field("ef_skip_ips", "EFSkipIPs", multi=True, key=n.ip_range_key),
+        Field("ef_skip_last_ip", "EFSkipLastIP"),
+        Field("ef_users", "EFUsers", multi=True, key=n.ci_key),
+    )
+
+    def preflight(self, name, desired):
+        errors = [
+            "name: an empty name is not allowed" if not (name or "").strip() else None,
+            n.length_error("name", name, NAME_MAX),
+            n.length_error("comment", desired.get("comment"), COMMENT_MAX),
+        ]
+        if desired.get("sender_domains") == []:
+            errors.append("sender_domains: the list cannot be empty; Exchange Online needs at least one sender domain "
+                          "(use '*' for any domain when the partner is identified by IP address or certificate)")
+        errors += n.check_each("sender_domains", desired.get("sender_domains"), n.sender_domain_error)
+        errors += n.check_each("sender_ip_addresses", desired.get("sender_ip_addresses"), n.ipv4_connector_error)
+        cert = desired.get("tls_sender_certificate_name")
+        if cert:
+            errors.append(n.domain_error("tls_sender_certificate_name", cert))
+        errors += n.check_each("trusted_organizations", desired.get("trusted_organizations"), n.domain_error,
+                               allow_subdomain_wildcard=False)
+        errors += n.check_each("associated_accepted_domains", desired.get("associated_accepted_domains"), n.domain_error,
+                               allow_subdomain_wildcard=False)
+        errors += n.check_each("ef_skip_ips", desired.get("ef_skip_ips"), n.ip_range_error)
+        errors += n.check_each("ef_users", desired.get("ef_users"), n.email_error)
+        errors += _combination_errors(desired, complete=False)
+        n.raise_errors(errors)
+
+    def preflight_current(self, name, desired, current):
+        if current is not None and current.get("ConnectorType") not in (None, "Partner"):
+            raise ConfigurationError(
+                "inbound connector '%s' exists but is of type %s; partner_inbound_connector only manages Partner "
+                "connectors. Choose another name, or remove that connector yourself." % (name, current.get("ConnectorType")))
+        if desired is None:
+            return
+        if current is None and not desired.get("sender_domains"):
+            raise ConfigurationError(
+                "sender_domains is required to create inbound connector '%s': list the partner's sender domains (for "
+                "example adatum.com or *.adatum.com), or '*' when the partner is identified by IP or certificate." % name)
+        merged = self.view(current) if current is not None else {}
+        merged.update((k, v) for k, v in desired.items() if v is not None)
+        n.raise_errors(_combination_errors(merged, complete=True))
+
+    def facts(self, obj):
+        facts = super(InboundConnectorSpec, self).facts(obj)
+        facts.update({
+            "connector_type": obj.get("ConnectorType"),
+            "connector_source": obj.get("ConnectorSource"),
+            "when_changed_utc": obj.get("WhenChangedUTC"),
+        })
+        return facts

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``MailflowModule``: the wrapper every module is built on.
+
+It merges the shared connection options into the module's own, builds the
+``AnsibleModule`` (check mode always supported), creates the client, runs the
+work and turns every backend error into ``fail_json`` with an actionable
+message: never a traceback, never a secret.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.m365.mailflow.plugins.module_utils import engine
+from ansible_collections.m365.mailflow.plugins.module_utils.connection import connect, connection_argument_spec
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import MailflowError
+
+
+class MailflowModule(object):
+
+    def __init__(self, argument_spec, module_class=AnsibleModule, **kwargs):
+        spec = connection_argument_spec()
+        spec.update(argument_spec)
+        kwargs.setdefault("supports_check_mode", True)
+        self.module = module_class(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self.diff_mode = self.module._diff
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = connect(self.params, log=self.module.debug)
+        return self._client
+
+    def fail(self, error, **extra):
+        result = error.to_result()
+        result.update(extra)
+        if self._client is not None:
+            result.setdefault("commands", self._client.calls)
+        self.module.fail_json(msg=error.msg, **result)
+
+    def _finish(self, result):
+        warnings = result.pop("service_warnings", None) or []
+        for warning in warnings:
+            self.module.warn(warning)
+        if warnings:
+            result["service_warnings"] = warnings
+        self.module.exit_json(**result)
+
+    def run(self, work):
+        """Run ``work(self)`` returning a result dict; exit with it or fail cleanly."""
+        try:
+            result = work(self)
+        except MailflowError as error:
+            self.close()
+            self.fail(error)
+            return
+        self.close()
+        self._finish(result)
+
+    def close(self):
+        if self._client is not None:
+            try:
+                self._client.close()
+            except MailflowError:
+                pass
+
+    def ensure(self, spec, name, state, desired):
+        """Converge one object of ``spec`` and exit with the engine's result."""
+
+        def work(mod):
+            outcome = engine.ensure(mod.client, spec, name, state, desired, check_mode=mod.check_mode)
+            return outcome.result(mod.check_mode, mod.diff_mode, warnings=mod.client.warnings)
+
+        self.run(work)

@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+"""Client retry policy and write safety, driven by a scripted transport."""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
+    InvalidParameterError,
+    ThrottledError,
+    TransientError,
+)
+
+
+class ScriptedTransport(object):
+    name = "scripted"
+
+    def __init__(self, responses):
+        self.responses = list(responses)
+        self.sent = []
+
+    def send(self, cmdlet, parameters, next_link=None):
+        self.sent.append((cmdlet, dict(parameters), next_link))
+        item = self.responses.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def close(self):
+        pass
+
+
+def ok(objects=(), warnings=(), next_link=None):
+    return wire.json_response(200, wire.success_body(list(objects), warnings=list(warnings), next_link=next_link))
+
+
+def throttled(retry_after="0.25"):
+    return wire.RawResponse(429, {"Retry-After": retry_after}, b"Too many requests")
+
+
+def unavailable():
+    return wire.json_response(503, wire.error_body(503, "Microsoft.Exchange.Data.Directory.ADTransientException", "busy"))
+
+
+def make(responses, **kwargs):
+    sleeps = []
+    transport = ScriptedTransport(responses)
+    client = Client(transport, sleep=sleeps.append, **kwargs)
+    return client, transport, sleeps
+
+
+def test_read_retries_429_honouring_decimal_retry_after():
+    client, transport, sleeps = make([throttled("0.25"), throttled("1.5"), ok([{"Name": "a"}])])
+    assert client.invoke("Get-InboundConnector") == [{"Name": "a"}]
+    assert sleeps == [0.25, 1.5]
+    assert len(transport.sent) == 3
+
+
+def test_read_backs_off_exponentially_on_503():
+    client, transport, sleeps = make([unavailable(), unavailable(), ok()], retry_delay=1.0)
+    client.invoke("Get-InboundConnector")
+    assert len(sleeps) == 2
+    assert 1.0 <= sleeps[0] <= 1.1 and 2.0 <= sleeps[1] <= 2.2
+
+
+def test_retries_are_bounded():
+    client, transport, sleeps = make([unavailable()] * 3, retries=2, retry_delay=0.01)
+    with pytest.raises(TransientError) as exc:
+        client.invoke("Get-InboundConnector")
+    assert "gave up after 3 attempts" in exc.value.msg
+    assert len(transport.sent) == 3
+
+
+def test_write_throttled_is_resent_because_the_service_did_no_work():
+    client, transport, sleeps = make([throttled("0"), ok([{"Name": "x"}])])
+    assert client.invoke("New-InboundConnector", {"Name": "x"}, write=True, verify=lambda: False) == [{"Name": "x"}]
+    assert [s[0] for s in transport.sent] == ["New-InboundConnector"] * 2
+
+
+def test_write_not_resent_when_read_back_shows_it_applied():
+    client, transport, sleeps = make([unavailable()], retry_delay=0.01)
+    checks = []
+    result = client.invoke("New-InboundConnector", {"Name": "x"}, write=True, verify=lambda: checks.append(1) or True)
+    assert result == [] and checks == [1]
+    assert len(transport.sent) == 1
+
+
+def test_write_resent_when_read_back_shows_it_did_not_apply():
+    client, transport, sleeps = make([unavailable(), ok([{"Name": "x"}])], retry_delay=0.01)
+    client.invoke("New-InboundConnector", {"Name": "x"}, write=True, verify=lambda: False)
+    assert len(transport.sent) == 2
+
+
+def test_write_without_verify_is_never_resent_after_transient_failure():
+    client, transport, sleeps = make([unavailable(), ok()])
+    with pytest.raises(TransientError) as exc:
+        client.invoke("Set-InboundConnector", {"Identity": "x"}, write=True)
+    assert "may or may not have been applied" in exc.value.msg
+    assert len(transport.sent) == 1
+
+
+def test_network_error_on_read_is_retried():
+    client, transport, sleeps = make([TransientError("connection reset"), ok([{"Name": "a"}])], retry_delay=0.01)
+    assert client.invoke("Get-InboundConnector") == [{"Name": "a"}]
+
+
+def test_invalid_parameter_is_not_retried():
+    body = wire.error_body(400, "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException",
+                           "Parameter set cannot be resolved. Bogus")
+    client, transport, sleeps = make([wire.json_response(400, body)])
+    with pytest.raises(InvalidParameterError):
+        client.invoke("Get-InboundConnector", {"Bogus": 1})
+    assert sleeps == [] and len(transport.sent) == 1
+
+
+def test_paging_follows_next_link_with_same_parameters():
+    first = ok([{"Name": "a"}], warnings=[wire.PAGINATION_WARNING], next_link="https://h/next?$skiptoken=1")
+    client, transport, sleeps = make([first, ok([{"Name": "b"}])])
+    assert [o["Name"] for o in client.invoke("Get-TransportRule", {"ResultSize": "Unlimited"})] == ["a", "b"]
+    assert transport.sent[1] == ("Get-TransportRule", {"ResultSize": "Unlimited"}, "https://h/next?$skiptoken=1")
+    assert client.warnings == []
+
+
+def test_service_warnings_are_collected():
+    client, transport, sleeps = make([ok(warnings=["overlap with 'Other'"])])
+    client.invoke("New-InboundConnector", {"Name": "x"}, write=True)
+    assert client.warnings == ["New-InboundConnector: overlap with 'Other'"]
+
+
+def test_throttled_error_carries_retry_after():
+    client, transport, sleeps = make([throttled("2.5")] * 2, retries=0)
+    with pytest.raises(ThrottledError) as exc:
+        client.invoke("Get-InboundConnector")
+    assert "429" in exc.value.msg
