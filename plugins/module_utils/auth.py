@@ -1,0 +1,430 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Access tokens for the Exchange Online InvokeCommand endpoint.
+
+``TokenProvider`` returns a bearer token from one of three sources: an access
+token given as-is, an app registration with a certificate (PEM or PFX file),
+or an app registration with a client secret. The last two go through msal's
+client-credentials flow. Tokens are kept in an msal token cache persisted to
+a 0600 file (one file per cloud, authority, tenant, client and credential
+kind) under a file lock, so that concurrent Ansible forks share one token.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DependencyError,
+    TransientError,
+)
+
+try:
+    import fcntl
+    HAS_FCNTL = True
+except ImportError:  # pragma: no cover - not on POSIX
+    HAS_FCNTL = False
+
+try:
+    import msal
+    HAS_MSAL = True
+except ImportError:
+    HAS_MSAL = False
+
+try:
+    import requests
+    HAS_REQUESTS = True
+except ImportError:
+    HAS_REQUESTS = False
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    HAS_CRYPTOGRAPHY = True
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+
+# REST host (= token resource) and Entra authority per cloud (exo_rest_api.md 1.2).
+# China: msal treats login.chinacloudapi.cn as a deprecated alias, so we use
+# login.partner.microsoftonline.cn (also the host Microsoft's China docs use as assertion audience).
+# DoD: the REST host is outlook-dod.office365.us (webmail.apps.mil is only the old RPS endpoint).
+CLOUDS = {
+    "commercial": {"resource": "https://outlook.office365.com", "authority": "https://login.microsoftonline.com"},
+    "gcc_high": {"resource": "https://outlook.office365.us", "authority": "https://login.microsoftonline.us"},
+    "dod": {"resource": "https://outlook-dod.office365.us", "authority": "https://login.microsoftonline.us"},
+    "china": {"resource": "https://partner.outlook.cn", "authority": "https://login.partner.microsoftonline.cn"},
+}
+
+TOKEN_TIMEOUT = 60  # seconds for a token endpoint call (the cmdlet timeout can be 960 s)
+APP_ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+
+INSTALL_HINT = "install it on the host that runs the module: pip install -r requirements.txt (or pip install msal cryptography requests)"
+
+_AADSTS_HINTS = (
+    ("AADSTS700016", "the application (client_id) was not found in the tenant: check client_id, check tenant, and that "
+                     "the app registration exists in (or was consented to by) that tenant"),
+    ("AADSTS700027", "the certificate is not registered on the app registration (or the thumbprint does not match): "
+                     "upload the public certificate of certificate_path under 'Certificates & secrets' of the app"),
+    ("AADSTS7000215", "the client secret is wrong: use the secret's Value (not its Secret ID) in client_secret"),
+    ("AADSTS7000222", "the client secret has expired: create a new secret on the app registration and update client_secret"),
+    ("AADSTS90002", "the tenant was not found: check tenant (a tenant ID GUID or its onmicrosoft.com domain) and cloud"),
+    ("AADSTS90023", "the tenant was not found or the request was malformed: check tenant and cloud"),
+    ("AADSTS50034", "the account does not exist in the tenant: check tenant"),
+    ("AADSTS500011", "the Exchange Online resource is not available in the tenant: check cloud"),
+)
+
+
+def require_libraries(*names):
+    """Raise DependencyError naming the first missing library among msal, requests, cryptography."""
+    flags = {"msal": HAS_MSAL, "requests": HAS_REQUESTS, "cryptography": HAS_CRYPTOGRAPHY}
+    missing = [name for name in names if not flags[name]]
+    if missing:
+        raise DependencyError("The Python librar%s %s needed for Entra ID authentication %s not installed: %s."
+                              % ("ies" if len(missing) > 1 else "y", " and ".join(missing),
+                                 "are" if len(missing) > 1 else "is", INSTALL_HINT))
+
+
+def cloud_info(cloud):
+    try:
+        return CLOUDS[cloud or "commercial"]
+    except KeyError:
+        raise ConfigurationError("cloud: '%s' is not one of %s" % (cloud, ", ".join(sorted(CLOUDS))))
+
+
+def decode_jwt_payload(token):
+    """The claims of a JWT, without verifying it. Empty dict when it is not a JWT."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")).decode("utf-8"))
+    except (IndexError, ValueError, TypeError, UnicodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def anchor_for_claims(claims, tenant):
+    """The X-AnchorMailbox value for a token: UPN:<user> when delegated, else the app system mailbox."""
+    if claims.get("scp"):
+        upn = claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username")
+        if upn:
+            return "UPN:%s" % upn
+    return "APP:%s@%s" % (APP_ANCHOR_MAILBOX, claims.get("tid") or tenant)
+
+
+def default_cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "m365.mailflow")
+
+
+# --------------------------------------------------------------------------- certificates
+
+def _cert_error(path, why, fix):
+    return ConfigurationError("certificate_path: cannot use '%s': %s. %s" % (path, why, fix))
+
+
+def _load_pem(path, data, password):
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise _cert_error(path, "the PEM file holds no certificate",
+                          "Put the certificate and its private key in one PEM file, or use a PFX file")
+    if b"PRIVATE KEY-----" not in data:
+        raise _cert_error(path, "the PEM file holds no private key",
+                          "Append the private key (-----BEGIN PRIVATE KEY-----) to the certificate file")
+    try:
+        key = serialization.load_pem_private_key(data, password=password)
+    except TypeError:
+        if password is None:
+            raise ConfigurationError("certificate_password: the private key in '%s' is encrypted; set certificate_password "
+                                     "(EXO_CERTIFICATE_PASSWORD) to its passphrase." % path)
+        raise ConfigurationError("certificate_password is set but the private key in '%s' is not encrypted: unset "
+                                 "certificate_password." % path)
+    except ValueError:
+        if password is not None:
+            raise ConfigurationError("certificate_password: the private key in '%s' could not be decrypted; check "
+                                     "certificate_password (EXO_CERTIFICATE_PASSWORD)." % path)
+        raise _cert_error(path, "the private key cannot be read", "Use an unencrypted PKCS#8 or RSA PEM private key")
+    return key, certs
+
+
+def _load_pfx(path, data, password):
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+    except ValueError:
+        if password is None:
+            raise ConfigurationError("certificate_path: '%s' is neither a PEM file nor a PFX file that opens without a "
+                                     "password; if it is a PFX, set certificate_password (EXO_CERTIFICATE_PASSWORD)." % path)
+        raise ConfigurationError("certificate_password: '%s' could not be opened as a PFX/PKCS#12 file with that "
+                                 "password; check certificate_password, or that the file is a PEM or PFX file." % path)
+    if key is None:
+        raise _cert_error(path, "the PFX file holds no private key", "Export the certificate with its private key")
+    certs = ([cert] if cert is not None else []) + list(extra or [])
+    if not certs:
+        raise _cert_error(path, "the PFX file holds no certificate", "Export the certificate with its private key")
+    return key, certs
+
+
+def load_certificate(path, password=None):
+    """Read a PEM (certificate + key) or PFX file; return the msal client_credential dict.
+
+    Raises ConfigurationError naming certificate_path / certificate_password when
+    the file cannot be used.
+    """
+    require_libraries("cryptography")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (IOError, OSError) as exc:
+        raise _cert_error(path, exc.strerror or "it cannot be read",
+                          "Set certificate_path to a readable PEM (certificate + private key) or PFX file")
+    secret = password.encode("utf-8") if password else None
+    if b"-----BEGIN" in data:
+        key, certs = _load_pem(path, data, secret)
+    else:
+        key, certs = _load_pfx(path, data, secret)
+    key_der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    cert = None
+    for candidate in certs:
+        if candidate.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo) == key_der:
+            cert = candidate
+            break
+    if cert is None:
+        raise _cert_error(path, "no certificate in the file matches its private key",
+                          "Use the certificate that belongs to the private key")
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode("ascii")
+    return {
+        "private_key": pem_key,
+        "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),  # nosec - SHA-1 thumbprint is what Entra uses
+        "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+    }
+
+
+# --------------------------------------------------------------------------- provider
+
+def _session_class():
+    class TokenSession(requests.Session):
+        """A requests session with a default timeout that counts token endpoint calls (msal POSTs only there)."""
+
+        token_requests = 0
+        timeout = TOKEN_TIMEOUT
+
+        def request(self, method, url, *args, **kwargs):  # pylint: disable=arguments-differ
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = self.timeout
+            if method.upper() == "POST":
+                self.token_requests += 1
+            return super(TokenSession, self).request(method, url, *args, **kwargs)
+
+    return TokenSession
+
+
+class TokenProvider(object):
+    """Bearer tokens for one tenant and identity. See module docstring."""
+
+    def __init__(self, settings):
+        self.settings = dict(settings or {})
+        self.tenant = self.settings.get("tenant")
+        self.cloud = self.settings.get("cloud") or "commercial"
+        info = cloud_info(self.cloud)
+        self.resource = info["resource"]
+        self.scope = self.resource + "/.default"
+        self.authority = (self.settings.get("authority") or info["authority"]).rstrip("/")
+        self._token = self.settings.get("access_token") or None
+        if self._token:
+            self.kind = "access_token"
+        elif self.settings.get("certificate_path"):
+            self.kind = "certificate"
+        elif self.settings.get("client_secret"):
+            self.kind = "client_secret"
+        else:
+            raise ConfigurationError("No credentials: set access_token, or client_id with certificate_path or client_secret.")
+        if self.kind != "access_token" and not (self.settings.get("client_id") and self.tenant):
+            raise ConfigurationError("%s needs client_id and tenant to be set." % self.kind)
+        self._app = None
+        self._cache = None
+        self._session = None
+        self.cache_path = self._cache_file() if self.kind != "access_token" else None
+
+    # ------------------------------------------------------------------ public
+    @property
+    def can_refresh(self):
+        return self.kind != "access_token"
+
+    @property
+    def token_requests(self):
+        return self._session.token_requests if self._session is not None else 0
+
+    def get_token(self, force_refresh=False):
+        """A bearer token; a new one from Entra ID when ``force_refresh`` (ignored for a given access_token)."""
+        if self.kind == "access_token":
+            return self._token
+        if self._app is None:
+            self._app = self._build_app()
+        with self._cache_lock():
+            self._load_cache()
+            if force_refresh:
+                self._drop_access_tokens()
+            result = self._acquire()
+            self._save_cache()
+        if "access_token" not in result:
+            raise self._auth_error(result)
+        self._token = result["access_token"]
+        return self._token
+
+    def anchor(self):
+        """The X-AnchorMailbox header value for the current token."""
+        token = self._token or self.get_token()
+        return anchor_for_claims(decode_jwt_payload(token), self.tenant)
+
+    def close(self):
+        if self._session is not None:
+            self._session.close()
+
+    # ------------------------------------------------------------------ msal
+    def _verify(self):
+        if not self.settings.get("validate_certs", True):
+            return False
+        return self.settings.get("ca_path") or True
+
+    def _build_app(self):
+        require_libraries("msal", "requests", "cryptography")
+        if self.kind == "certificate":
+            credential = load_certificate(self.settings["certificate_path"], self.settings.get("certificate_password"))
+        else:
+            credential = self.settings["client_secret"]
+        self._session = _session_class()()
+        self._session.timeout = min(self.settings.get("timeout") or TOKEN_TIMEOUT, TOKEN_TIMEOUT)
+        # trust_env=False: REQUESTS_CA_BUNDLE / proxies from the environment must not override verify=.
+        self._session.trust_env = False
+        self._session.verify = self._verify()
+        # trust_env=False also drops proxy variables: apply them explicitly (honouring no_proxy for this host).
+        self._session.proxies = requests.utils.get_environ_proxies(self.authority)
+        self._cache = self._new_cache()
+        kwargs = {}
+        if self.settings.get("authority"):
+            kwargs.update(validate_authority=False, instance_discovery=False)
+        try:
+            return msal.ConfidentialClientApplication(
+                self.settings["client_id"], client_credential=credential, authority="%s/%s" % (self.authority, self.tenant),
+                token_cache=self._cache, http_client=self._session, **kwargs)
+        except ValueError as exc:
+            raise AuthenticationError("Cannot use authority %s/%s: %s. Check tenant (a tenant ID GUID or its onmicrosoft.com "
+                                      "domain), cloud and authority_url." % (self.authority, self.tenant, exc))
+        except requests.exceptions.RequestException as exc:
+            raise self._network_error(exc)
+
+    def _acquire(self):
+        try:
+            return self._app.acquire_token_for_client(scopes=[self.scope])
+        except requests.exceptions.RequestException as exc:
+            raise self._network_error(exc)
+
+    def _network_error(self, exc):
+        host = self.authority.split("://", 1)[-1].split("/", 1)[0]
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ConfigurationError("TLS verification of the token endpoint %s failed (%s). Set ca_path (EXO_CA_PATH) to "
+                                      "the CA bundle that signs it, or validate_certs=false for a test endpoint."
+                                      % (host, type(exc).__name__))
+        return TransientError("Cannot reach the token endpoint %s: %s" % (host, type(exc).__name__))
+
+    def _auth_error(self, result):
+        description = (result.get("error_description") or "").splitlines()
+        first = description[0] if description else ""
+        code = first.split(":", 1)[0] if first.startswith("AADSTS") else ""
+        if not code and result.get("error_codes"):
+            code = "AADSTS%s" % result["error_codes"][0]
+        hint = "check tenant, client_id and the credential"
+        for prefix, text in _AADSTS_HINTS:
+            if code == prefix:
+                hint = text
+                break
+        return AuthenticationError("Entra ID refused a token for client_id %s in tenant %s (%s%s): %s. %s" % (
+            self.settings.get("client_id"), self.tenant, result.get("error", "error"), (", " + code) if code else "", hint,
+            first or "no description"), exception_type=code or result.get("error"))
+
+    def _drop_access_tokens(self):
+        query = {"client_id": self.settings["client_id"]}
+        found = list(self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, query=query))
+        for entry in found:
+            self._cache.remove_at(entry)
+
+    # ------------------------------------------------------------------ persistent cache
+    def _cache_file(self):
+        """The cache file for this cloud, authority, tenant, client and credential kind; None when not persisted."""
+        if self.settings.get("token_cache", True) is False or not HAS_FCNTL:
+            return None
+        directory = self.settings.get("token_cache_dir") or default_cache_dir()
+        key = "|".join([self.cloud, self.authority, str(self.tenant).lower(), self.settings["client_id"].lower(), self.kind])
+        return os.path.join(directory, "token-%s.json" % hashlib.sha256(key.encode("utf-8")).hexdigest())
+
+    def _new_cache(self):
+        return msal.SerializableTokenCache() if self.cache_path else msal.TokenCache()
+
+    def _ensure_dir(self):
+        directory = os.path.dirname(self.cache_path)
+        try:
+            try:
+                os.makedirs(directory, 0o700)
+            except OSError:
+                if not os.path.isdir(directory):  # another fork may have created it meanwhile
+                    raise
+            if os.stat(directory).st_mode & 0o077:
+                os.chmod(directory, 0o700)
+        except OSError as exc:
+            raise ConfigurationError("Cannot create the token cache directory %s (%s): make it writable, set "
+                                     "token_cache_dir, or set token_cache=false." % (directory, exc.strerror))
+
+    @contextlib.contextmanager
+    def _cache_lock(self):
+        if not self.cache_path:
+            yield
+            return
+        self._ensure_dir()
+        fd = os.open(self.cache_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _load_cache(self):
+        if not self.cache_path:
+            return
+        try:
+            with open(self.cache_path, "r") as handle:
+                data = handle.read()
+            self._cache.deserialize(data)
+        except (IOError, OSError, ValueError):
+            return  # no cache yet, or unreadable: start empty, it will be rewritten
+
+    def _save_cache(self):
+        if not self.cache_path or not self._cache.has_state_changed:
+            return
+        directory = os.path.dirname(self.cache_path)
+        fd, tmp = tempfile.mkstemp(prefix=".token-", dir=directory)  # mkstemp creates the file 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self._cache.serialize())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.cache_path)
+        except (IOError, OSError) as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise ConfigurationError("Cannot write the token cache in %s (%s): make it writable, set token_cache_dir, "
+                                     "or set token_cache=false." % (directory, exc.strerror))
+        self._cache.has_state_changed = False

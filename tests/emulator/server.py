@@ -1,0 +1,711 @@
+# -*- coding: utf-8 -*-
+"""HTTPS emulator of Exchange Online's InvokeCommand endpoint and of the Entra ID token endpoint.
+
+Serves, on loopback only:
+
+* ``GET  /{tenant}/v2.0/.well-known/openid-configuration`` and ``POST /{tenant}/oauth2/v2.0/token``
+  (client credentials with a certificate assertion or a client secret, as msal sends them);
+* ``POST /adminapi/beta/{tenant}/InvokeCommand`` backed by a ``SandboxTenant`` (or any object with
+  ``tenant_id``, ``tenant_domain`` and ``execute(cmdlet, parameters) -> wire.RawResponse``), with paging
+  through ``@odata.nextLink``;
+* a control API without authentication: ``GET /_emulator/calls``, ``POST /_emulator/reset``,
+  ``POST /_emulator/faults``, ``GET /_emulator/info``.
+
+Call counting: ``requests`` counts every InvokeCommand HTTP request; ``cmdlets``/``reads``/``writes`` count the
+requests that passed authentication (faulted ones included); ``log`` has one entry per InvokeCommand request
+(rejected ones included) with the status answered.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from tests.support import pki
+
+RESOURCE = "https://outlook.office365.com"
+EXCHANGE_ROLE = "Exchange.ManageAsApp"
+FAULT_STATUSES = (429, 500, 503, 504)
+RATE_LIMIT = 30000
+NUL_BODY = b"\x00" * 512
+
+
+# --------------------------------------------------------------------------- helpers
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text):
+    text = text + "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(text.encode("ascii"))
+
+
+def split_jwt(token):
+    """(header, claims, signing_input, signature) of a compact JWT; ValueError when malformed."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a JWT")
+    header = json.loads(b64url_decode(parts[0]))
+    claims = json.loads(b64url_decode(parts[1]))
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise ValueError("not a JWT")
+    return header, claims, ("%s.%s" % (parts[0], parts[1])).encode("ascii"), b64url_decode(parts[2])
+
+
+def aad_error(status, error, code, text):
+    """An Entra ID style error answer (msal hands these back as error dicts)."""
+    body = {
+        "error": error,
+        "error_description": "AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s" % (
+            code, text, uuid.uuid4(), uuid.uuid4(), datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")),
+        "error_codes": [code],
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
+        "trace_id": str(uuid.uuid4()),
+        "correlation_id": str(uuid.uuid4()),
+    }
+    return status, body
+
+
+class _Reject(Exception):
+    """An answer decided while checking a request (status, JSON body or bytes, extra headers)."""
+
+    def __init__(self, status, body=None, headers=None):
+        super(_Reject, self).__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+# --------------------------------------------------------------------------- test application
+
+def load_or_create_app(cert_dir):
+    """The registered test application; kept in ``cert_dir/app.json`` so restarts keep the credentials."""
+    info_path = os.path.join(cert_dir, "app.json")
+    if os.path.exists(info_path):
+        with open(info_path) as handle:
+            app = json.load(handle)
+        if all(os.path.exists(app[k]) for k in ("certificate_path", "pfx_path", "ca_path", "server_cert", "server_key")):
+            return app
+    os.makedirs(cert_dir, exist_ok=True)
+    os.chmod(cert_dir, 0o700)
+    ca = pki.make_ca(cert_dir, "m365.mailflow emulator CA")
+    server = pki.issue_cert(ca, cert_dir, "server", dns_names=["localhost"], ip_addresses=["127.0.0.1"])
+    app_cert = pki.issue_cert(None, cert_dir, "app", self_signed=True, common_name="m365.mailflow emulator app")
+    password = "emulator-" + uuid.uuid4().hex[:12]
+    encrypted = pki.issue_cert(None, cert_dir, "app-encrypted", self_signed=True, common_name="m365.mailflow emulator app 2",
+                               key_password=password)
+    pfx_path = pki.make_pfx(app_cert.cert, app_cert.key, password, os.path.join(cert_dir, "app.pfx"))
+    app = {
+        "client_id": str(uuid.uuid4()),
+        "client_secret": "emu~" + uuid.uuid4().hex + uuid.uuid4().hex[:8],
+        "certificate_path": app_cert.pem,            # certificate + unencrypted key
+        "certificate_cert_path": app_cert.cert,
+        "certificate_key_path": app_cert.key,
+        "encrypted_certificate_path": encrypted.pem,  # another registered certificate, key encrypted with the password
+        "pfx_path": pfx_path,                        # the first certificate as PKCS#12, with the password
+        "certificate_password": password,
+        "ca_path": ca.cert,
+        "server_cert": server.cert,
+        "server_key": server.key,
+    }
+    fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(app, handle, indent=1)
+    return app
+
+
+def _load_cert(path):
+    with open(path, "rb") as handle:
+        return x509.load_pem_x509_certificate(handle.read())
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, emulator, context):
+        self.emulator = emulator
+        self.ssl_context = context
+        ThreadingHTTPServer.__init__(self, address, _Handler)
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def finish_request(self, request, client_address):
+        request.settimeout(30)
+        try:
+            request.do_handshake()
+        except (ssl.SSLError, OSError):
+            return  # client gave up or rejected our certificate
+        ThreadingHTTPServer.finish_request(self, request, client_address)
+
+    def handle_error(self, request, client_address):
+        pass  # a client that disconnects mid-request is not our problem
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "m365-mailflow-emulator/1.0"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _answer(self, status, body=None, headers=None):
+        hdrs = {}
+        if body is None:
+            data = b""
+        elif isinstance(body, bytes):
+            data = body
+        else:
+            data = json.dumps(body).encode("utf-8")
+            hdrs["Content-Type"] = "application/json; charset=utf-8"
+        hdrs.update(headers or {})
+        self.send_response(status)
+        for key, value in hdrs.items():
+            if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _dispatch(self):
+        emulator = self.server.emulator
+        try:
+            body = self._body()
+            status, payload, headers = emulator.handle(self.command, self.path, self.headers, body)
+        except Exception as exc:  # pylint: disable=broad-except
+            status, payload, headers = 500, {"error": {"code": "InternalServerError", "message": "emulator bug: %r" % exc}}, {}
+        self._answer(status, payload, headers)
+
+    do_GET = _dispatch
+    do_POST = _dispatch
+    do_PUT = _dispatch
+    do_DELETE = _dispatch
+    do_PATCH = _dispatch
+
+
+# --------------------------------------------------------------------------- the emulator
+
+class Emulator(object):
+    """See the module docstring. Use as a context manager or call start() / stop()."""
+
+    def __init__(self, state_path, host="127.0.0.1", port=0, cert_dir=None, tenant_domain=None, backend=None,
+                 expires_in=3600):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the emulator listens on loopback only")
+        self.state_path = state_path
+        self.host = host
+        self.port = port
+        self._own_cert_dir = cert_dir is None
+        self.cert_dir = cert_dir or tempfile.mkdtemp(prefix="m365-emulator-")
+        if backend is None:
+            from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+            backend = SandboxTenant(state_path, tenant_domain=tenant_domain)
+        self.backend = backend
+        self.tenant_id = backend.tenant_id
+        self.tenant_domain = backend.tenant_domain
+        self.expires_in = expires_in
+        self.app = load_or_create_app(self.cert_dir)
+        self.ca_path = self.app["ca_path"]
+        self._certs = [_load_cert(self.app["certificate_cert_path"]),
+                       _load_cert(self.app["encrypted_certificate_path"])]
+        self._signing_key = os.urandom(32)
+        self._lock = threading.Lock()
+        self._token_serial = 0
+        self._min_token_serial = 0
+        self._httpd = None
+        self._thread = None
+        self.url = None
+        self._reset_counters()
+        self._reset_faults()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.app["server_cert"], self.app["server_key"])
+        self._httpd = _Server((self.host, self.port), self, context)
+        self.port = self._httpd.server_address[1]
+        self.url = "https://%s:%d" % ("127.0.0.1" if self.host == "localhost" else self.host, self.port)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="m365-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(5)
+            self._httpd = None
+        if self._own_cert_dir:
+            shutil.rmtree(self.cert_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def info(self):
+        """What a client needs to connect (printed by ``python -m tests.emulator``)."""
+        return {"url": self.url, "ca_path": self.ca_path, "tenant_id": self.tenant_id, "tenant_domain": self.tenant_domain,
+                "client_id": self.app["client_id"], "certificate_path": self.app["certificate_path"],
+                "client_secret": self.app["client_secret"], "pfx_path": self.app["pfx_path"],
+                "certificate_password": self.app["certificate_password"]}
+
+    # ------------------------------------------------------------------ control API (also as methods)
+    def _reset_counters(self):
+        self._calls = {"cmdlets": {}, "reads": 0, "writes": 0, "tokens": 0, "requests": 0, "log": []}
+
+    def _reset_faults(self):
+        self._faults = []
+        self._latency = 0.0
+        self._replication_delay = 0.0
+        self._hidden = []  # (noun, created_at, set of lower-cased identities)
+        self._forbidden = False
+
+    def calls(self):
+        with self._lock:
+            return json.loads(json.dumps(self._calls))
+
+    def reset(self):
+        """Clear counters and faults (not the tenant state)."""
+        with self._lock:
+            self._reset_counters()
+            self._reset_faults()
+            self._min_token_serial = 0
+
+    def add_faults(self, faults):
+        """Add faults: see the module docstring of tests.emulator for the shapes. ValueError when malformed."""
+        if isinstance(faults, dict):
+            faults = [faults]
+        checked = [self._check_fault(f) for f in faults]
+        with self._lock:
+            for fault in checked:
+                if "latency" in fault:
+                    self._latency = float(fault["latency"])
+                elif "replication_delay" in fault:
+                    self._replication_delay = float(fault["replication_delay"])
+                elif "forbidden" in fault:
+                    self._forbidden = bool(fault["forbidden"])
+                elif "expire_tokens" in fault:
+                    if fault["expire_tokens"]:
+                        self._min_token_serial = self._token_serial + 1
+                else:
+                    self._faults.append(fault)
+
+    @staticmethod
+    def _check_fault(fault):
+        if not isinstance(fault, dict):
+            raise ValueError("a fault must be a JSON object, got %r" % (fault,))
+        for key in ("latency", "replication_delay", "forbidden", "expire_tokens"):
+            if key in fault:
+                if len(fault) != 1:
+                    raise ValueError("%s must be alone in its fault object" % key)
+                return dict(fault)
+        unknown = set(fault) - {"cmdlet", "status", "count", "retry_after", "after_execute"}
+        if unknown or "status" not in fault:
+            raise ValueError("fault %r: expected keys cmdlet, status, count, retry_after, after_execute" % (fault,))
+        if fault["status"] not in FAULT_STATUSES:
+            raise ValueError("fault status must be one of %s" % (FAULT_STATUSES,))
+        if fault.get("retry_after") is not None and fault["status"] != 429:
+            raise ValueError("retry_after is only for status 429")
+        return {"cmdlet": str(fault.get("cmdlet") or "*"), "status": int(fault["status"]), "count": int(fault.get("count", 1)),
+                "retry_after": None if fault.get("retry_after") is None else str(fault["retry_after"]),
+                "after_execute": bool(fault.get("after_execute", False))}
+
+    # ------------------------------------------------------------------ routing
+    def handle(self, method, path, headers, body):
+        """(status, JSON-able or bytes body, headers) for one HTTP request."""
+        parts = urlsplit(path)
+        segments = [s for s in parts.path.split("/") if s]
+        query = parse_qs(parts.query)
+        try:
+            if segments[:1] == ["_emulator"]:
+                return self._control(method, segments[1:], body)
+            if len(segments) == 4 and segments[0].lower() == "adminapi" and segments[3].lower() == "invokecommand":
+                if method != "POST" or segments[1].lower() != "beta":
+                    raise _Reject(405, wire.error_body(405, "System.NotSupportedException", "The requested resource does not "
+                                                       "support http method '%s'." % method, code="MethodNotAllowed"))
+                return self._invoke(segments[2], query, headers, body)
+            if len(segments) == 4 and segments[1:] == ["v2.0", ".well-known", "openid-configuration"] and method == "GET":
+                return self._openid_configuration(segments[0])
+            if len(segments) == 4 and segments[1:] == ["oauth2", "v2.0", "token"] and method == "POST":
+                return self._token(segments[0], headers, body)
+            raise _Reject(404, {"error": {"code": "NotFound", "message": "No route for %s %s" % (method, parts.path)}})
+        except _Reject as reject:
+            return reject.status, reject.body, reject.headers
+
+    def _control(self, method, segments, body):
+        if segments == ["calls"] and method == "GET":
+            return 200, self.calls(), {}
+        if segments == ["info"] and method == "GET":
+            return 200, self.info(), {}
+        if segments == ["reset"] and method == "POST":
+            self.reset()
+            return 200, {"reset": True}, {}
+        if segments == ["faults"] and method == "POST":
+            try:
+                self.add_faults(json.loads(body.decode("utf-8") or "[]"))
+            except ValueError as exc:
+                raise _Reject(400, {"error": str(exc)})
+            return 200, {"faults": len(self._faults)}, {}
+        raise _Reject(404, {"error": "unknown control endpoint"})
+
+    # ------------------------------------------------------------------ tenant names
+    def _is_tenant(self, name):
+        name = (name or "").lower()
+        return name in (str(self.tenant_id).lower(), str(self.tenant_domain or "").lower())
+
+    def _endpoint(self, tenant):
+        return "%s/%s/oauth2/v2.0/token" % (self.url, tenant)
+
+    # ------------------------------------------------------------------ token endpoint
+    def _openid_configuration(self, tenant):
+        if not self._is_tenant(tenant):
+            status, body = aad_error(400, "invalid_tenant", 90002, "Tenant '%s' not found. Check to make sure you have the "
+                                     "correct tenant ID and are signing into the correct cloud." % tenant)
+            return status, body, {}
+        base = "%s/%s" % (self.url, tenant)
+        return 200, {
+            "token_endpoint": self._endpoint(tenant),
+            "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": base + "/oauth2/v2.0/devicecode",
+            "issuer": "%s/%s/v2.0" % (self.url, self.tenant_id),
+            "jwks_uri": base + "/discovery/v2.0/keys",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "grant_types_supported": ["client_credentials"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "tenant_region_scope": "EU",
+        }, {}
+
+    def _token(self, tenant, headers, body):
+        with self._lock:
+            self._calls["tokens"] += 1
+        form = dict((k, v[0]) for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items())
+        if not self._is_tenant(tenant):
+            status, err = aad_error(400, "invalid_request", 90002, "Tenant '%s' not found." % tenant)
+            raise _Reject(status, err)
+        if form.get("grant_type") != "client_credentials":
+            raise _Reject(*aad_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."))
+        client_id = form.get("client_id", "")
+        secret = form.get("client_secret")
+        auth = headers.get("Authorization") or ""
+        if auth.startswith("Basic "):
+            client_id, _unused, secret = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
+        if client_id.lower() != self.app["client_id"].lower():
+            raise _Reject(*aad_error(400, "unauthorized_client", 700016, "Application with identifier '%s' was not found in "
+                                     "the directory '%s'. This can happen if the application has not been installed by the "
+                                     "administrator of the tenant." % (client_id, self.tenant_domain or self.tenant_id)))
+        if secret is not None:
+            if not hmac.compare_digest(secret.encode("utf-8"), self.app["client_secret"].encode("utf-8")):
+                raise _Reject(*aad_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
+                                         "being sent in the request is the client secret value, not the client secret ID, "
+                                         "for a secret added to app '%s'." % client_id))
+        elif form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            problem = self._check_assertion(form.get("client_assertion", ""), client_id, tenant)
+            if problem:
+                raise _Reject(*aad_error(401, "invalid_client", 700027, "Client assertion failed signature validation. (%s)"
+                                         % problem))
+        else:
+            raise _Reject(*aad_error(401, "invalid_client", 7000218, "The request body must contain the following parameter: "
+                                     "'client_assertion' or 'client_secret'."))
+        scope = form.get("scope", "")
+        if scope.rstrip("/") not in (RESOURCE + "/.default", RESOURCE + "//.default"):
+            raise _Reject(*aad_error(400, "invalid_resource", 500011, "The resource principal named %s was not found in the "
+                                     "tenant." % scope.rsplit("/", 1)[0]))
+        token = self.issue_token(client_id)
+        return 200, {"token_type": "Bearer", "expires_in": self.expires_in, "ext_expires_in": self.expires_in,
+                     "access_token": token}, {"Cache-Control": "no-store, no-cache"}
+
+    def _check_assertion(self, assertion, client_id, tenant):
+        try:
+            header, claims, signing_input, signature = split_jwt(assertion)
+        except (ValueError, UnicodeError):
+            return "malformed JWT"
+        cert = None
+        for candidate in self._certs:
+            der = candidate.public_bytes(Encoding.DER)
+            # base64url with or without padding (msal keeps the padding)
+            if str(header.get("x5t", "")).rstrip("=") == b64url(hashlib.sha1(der).digest()) or \
+                    str(header.get("x5t#S256", "")).rstrip("=") == b64url(hashlib.sha256(der).digest()):
+                cert = candidate
+                break
+        if cert is None:
+            return "no certificate registered on the app has the thumbprint in the assertion header (x5t / x5t#S256)"
+        alg = header.get("alg")
+        if alg == "RS256":
+            pad = padding.PKCS1v15()
+        elif alg == "PS256":
+            pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+        else:
+            return "unsupported alg %r" % alg
+        try:
+            cert.public_key().verify(signature, signing_input, pad, hashes.SHA256())
+        except InvalidSignature:
+            return "signature does not verify against the registered certificate"
+        now = time.time()
+        if claims.get("aud") != self._endpoint(tenant):
+            return "aud %r is not the token endpoint" % claims.get("aud")
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            return "iss and sub must be the client id"
+        if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] < now:
+            return "assertion expired"
+        if isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now + 300:
+            return "assertion not yet valid"
+        return None
+
+    def issue_token(self, client_id=None, lifetime=None, **extra):
+        """A signed access token as the token endpoint would issue (tests may call it directly)."""
+        now = int(time.time())
+        with self._lock:
+            self._token_serial += 1
+            serial = self._token_serial
+        claims = {
+            "aud": RESOURCE, "iss": "https://sts.windows.net/%s/" % self.tenant_id, "iat": now, "nbf": now,
+            "exp": now + int(self.expires_in if lifetime is None else lifetime), "tid": self.tenant_id,
+            "appid": client_id or self.app["client_id"], "app_displayname": "m365.mailflow emulator app",
+            "idtyp": "app", "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id or self.app["client_id"])),
+            "roles": [EXCHANGE_ROLE], "ver": "1.0", "uti": serial,
+        }
+        claims.update(extra)
+        header = b64url(json.dumps({"typ": "JWT", "alg": "HS256"}).encode("utf-8"))
+        payload = b64url(json.dumps(claims).encode("utf-8"))
+        signing_input = "%s.%s" % (header, payload)
+        signature = hmac.new(self._signing_key, signing_input.encode("ascii"), hashlib.sha256).digest()
+        return "%s.%s" % (signing_input, b64url(signature))
+
+    def _check_bearer(self, tenant, headers):
+        """None when the Authorization header carries a valid token for this tenant, else the reason."""
+        auth = headers.get("Authorization") or ""
+        if not auth.startswith("Bearer "):
+            return "missing bearer token"
+        try:
+            _header, claims, signing_input, signature = split_jwt(auth[7:].strip())
+        except (ValueError, UnicodeError):
+            return "malformed token"
+        expected = hmac.new(self._signing_key, signing_input, hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, signature):
+            return "invalid signature"
+        if claims.get("exp", 0) < time.time():
+            return "token expired"
+        if claims.get("uti", 0) < self._min_token_serial:
+            return "token revoked"
+        if claims.get("aud") != RESOURCE:
+            return "wrong audience"
+        if str(claims.get("tid")).lower() != str(self.tenant_id).lower() or not self._is_tenant(tenant):
+            return "token is for another tenant"
+        if EXCHANGE_ROLE not in (claims.get("roles") or []) and not claims.get("scp"):
+            return "missing Exchange.ManageAsApp"
+        return None
+
+    # ------------------------------------------------------------------ InvokeCommand
+    def _response_headers(self, request_headers):
+        with self._lock:
+            remaining = max(0, RATE_LIMIT - self._calls["requests"])
+        reset = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1)
+        hdrs = {"request-id": str(uuid.uuid4()), "Rate-Limit-Limit": str(RATE_LIMIT), "Rate-Limit-Remaining": str(remaining),
+                "Rate-Limit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (reset.microsecond // 1000),
+                "X-CalculatedBETarget": "EMULATOR01.PROD.OUTLOOK.COM"}
+        if request_headers.get("client-request-id"):
+            hdrs["client-request-id"] = request_headers["client-request-id"]
+        return hdrs
+
+    def _log(self, cmdlet, parameters, status):
+        with self._lock:
+            self._calls["log"].append({"cmdlet": cmdlet, "parameters": parameters, "status": status})
+
+    def _count(self, cmdlet):
+        with self._lock:
+            counts = self._calls["cmdlets"]
+            counts[cmdlet] = counts.get(cmdlet, 0) + 1
+            self._calls["reads" if cmdlet.lower().startswith("get-") else "writes"] += 1
+
+    def _take_fault(self, cmdlet):
+        with self._lock:
+            for fault in self._faults:
+                if fault["count"] > 0 and fault["cmdlet"].lower() in ("*", cmdlet.lower()):
+                    fault["count"] -= 1
+                    return dict(fault)
+        return None
+
+    def _invoke(self, tenant, query, headers, body):
+        with self._lock:
+            self._calls["requests"] += 1
+        hdrs = self._response_headers(headers)
+        try:
+            doc = json.loads(body.decode("utf-8"))
+            cmdlet_input = doc["CmdletInput"]
+            cmdlet = cmdlet_input["CmdletName"]
+            parameters = cmdlet_input.get("Parameters") or {}
+            if not isinstance(cmdlet, str) or not isinstance(parameters, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+            cmdlet, parameters = headers.get("X-CmdletName") or "", {}
+            self._log(cmdlet, parameters, 400)
+            raise _Reject(400, wire.error_body(400, "Microsoft.OData.ODataException", "The request body is not a valid "
+                                               "CmdletInput JSON document."), hdrs)
+        problem = self._check_bearer(tenant, headers)
+        if problem:
+            self._log(cmdlet, parameters, 401)
+            hdrs["WWW-Authenticate"] = 'Bearer realm="", authorization_uri="%s/common/oauth2/authorize", error="invalid_token", ' \
+                                       'error_description="%s"' % (self.url, problem)
+            raise _Reject(401, None, hdrs)
+        if not headers.get("X-AnchorMailbox"):
+            self._log(cmdlet, parameters, 400)
+            raise _Reject(400, wire.error_body(400, "Microsoft.Exchange.Data.Common.RoutingHintMissingException",
+                                               "The X-AnchorMailbox header is required."), hdrs)
+        self._count(cmdlet)
+        with self._lock:
+            latency, forbidden = self._latency, self._forbidden
+        if latency:
+            time.sleep(latency)
+        if forbidden:
+            self._log(cmdlet, parameters, 403)
+            raise _Reject(403, NUL_BODY, dict(hdrs, **{"Content-Encoding": "gzip"}))
+        fault = self._take_fault(cmdlet)
+        if fault and not fault["after_execute"]:
+            return self._fault_answer(cmdlet, parameters, fault, hdrs)
+        raw = self._execute(cmdlet, parameters, headers, query, tenant)
+        if fault:
+            return self._fault_answer(cmdlet, parameters, fault, hdrs)
+        self._log(cmdlet, parameters, raw.status)
+        out = dict(raw.headers)
+        out.update(hdrs)
+        return raw.status, raw.body, out
+
+    def _fault_answer(self, cmdlet, parameters, fault, hdrs):
+        self._log(cmdlet, parameters, fault["status"])
+        if fault["status"] == 429:
+            if fault["retry_after"] is not None:
+                hdrs["Retry-After"] = fault["retry_after"]
+            body = wire.error_body(429, "Microsoft.Exchange.Admin.OData.Core.ThrottlingException",
+                                   "Too many requests (emulator fault).", code="TooManyRequests")
+        else:
+            body = wire.error_body(fault["status"], "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                                   "The service is temporarily unavailable (emulator fault).")
+        return fault["status"], body, hdrs
+
+    # ------------------------------------------------------------------ execution, replication delay, paging
+    def _execute(self, cmdlet, parameters, headers, query, tenant):
+        verb, _unused, noun = cmdlet.lower().partition("-")
+        if verb == "get" and self._hidden_identity(noun, parameters):
+            return wire.json_response(404, wire.error_body(
+                404, "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                "The operation couldn't be performed because object '%s' couldn't be found on "
+                "'EMULATOR01.PROD.OUTLOOK.COM'." % self._param(parameters, "Identity"), string_id="Ex6F9304"))
+        raw = self.backend.execute(cmdlet, parameters)
+        if raw.status != 200:
+            return raw
+        if verb == "new":
+            self._note_created(noun, raw)
+        if verb != "get":
+            return raw
+        return self._page(raw, cmdlet, parameters, headers, query, tenant)
+
+    @staticmethod
+    def _param(parameters, name):
+        for key, value in parameters.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    @staticmethod
+    def _identities(obj):
+        return set(str(obj.get(k)).lower() for k in ("Identity", "Name", "Guid", "DistinguishedName", "ExchangeObjectId")
+                   if obj.get(k))
+
+    def _note_created(self, noun, raw):
+        with self._lock:
+            if not self._replication_delay:
+                return
+            delay = self._replication_delay
+        doc = json.loads(raw.body.decode("utf-8") or "{}")
+        now = time.time()
+        with self._lock:
+            for obj in doc.get("value") or []:
+                self._hidden.append((noun, now + delay, self._identities(obj)))
+
+    def _hidden_sets(self, noun):
+        now = time.time()
+        with self._lock:
+            self._hidden = [h for h in self._hidden if h[1] > now]
+            return [h[2] for h in self._hidden if h[0] == noun]
+
+    def _hidden_identity(self, noun, parameters):
+        identity = self._param(parameters, "Identity")
+        if identity is None:
+            return False
+        return any(str(identity).lower() in ids for ids in self._hidden_sets(noun))
+
+    def _page(self, raw, cmdlet, parameters, headers, query, tenant):
+        doc = json.loads(raw.body.decode("utf-8") or "{}")
+        values = doc.get("value") or []
+        hidden = self._hidden_sets(cmdlet.lower().partition("-")[2])
+        if hidden:
+            values = [v for v in values if not any(self._identities(v) & ids for ids in hidden)]
+        page_size = self._page_size(headers)
+        offset = 0
+        if "$skiptoken" in query:
+            try:
+                token = json.loads(b64url_decode(query["$skiptoken"][0]))
+                offset = int(token["o"])
+                if token["c"] != cmdlet.lower():
+                    raise ValueError("cmdlet mismatch")
+            except (ValueError, KeyError, TypeError):
+                return wire.json_response(400, wire.error_body(
+                    400, "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                    "Expired or Invalid pagination request. Default Expiry time is 00:30:00"))
+        page = values[offset:offset + page_size]
+        warnings = [w for w in doc.get("@adminapi.warnings") or [] if w != wire.PAGINATION_WARNING]
+        doc["value"] = page
+        doc.pop("@odata.nextLink", None)
+        if offset + page_size < len(values):
+            skiptoken = b64url(json.dumps({"o": offset + page_size, "c": cmdlet.lower(), "t": int(time.time())}).encode("utf-8"))
+            doc["@odata.nextLink"] = "%s/adminapi/beta/%s/InvokeCommand?$skiptoken=%s" % (self.url, tenant, skiptoken)
+            warnings.append(wire.PAGINATION_WARNING)
+        doc["@adminapi.warnings"] = warnings
+        return wire.RawResponse(raw.status, raw.headers, json.dumps(doc).encode("utf-8"))
+
+    @staticmethod
+    def _page_size(headers):
+        prefer = headers.get("Prefer") or ""
+        for item in prefer.split(";"):
+            name, _unused, value = item.strip().partition("=")
+            if name.lower() == "odata.maxpagesize":
+                try:
+                    return max(1, min(1000, int(value)))
+                except ValueError:
+                    break
+        return 1000
