@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     AuthenticationError,
@@ -67,6 +68,7 @@ CLOUDS = {
 }
 
 TOKEN_TIMEOUT = 60  # seconds for a token endpoint call (the cmdlet timeout can be 960 s)
+REFRESH_MARGIN = 300  # seconds; a cached token closer to expiry than this is renewed
 APP_ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 
 INSTALL_HINT = "install it on the host that runs the module: pip install -r requirements.txt (or pip install msal cryptography requests)"
@@ -273,6 +275,11 @@ class TokenProvider(object):
         """A bearer token; a new one from Entra ID when ``force_refresh`` (ignored for a given access_token)."""
         if self.kind == "access_token":
             return self._token
+        if not force_refresh and self._app is None:
+            cached = self._cached_token()
+            if cached:
+                self._token = cached
+                return cached
         if self._app is None:
             self._app = self._build_app()
         with self._cache_lock():
@@ -356,6 +363,31 @@ class TokenProvider(object):
         return AuthenticationError("Entra ID refused a token for client_id %s in tenant %s (%s%s): %s. %s" % (
             self.settings.get("client_id"), self.tenant, result.get("error", "error"), (", " + code) if code else "", hint,
             first or "no description"), exception_type=code or result.get("error"))
+
+    def _cached_token(self):
+        """A still valid token from the cache file, found without building the msal app.
+
+        Building the app costs an OpenID discovery request; a play's later tasks skip it this way. A token with
+        less than REFRESH_MARGIN seconds left is not used, so msal refreshes it before it expires.
+        """
+        if not self.cache_path or not HAS_MSAL:
+            return None
+        cache = msal.SerializableTokenCache()
+        try:
+            with open(self.cache_path, "r") as handle:
+                cache.deserialize(handle.read())
+        except (IOError, OSError, ValueError):
+            return None
+        now = time.time()
+        entries = cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[self.scope],
+                               query={"client_id": self.settings["client_id"]})
+        for entry in entries:
+            try:
+                if int(entry.get("expires_on", 0)) - now > REFRESH_MARGIN:
+                    return entry.get("secret")
+            except (TypeError, ValueError):
+                continue
+        return None
 
     def _drop_access_tokens(self):
         query = {"client_id": self.settings["client_id"]}

@@ -324,3 +324,20 @@ def test_unreachable_authority_is_transient(tmp_path):
                                    "authority": "https://127.0.0.1:%d" % port, "timeout": 5})
     with pytest.raises(TransientError, match="127.0.0.1:%d" % port):
         provider.get_token()
+
+
+def test_cached_token_is_used_without_building_the_msal_app(tmp_path):
+    """A later task finds the token in the 0600 cache without any request (no discovery, no token call)."""
+    from tests.emulator import Emulator
+    from tests.emulator.fake import FakeTenant, client_settings
+    from ansible_collections.m365.mailflow.plugins.module_utils.auth import TokenProvider
+    with Emulator(str(tmp_path / "t.db"), cert_dir=str(tmp_path / "pki"), backend=FakeTenant()) as emu:
+        settings = client_settings(emu, "certificate", token_cache=True, token_cache_dir=str(tmp_path / "cache"))
+        first = TokenProvider(settings)
+        token = first.get_token()
+        before = emu.calls()["requests"], emu.calls()["tokens"]
+        second = TokenProvider(settings)
+        assert second.get_token() == token
+        assert second._app is None  # no msal app, hence no OpenID discovery request
+        assert (emu.calls()["requests"], emu.calls()["tokens"]) == before
+        assert second.get_token(force_refresh=True) != token
