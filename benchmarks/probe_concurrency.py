@@ -65,7 +65,7 @@ def one_round(ips, port, ca_path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--max-delay", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)

@@ -82,6 +82,7 @@ class Client(object):
         self.calls.append({"cmdlet": cmdlet, "parameters": parameters})
         attempt = 0
         while True:
+            error = None
             try:
                 parsed = self._send_once(cmdlet, parameters)
                 break

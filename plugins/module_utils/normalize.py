@@ -159,7 +159,7 @@ def smart_host_error(field, value):
     text = str(value).strip()
     if not text:
         return "%s: an empty smart host is not allowed" % field
-    if ":" in text and not text.count(":") > 1:
+    if ":" in text and text.count(":") <= 1:
         return ("%s: '%s' has a port; Exchange Online always delivers to smart hosts on port 25 and does not accept "
                 "ports. Remove ':%s'" % (field, value, text.rsplit(":", 1)[1]))
     if re.match(r"^[0-9./]+$", text):

@@ -20,7 +20,7 @@ description:
     as sets. Only options you set are managed; an update sends only the properties that differ.
   - Bad input is refused before any call to the tenant, with the option and the fix in the message.
 author:
-  - m365.mailflow contributors
+  - m365.mailflow contributors (@m365-mailflow)
 options:
   name:
     description:

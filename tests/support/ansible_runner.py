@@ -72,7 +72,7 @@ def run_playbook(plays, workdir, check=False, diff=False, env=None, extra_args=(
         cmd.append("--diff")
     cmd.extend(extra_args)
     proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(env, home=workdir), capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     return proc
 
 

@@ -74,7 +74,6 @@ BACKUP_DOMAIN = "backup.example"
 ALT_CONFIG_LOCK = "/etc/postfix/.mailflow-alternate-config.lock"
 
 
-
 def scenario_table(mail_pki=None):
     """OrderedDict name -> Scenario(name, ip, host, domain, cert Pair or None (= no STARTTLS), listening)."""
     certs = mail_pki.certs if mail_pki else {}
@@ -153,6 +152,7 @@ def _port_open(ip, port):
 
 def _run(args, **kwargs):
     kwargs.setdefault("timeout", 60)
+    kwargs.setdefault("check", False)
     proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           env=dict(os.environ, PATH=SBIN_PATH), **kwargs)
     if proc.returncode != 0:
@@ -473,7 +473,7 @@ class DnsmasqServer(object):
         resolver.lifetime = 0.5
         try:
             return bool(resolver.resolve("mail.adatum.example", "A"))
-        except Exception:  # pylint: disable=broad-except - not up yet
+        except Exception:  # pylint: disable=broad-except
             return False
 
     def stop(self):
