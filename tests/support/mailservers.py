@@ -152,9 +152,8 @@ def _port_open(ip, port):
 
 def _run(args, **kwargs):
     kwargs.setdefault("timeout", 60)
-    kwargs.setdefault("check", False)
     proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          env=dict(os.environ, PATH=SBIN_PATH), **kwargs)
+                          env=dict(os.environ, PATH=SBIN_PATH), check=False, **kwargs)
     if proc.returncode != 0:
         raise RuntimeError("%s failed (%s): %s" % (" ".join(args), proc.returncode, proc.stdout))
     return proc.stdout
