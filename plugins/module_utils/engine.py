@@ -277,8 +277,9 @@ def ensure(client, spec, name, state, desired, check_mode=False, sleep=None):
                 raise ConfigurationError(
                     "%s '%s' already exists in the tenant but cannot be read yet (replication delay). Re-run the task "
                     "in a few minutes." % (spec.noun, name))
-            outcome.commands.pop()
-            return _update(client, spec, name, desired, current, outcome, check_mode)
+            fresh = Outcome(spec, name)  # it existed after all: judge it as an update
+            fresh.commands = outcome.commands[:-1]
+            return _update(client, spec, name, desired, current, fresh, check_mode)
         created = spec.match(created, name) if created else None
         outcome.commands.extend(spec.post_create(client, name, desired, created, False))
         final = created

@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Outbound partner connectors: fields, coupled changes and pre-flight rules (O1-O16)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+from ansible_collections.m365.mailflow.plugins.module_utils.engine import Field, ResourceSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
+
+NAME_MAX = 64
+COMMENT_MAX = 1024
+
+TLS_SETTINGS = {
+    "encryption_only": "EncryptionOnly",
+    "certificate_validation": "CertificateValidation",
+    "domain_validation": "DomainValidation",
+}
+MTA_STS_MODES = {"opportunistic": "Opportunistic", "none": "None"}
+DANE_MODES = {"opportunistic": "Opportunistic", "mandatory": "Mandatory", "none": "None"}
+ON_PREMISES_ONLY = {  # option -> reference rule
+    "route_all_messages_via_on_premises": "O6",
+    "cloud_services_mail_enabled": "O7",
+    "all_accepted_domains": "O8",
+    "sender_rewriting_enabled": "O9",
+}
+
+
+def _enum(table):
+    reverse = dict((v.lower(), k) for k, v in table.items())
+
+    def display(value):
+        return reverse.get(str(value).lower(), value)
+
+    def send(value):
+        return table.get(value, value)
+
+    return display, send
+
+
+def _lower(value):
+    return str(value).lower()
+
+
+_TLS_DISPLAY, _TLS_SEND = _enum(TLS_SETTINGS)
+_STS_DISPLAY, _STS_SEND = _enum(MTA_STS_MODES)
+_DANE_DISPLAY, _DANE_SEND = _enum(DANE_MODES)
+
+
+def _referencing_rules(client, connector_name):
+    """Names of the transport rules that route to ``connector_name`` (O13/O14)."""
+    rules = client.invoke("Get-TransportRule", {"ResultSize": "Unlimited"})
+    wanted = connector_name.lower()
+    return [r.get("Name") for r in rules if str(r.get("RouteMessageOutboundConnector") or "").lower() == wanted]
+
+
+class OutboundConnectorSpec(ResourceSpec):
+    noun = "outbound connector"
+    result_key = "connector"
+    get_cmdlet = "Get-OutboundConnector"
+    new_cmdlet = "New-OutboundConnector"
+    set_cmdlet = "Set-OutboundConnector"
+    remove_cmdlet = "Remove-OutboundConnector"
+    create_constants = {"ConnectorType": "Partner"}
+    set_only = ("validation_recipients",)
+    fields = (
+        Field("recipient_domains", "RecipientDomains", multi=True, key=n.domain_key),
+        Field("transport_rule_scoped", "IsTransportRuleScoped"),
+        Field("use_mx_record", "UseMXRecord"),
+        Field("smart_hosts", "SmartHosts", multi=True, key=_lower),
+        Field("tls_settings", "TlsSettings", key=_lower, display=_TLS_DISPLAY, send=_TLS_SEND, null_value="opportunistic"),
+        Field("tls_domain", "TlsDomain", key=n.domain_key),
+        Field("validation_recipients", "ValidationRecipients", multi=True, key=n.ci_key),
+        Field("test_mode", "TestMode"),
+        Field("enabled", "Enabled"),
+        Field("comment", "Comment"),
+        Field("mta_sts_mode", "MtaStsMode", key=_lower, display=_STS_DISPLAY, send=_STS_SEND),
+        Field("smtp_dane_mode", "SmtpDaneMode", key=_lower, display=_DANE_DISPLAY, send=_DANE_SEND),
+        Field("route_all_messages_via_on_premises", "RouteAllMessagesViaOnPremises"),
+        Field("cloud_services_mail_enabled", "CloudServicesMailEnabled"),
+        Field("all_accepted_domains", "AllAcceptedDomains"),
+        Field("sender_rewriting_enabled", "SenderRewritingEnabled"),
+    )
+
+    # ---- reads: never miss a connector in test mode --------------------------------------------------
+    def read(self, client, name):
+        for extra in ({}, {"IncludeTestModeConnectors": True}):
+            params = dict(self.get_parameters(name), **extra)
+            try:
+                found = self.match(client.invoke(self.get_cmdlet, params), name)
+            except NotFoundError:
+                found = None
+            if found is not None:
+                return found
+        return None
+
+    # ---- desired state -------------------------------------------------------------------------------
+    @staticmethod
+    def complete(desired):
+        """Fill what follows from the user's choices: smart hosts imply no MX delivery."""
+        desired = dict(desired)
+        if desired.get("smart_hosts") and desired.get("use_mx_record") is None:
+            desired["use_mx_record"] = False
+        return desired
+
+    def preflight(self, name, desired):
+        errors = [
+            "name: an empty name is not allowed" if not (name or "").strip() else None,
+            n.length_error("name", name, NAME_MAX),
+            n.length_error("comment", desired.get("comment"), COMMENT_MAX),
+        ]
+        errors += n.check_each("recipient_domains", desired.get("recipient_domains"), n.domain_error, allow_star=True)
+        errors += n.check_each("smart_hosts", desired.get("smart_hosts"), n.smart_host_error)
+        errors += n.check_each("validation_recipients", desired.get("validation_recipients"), n.email_error)
+        if desired.get("tls_domain"):
+            errors.append(n.domain_error("tls_domain", desired["tls_domain"]))
+        for option, rule in sorted(ON_PREMISES_ONLY.items()):
+            if desired.get(option):
+                errors.append("%s: only an OnPremises connector can use it (rule %s); a partner connector cannot. "
+                              "Remove %s or set it to false" % (option, rule, option))
+        if desired.get("use_mx_record") and desired.get("smart_hosts"):  # O2: the service silently drops them
+            errors.append("smart_hosts: given together with use_mx_record: true. Exchange Online would silently drop "
+                          "the smart hosts; set use_mx_record: false to deliver to them, or remove smart_hosts")
+        errors += self._combination_errors(desired, complete=False)
+        n.raise_errors(errors)
+
+    @staticmethod
+    def _combination_errors(values, complete):
+        def known(key):
+            return complete or values.get(key) is not None
+
+        errors = []
+        tls = values.get("tls_settings")
+        if values.get("tls_domain") and known("tls_settings") and tls != "domain_validation":  # O3
+            errors.append("tls_domain: it is only used with tls_settings: domain_validation (now %s). Set "
+                          "tls_settings: domain_validation, or remove tls_domain" % (tls or "opportunistic"))
+        if tls == "domain_validation" and known("tls_domain") and not values.get("tls_domain"):  # O4
+            errors.append("tls_domain: tls_settings: domain_validation needs the name the partner's certificate must "
+                          "carry (for example *.adatum.com) in tls_domain")
+        if values.get("use_mx_record") is False and known("smart_hosts") and not values.get("smart_hosts"):  # O1
+            errors.append("smart_hosts: use_mx_record is false, so Exchange Online needs smart hosts to deliver to. "
+                          "List them in smart_hosts, or set use_mx_record: true")
+        scoped = values.get("transport_rule_scoped")
+        domains = values.get("recipient_domains")
+        if scoped and domains:  # O5
+            errors.append("recipient_domains: a connector scoped to mail flow rules (transport_rule_scoped: true) "
+                          "cannot also list recipient domains. Remove recipient_domains (or give []), or set "
+                          "transport_rule_scoped: false")
+        if complete and not scoped and not domains and not values.get("all_accepted_domains"):  # O5
+            errors.append("recipient_domains: a connector that is not scoped to mail flow rules must list the "
+                          "recipient domains it delivers for (for example adatum.com or *.adatum.com), or set "
+                          "transport_rule_scoped: true")
+        return errors
+
+    def _coupled(self, desired, current):
+        """Changes that must travel together in one call (connector_cmdlets.md 3.2, module ordering)."""
+        desired = self.complete(desired)
+        view = self.view(current) if current is not None else {}
+        if desired.get("transport_rule_scoped") and desired.get("recipient_domains") is None and view.get("recipient_domains"):
+            desired["recipient_domains"] = []
+        tls = desired.get("tls_settings")
+        if tls is not None and tls != "domain_validation" and desired.get("tls_domain") is None and view.get("tls_domain"):
+            desired["tls_domain"] = ""
+        if desired.get("use_mx_record") and desired.get("smart_hosts") is None and view.get("smart_hosts"):
+            desired["smart_hosts"] = []
+        return desired
+
+    def preflight_current(self, name, desired, current):
+        if current is not None and current.get("ConnectorType") not in (None, "Partner"):
+            raise ConfigurationError(
+                "outbound connector '%s' exists but is of type %s; partner_outbound_connector only manages Partner "
+                "connectors. Choose another name, or remove that connector yourself." % (name, current.get("ConnectorType")))
+        if desired is None:
+            return
+        desired = self._coupled(desired, current)
+        merged = self.view(current) if current is not None else {"use_mx_record": True, "tls_settings": "opportunistic"}
+        merged.update((k, v) for k, v in desired.items() if v is not None)
+        n.raise_errors(self._combination_errors(merged, complete=True))
+
+    def changes(self, desired, current):
+        return super(OutboundConnectorSpec, self).changes(self._coupled(desired, current), current)
+
+    def create_parameters(self, name, desired):
+        desired = self.complete(desired)
+        create = dict((k, v) for k, v in desired.items() if k not in self.set_only)
+        return super(OutboundConnectorSpec, self).create_parameters(name, create)
+
+    def post_create(self, client, name, desired, created, check_mode):
+        """ValidationRecipients can only be set by Set-OutboundConnector after New (as the service requires)."""
+        recipients = desired.get("validation_recipients")
+        if not recipients:
+            return []
+        identity = (created or {}).get("Guid") or name
+        command = {"cmdlet": self.set_cmdlet, "parameters": {"Identity": identity, "ValidationRecipients": recipients}}
+        if check_mode:
+            return [command]
+        delay = max(client.retry_delay, 0.05)
+        for attempt in range(client.retries + 1):
+            try:
+                client.invoke(command["cmdlet"], command["parameters"], write=True,
+                              verify=lambda: self._has_recipients(client, name, recipients))
+                break
+            except NotFoundError:  # a connector created a moment ago may not be visible yet
+                if attempt >= client.retries:
+                    raise
+                time.sleep(min(delay * (2 ** attempt), client.max_retry_wait))
+        return [command]
+
+    def _has_recipients(self, client, name, recipients):
+        current = self.read(client, name)
+        return current is not None and not self.by_option["validation_recipients"].differs(recipients, current)
+
+    def guard(self, client, name, changes, current):
+        """O13/O14: refuse to disable, un-scope or remove a connector that mail flow rules still route to."""
+        if current is None:
+            return
+        if changes is None:
+            what = "remove"
+        elif changes.get("enabled") is False and current.get("Enabled") is not False:
+            what = "disable"
+        elif changes.get("transport_rule_scoped") is False and current.get("IsTransportRuleScoped"):
+            what = "stop scoping to mail flow rules"
+        else:
+            return
+        rules = _referencing_rules(client, current.get("Name") or name)
+        if rules:
+            raise ConfigurationError(
+                "Cannot %s outbound connector '%s': mail flow rule(s) %s still route messages to it. Remove those "
+                "rules or point them at another connector first (m365.mailflow.mail_flow_rule), then re-run."
+                % (what, name, ", ".join("'%s'" % r for r in rules)))
+
+    def facts(self, obj):
+        facts = super(OutboundConnectorSpec, self).facts(obj)
+        facts.update({
+            "connector_type": obj.get("ConnectorType"),
+            "connector_source": obj.get("ConnectorSource"),
+            "is_validated": obj.get("IsValidated"),
+            "last_validation_timestamp": obj.get("LastValidationTimestamp"),
+        })
+        return facts
