@@ -1,0 +1,318 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The embedded sandbox tenant: Exchange Online partner mail flow persisted in one SQLite file.
+
+``SandboxTenant(path).execute(cmdlet, parameters)`` answers like the InvokeCommand endpoint (a ``wire.RawResponse``
+with the same status codes, envelopes and error bodies), so nothing above the transport can tell it from the real
+service. Each call is one SQLite transaction (``BEGIN IMMEDIATE`` with a long busy timeout), safe for concurrent
+Ansible forks and threads. The object families live in ``sandbox_connectors`` and ``sandbox_rules``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import json
+import os
+import socket
+import sqlite3
+import uuid
+
+from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
+    CmdletError, Param, Store, bind, require, schema, smtp_address,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_connectors, sandbox_rules
+
+DEFAULT_DOMAIN = "sandbox.onmicrosoft.com"
+EXTRA_ACCEPTED_DOMAINS = ("contoso.com",)
+BUSY_TIMEOUT = 120.0
+NUL_BODY = b"\x00" * 2048
+SIDECARS = {"Priority": "System.Int32"}
+DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0}
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS objects (guid TEXT PRIMARY KEY, kind TEXT NOT NULL, name_lc TEXT NOT NULL, data TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS objects_kind_name ON objects (kind, name_lc)",
+    "CREATE TABLE IF NOT EXISTS accepted_domains (domain TEXT PRIMARY KEY COLLATE NOCASE, "
+    "domain_type TEXT NOT NULL DEFAULT 'Authoritative')",
+)
+
+
+# --------------------------------------------------------------------------- Validate-OutboundConnector
+
+class _Deferred(object):
+    """Work to run after the transaction is committed (network probes must not hold the database lock)."""
+
+    def __init__(self, func):
+        self.func = func
+
+
+def _validate_connector(store, bound):
+    require(bound, "Validate", "Identity", "Recipients")
+    connector = store.get(sandbox_connectors.OUTBOUND, bound["Identity"])
+    recipients = list(bound["Recipients"])
+    sender = "O365ConnectorValidation@%s" % store.tenant_domain
+    settings = dict(store.settings)
+    # Does not touch IsValidated / LastValidationTimestamp (the docs say so).
+    return [_Deferred(lambda: service_validation(connector, recipients, sender, settings))]
+
+
+def service_validation(connector, recipients, sender, settings):
+    """The OutboundConnectorValidationResult tree, from probe.py when present, else the stdlib fallback."""
+    kwargs = dict(dns_servers=settings.get("dns_servers"), smtp_port=settings.get("smtp_port") or 25,
+                  ca_path=settings.get("ca_path"), timeout=float(settings.get("timeout") or 10.0))
+    try:
+        from ansible_collections.m365.mailflow.plugins.module_utils.probe import service_validation as probe_validation
+    except ImportError:
+        probe_validation = fallback_validation
+    return probe_validation(connector, recipients, sender, **kwargs)
+
+
+def _task(name, ok, detail, subtasks=None):
+    return {"TaskName": name, "IsTaskSuccessful": bool(ok), "TaskDetail": detail,
+            "SubTaskResults": list(subtasks or []), "ChangedProperties": []}
+
+
+def fallback_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0):
+    """Minimal stdlib validation (no MX lookups, no TLS checks): resolve, connect, EHLO, send a test message."""
+    import smtplib
+    del dns_servers, ca_path  # not supported without probe.py
+    if connector.get("UseMXRecord", True):
+        hosts = sorted(set(r.rsplit("@", 1)[-1] for r in recipients))
+    else:
+        hosts = list(connector.get("SmartHosts") or [])
+    subtasks = []
+    working = None
+    for host in hosts:
+        try:
+            address = socket.getaddrinfo(host, smtp_port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+            subtasks.append(_task("Resolve task: %s" % host, True, "%s resolves to %s" % (host, address)))
+        except (socket.error, UnicodeError) as exc:
+            subtasks.append(_task("Resolve task: %s" % host, False, "[dns] %s does not resolve: %s" % (host, exc)))
+            continue
+        try:
+            client = smtplib.SMTP(address, smtp_port, timeout=min(timeout, 10.0))
+        except (OSError, smtplib.SMTPException) as exc:
+            subtasks.append(_task("Connection task: %s" % host, False, "[connect] %s:%s: %s" % (host, smtp_port, exc)))
+            continue
+        subtasks.append(_task("Connection task: %s" % host, True, "Connected to %s:%s" % (address, smtp_port)))
+        try:
+            code, _msg = client.ehlo()
+            subtasks.append(_task("SMTP EHLO task: %s" % host, code == 250, "EHLO answered %d" % code))
+            if code == 250 and working is None:
+                working = client
+                continue
+        except (OSError, smtplib.SMTPException) as exc:
+            subtasks.append(_task("SMTP EHLO task: %s" % host, False, "[smtp] EHLO failed: %s" % exc))
+        client.close()
+    for rcpt in recipients:
+        if working is None:
+            subtasks.append(_task("Send test email task: %s" % rcpt, False, "[connect] no reachable host to deliver to"))
+            continue
+        try:
+            working.sendmail(sender, [rcpt], "From: %s\r\nTo: %s\r\nSubject: Connector validation\r\n\r\nTest.\r\n" % (sender, rcpt))
+            subtasks.append(_task("Send test email task: %s" % rcpt, True, "Accepted for %s" % rcpt))
+        except (OSError, smtplib.SMTPException) as exc:
+            subtasks.append(_task("Send test email task: %s" % rcpt, False, "[smtp] %s" % exc))
+    if working is not None:
+        try:
+            working.quit()
+        except (OSError, smtplib.SMTPException):
+            working.close()
+    ok = bool(subtasks) and all(t["IsTaskSuccessful"] for t in subtasks)
+    failed = len([t for t in subtasks if not t["IsTaskSuccessful"]])
+    return _task("Validate outbound connector %s" % connector.get("Name"), ok,
+                 "All tasks succeeded" if ok else "%d of %d task(s) failed" % (failed, len(subtasks)), subtasks)
+
+
+# --------------------------------------------------------------------------- cmdlet table
+
+SCHEMAS = dict(sandbox_connectors.SCHEMAS)
+SCHEMAS.update(sandbox_rules.SCHEMAS)
+SCHEMAS["validate-outboundconnector"] = schema((Param("Identity", nullable=False),
+                                                Param("Recipients", "list", check=smtp_address, nullable=False)))
+HANDLERS = dict(sandbox_connectors.HANDLERS)
+HANDLERS.update(sandbox_rules.HANDLERS)
+HANDLERS["validate-outboundconnector"] = _validate_connector
+
+CANONICAL = dict((name.lower(), name) for name in (
+    "Get-InboundConnector", "New-InboundConnector", "Set-InboundConnector", "Remove-InboundConnector",
+    "Get-OutboundConnector", "New-OutboundConnector", "Set-OutboundConnector", "Remove-OutboundConnector",
+    "Validate-OutboundConnector", "Get-TransportRule", "New-TransportRule", "Set-TransportRule", "Remove-TransportRule",
+    "Enable-TransportRule", "Disable-TransportRule"))
+
+
+def _check_settings(settings):
+    out = {}
+    for key, value in settings.items():
+        if key not in DEFAULT_SETTINGS:
+            raise ConfigurationError("Unknown sandbox setting '%s'; known settings: %s" % (key, ", ".join(sorted(DEFAULT_SETTINGS))))
+        if key == "dns_servers" and value is not None:
+            value = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+            for server in value:
+                host, _sep, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
+                try:
+                    ipaddress.ip_address(host or server)
+                    if port and not 0 < int(port) < 65536:
+                        raise ValueError
+                except ValueError:
+                    raise ConfigurationError("dns_servers entry '%s' is not 'ip' or 'ip:port'" % server)
+        elif key == "smtp_port" and value is not None:
+            if isinstance(value, bool) or not 0 < int(value) < 65536:
+                raise ConfigurationError("smtp_port must be a TCP port number (1-65535), not %r" % (value,))
+            value = int(value)
+        elif key == "timeout" and value is not None:
+            if isinstance(value, bool) or float(value) <= 0:
+                raise ConfigurationError("timeout must be a positive number of seconds, not %r" % (value,))
+            value = float(value)
+        elif key == "ca_path" and value is not None:
+            value = str(value)
+        out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------- the tenant
+
+class SandboxTenant(object):
+    """An Exchange Online tenant in one SQLite file. See the module docstring."""
+
+    def __init__(self, path, tenant_domain=None):
+        self.path = os.path.abspath(os.path.expanduser(str(path)))
+        parent = os.path.dirname(self.path)
+        if parent and not os.path.isdir(parent):
+            os.makedirs(parent, exist_ok=True)
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for ddl in _DDL:
+                conn.execute(ddl)
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if "tenant_id" not in meta:
+                domain = (tenant_domain or DEFAULT_DOMAIN).strip().lower()
+                meta = {"tenant_id": str(uuid.uuid4()), "tenant_domain": domain, "settings": json.dumps(DEFAULT_SETTINGS)}
+                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
+                for accepted in (domain,) + EXTRA_ACCEPTED_DOMAINS:
+                    conn.execute("INSERT OR IGNORE INTO accepted_domains (domain) VALUES (?)", (accepted,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+        self.tenant_id = meta["tenant_id"]
+        self.tenant_domain = meta["tenant_domain"]
+
+    def _connect(self):
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = %d" % int(BUSY_TIMEOUT * 1000))
+        return conn
+
+    # ------------------------------------------------------------------ settings and accepted domains
+    def configure(self, **settings):
+        """Persist sandbox settings used by Validate-OutboundConnector: dns_servers, smtp_port, ca_path, timeout."""
+        checked = _check_settings(settings)
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            current = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
+            current.update(checked)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(current),))
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+        return current
+
+    def settings(self):
+        conn = self._connect()
+        try:
+            return self._settings_in(conn)
+        finally:
+            conn.close()
+
+    def accepted_domains(self):
+        conn = self._connect()
+        try:
+            return [row[0] for row in conn.execute("SELECT domain FROM accepted_domains ORDER BY domain")]
+        finally:
+            conn.close()
+
+    def add_accepted_domain(self, domain, domain_type="Authoritative"):
+        """Test helper: add an accepted domain (``Authoritative`` or ``InternalRelay``/``ExternalRelay``)."""
+        conn = self._connect()
+        try:
+            conn.execute("INSERT OR REPLACE INTO accepted_domains (domain, domain_type) VALUES (?, ?)", (domain, domain_type))
+        finally:
+            conn.close()
+
+    # ------------------------------------------------------------------ InvokeCommand
+    def execute(self, cmdlet, parameters=None):
+        """Run one cmdlet; returns a ``wire.RawResponse`` shaped like the real service's answer."""
+        key = str(cmdlet or "").strip().lower()
+        handler = HANDLERS.get(key)
+        if handler is None:
+            return wire.RawResponse(403, {"Content-Encoding": "gzip", "Content-Type": "application/json"}, NUL_BODY)
+        verb = key.split("-", 1)[0]
+        try:
+            bound = bind(SCHEMAS[key], parameters, verb)
+            preview = bool(bound.get("WhatIf")) or bool(bound.get("Confirm"))
+            objects, warnings = self._run(handler, bound, commit=not preview)
+            if preview:
+                body = wire.success_body([], tenant=self.tenant_domain, warnings=warnings)
+                target = bound.get("Identity") or bound.get("Name") or ""
+                body["@adminapi.confirmationmessage"] = 'Performing the operation "%s" on target "%s".' % (CANONICAL[key], target)
+                return self._respond(200, body)
+            objects = [item.func() if isinstance(item, _Deferred) else item for item in objects]
+            return self._respond(200, wire.success_body(objects, tenant=self.tenant_domain, warnings=warnings, sidecars=SIDECARS))
+        except CmdletError as exc:
+            return self._respond(exc.status, wire.error_body(exc.status, exc.exc_type, exc.message, string_id=exc.sid))
+        except sqlite3.OperationalError as exc:
+            return self._respond(503, wire.error_body(
+                503, "Microsoft.Exchange.Data.Directory.ADTransientException",
+                "The sandbox tenant database is busy or unavailable (%s): %s" % (self.path, exc), top_message="Service Unavailable"))
+
+    def _run(self, handler, bound, commit=True):
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            store = Store(conn, self.tenant_domain, self.tenant_id, self._settings_in(conn))
+            objects = handler(store, bound)
+            conn.execute("COMMIT" if commit else "ROLLBACK")
+            return objects, store.warnings
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+
+    @staticmethod
+    def _settings_in(conn):
+        current = dict(DEFAULT_SETTINGS)
+        current.update(json.loads(conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0]))
+        return current
+
+    @staticmethod
+    def _respond(status, body):
+        return wire.json_response(status, body, headers={"OData-Version": "4.0", "request-id": str(uuid.uuid4())})
+
+
+class SandboxTransport(object):
+    """Transport contract (architecture.md) on a ``SandboxTenant``."""
+
+    name = "sandbox"
+
+    def __init__(self, path, tenant_domain=None):
+        self.tenant = SandboxTenant(path, tenant_domain=tenant_domain)
+
+    def send(self, cmdlet, parameters, next_link=None):
+        del next_link  # the sandbox never pages
+        return self.tenant.execute(cmdlet, parameters)
+
+    def close(self):
+        """Nothing to release: every call opens and closes its own connection."""
