@@ -24,7 +24,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 say = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: help venv venv-rebuild collection system-deps action-group changelog-lint ee build docs units \
-	integration sanity lint demo test clean
+	integration sanity lint demo bench test clean
 
 help:
 	@echo "make test          everything CI runs (system-deps venv collection + all checks, cheapest first)"
@@ -34,6 +34,7 @@ help:
 	@echo "make system-deps   apt-get install postfix swaks dnsmasq-base when missing (root or sudo)"
 	@echo "make units | integration | sanity | docs | lint | ee | build | action-group | changelog-lint"
 	@echo "make demo          run playbooks/onboard_partner.yml against the sandbox (.sandbox/)"
+	@echo "make bench         run the benchmarks under benchmarks/ (ratios, API calls per task)"
 
 # --- environment ------------------------------------------------------------------------------------------------
 
@@ -128,6 +129,11 @@ demo: venv collection
 test: export MAILFLOW_REQUIRE_SERVERS := 1
 test: system-deps venv collection action-group changelog-lint ee build docs units lint sanity integration
 	$(call say,test: all checks passed)
+
+bench: venv collection
+	$(call say,bench: benchmarks/ (speed ratios measured in one run; not part of make test))
+	"$(VPY)" benchmarks/inbound_noop.py
+	"$(VPY)" benchmarks/probe_concurrency.py
 
 clean:
 	$(call say,clean: removing .build/ansible-test .build/ee .build/dist tests/output .pytest_cache)

@@ -36,25 +36,36 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX
     HAS_FCNTL = False
 
-try:
-    import msal
-    HAS_MSAL = True
-except ImportError:
-    HAS_MSAL = False
+# msal, requests and cryptography are imported on first need (_import_libraries): a task that finds a valid token
+# in the cache file needs none of them, which keeps a no-op task as fast as a plain HTTP call.
+msal = requests = x509 = hashes = serialization = pkcs12 = None
+HAS_MSAL = HAS_REQUESTS = HAS_CRYPTOGRAPHY = True  # until an import says otherwise
+_IMPORTED = False
 
-try:
-    import requests
-    HAS_REQUESTS = True
-except ImportError:
-    HAS_REQUESTS = False
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    HAS_CRYPTOGRAPHY = True
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
+def _import_libraries():
+    global msal, requests, x509, hashes, serialization, pkcs12, HAS_MSAL, HAS_REQUESTS, HAS_CRYPTOGRAPHY, _IMPORTED
+    if _IMPORTED:
+        return
+    _IMPORTED = True
+    try:
+        import msal as _msal
+        msal = _msal
+    except ImportError:
+        HAS_MSAL = False
+    try:
+        import requests as _requests
+        requests = _requests
+    except ImportError:
+        HAS_REQUESTS = False
+    try:
+        from cryptography import x509 as _x509
+        from cryptography.hazmat.primitives import hashes as _hashes, serialization as _serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12 as _pkcs12
+        x509, hashes, serialization, pkcs12 = _x509, _hashes, _serialization, _pkcs12
+    except ImportError:
+        HAS_CRYPTOGRAPHY = False
+
 
 # REST host (= token resource) and Entra authority per cloud (exo_rest_api.md 1.2).
 # China: msal treats login.chinacloudapi.cn as a deprecated alias, so we use
@@ -89,6 +100,7 @@ _AADSTS_HINTS = (
 
 def require_libraries(*names):
     """Raise DependencyError naming the first missing library among msal, requests, cryptography."""
+    _import_libraries()
     flags = {"msal": HAS_MSAL, "requests": HAS_REQUESTS, "cryptography": HAS_CRYPTOGRAPHY}
     missing = [name for name in names if not flags[name]]
     if missing:
@@ -365,27 +377,29 @@ class TokenProvider(object):
             first or "no description"), exception_type=code or result.get("error"))
 
     def _cached_token(self):
-        """A still valid token from the cache file, found without building the msal app.
+        """A still valid token from the cache file, found without msal.
 
-        Building the app costs an OpenID discovery request; a play's later tasks skip it this way. A token with
-        less than REFRESH_MARGIN seconds left is not used, so msal refreshes it before it expires.
+        The file is msal's token cache (its documented cross-language schema: an ``AccessToken`` map of entries with
+        ``client_id``, ``target``, ``secret`` and ``expires_on``). Reading it directly spares a later task of the play
+        the import of msal and the OpenID discovery request of building the app. A token with less than
+        REFRESH_MARGIN seconds left is not used, so msal renews it before it expires.
         """
-        if not self.cache_path or not HAS_MSAL:
+        if not self.cache_path:
             return None
-        cache = msal.SerializableTokenCache()
         try:
             with open(self.cache_path, "r") as handle:
-                cache.deserialize(handle.read())
-        except (IOError, OSError, ValueError):
+                entries = (json.load(handle).get("AccessToken") or {}).values()
+        except (IOError, OSError, ValueError, AttributeError):
             return None
+        client_id = self.settings["client_id"].lower()
         now = time.time()
-        entries = cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[self.scope],
-                               query={"client_id": self.settings["client_id"]})
         for entry in entries:
             try:
-                if int(entry.get("expires_on", 0)) - now > REFRESH_MARGIN:
-                    return entry.get("secret")
-            except (TypeError, ValueError):
+                if (str(entry.get("client_id", "")).lower() == client_id
+                        and self.scope.lower() in str(entry.get("target", "")).lower().split()
+                        and int(entry.get("expires_on", 0)) - now > REFRESH_MARGIN and entry.get("secret")):
+                    return entry["secret"]
+            except (TypeError, ValueError, AttributeError):
                 continue
         return None
 
