@@ -489,7 +489,10 @@ def test_get_outbound_filters_hostile_reading(tenant):
     outbound(tenant, "Normal", RecipientDomains="a.com")
     outbound(tenant, "Test", RecipientDomains="b.com", TestMode=True)
     outbound(tenant, "Scoped")
-    names = lambda **f: [o["Name"] for o in objs(tenant, "Get-OutboundConnector", f)]  # noqa: E731
+
+    def names(**filters):
+        return [o["Name"] for o in objs(tenant, "Get-OutboundConnector", filters)]
+
     assert names() == ["Normal", "Scoped"]
     assert names(IncludeTestModeConnectors=False) == ["Normal", "Scoped"]
     assert names(IncludeTestModeConnectors=True) == ["Test"]
