@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+"""connector_validate end to end: a real Postfix (STARTTLS, test CA) and dnsmasq on loopback as the partner.
+
+Against the sandbox tenant the module's Validate-OutboundConnector really delivers over SMTP; against the emulator
+the same happens behind the REST transport. The local probe runs from the module in both cases.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from tests.support.mailservers import (  # noqa: F401  pylint: disable=unused-import
+    NODATA_DOMAIN, NXDOMAIN_DOMAIN, REJECTED_LOCALPART, dnsmasq_server, mail_pki, postfix_lab,
+)
+
+pytestmark = pytest.mark.servers
+
+CONNECTOR = "m365.mailflow.partner_outbound_connector"
+VALIDATE = "m365.mailflow.connector_validate"
+
+
+@pytest.fixture
+def partner(target, postfix_lab, dnsmasq_server, mail_pki):
+    """The target tenant, set up so that its own validation reaches the loopback partner servers."""
+    target.tenant().configure(dns_servers=[dnsmasq_server.address], smtp_port=postfix_lab.port,
+                              ca_path=mail_pki.ca.cert, timeout=5.0)
+    target.probe_options = {"dns_servers": [dnsmasq_server.address], "smtp_port": postfix_lab.port,
+                            "probe_ca_path": mail_pki.ca.cert, "probe_timeout": 5.0}
+    target.postfix = postfix_lab
+    return target
+
+
+def connector(partner, name, host, tls_settings, tls_domain=None, recipients=None):
+    args = {"name": name, "recipient_domains": [host.split(".", 1)[1]], "smart_hosts": [host],
+            "tls_settings": tls_settings}
+    if tls_domain:
+        args["tls_domain"] = tls_domain
+    if recipients:
+        args["validation_recipients"] = recipients
+    result = partner.task(CONNECTOR, args)
+    assert not result.get("failed"), result
+    return result
+
+
+def validate(partner, name, check=False, **kwargs):
+    args = dict(partner.probe_options, name=name)
+    args.update(kwargs)
+    return partner.task(VALIDATE, args, check=check)
+
+
+def delivered(partner, domain):
+    return len(partner.postfix.received_messages(domain))
+
+
+def test_good_certificate_with_domain_validation_delivers_and_is_recorded(partner):
+    connector(partner, "Adatum outbound", "mail.adatum.example", "domain_validation", "*.adatum.example",
+              recipients=["postmaster@adatum.example"])
+    before = delivered(partner, "adatum.example")
+    result = validate(partner, "Adatum outbound")
+    assert result["validated"] is True, result["summary"]
+    assert result["failures"] == []
+    assert result["service_result"]["IsTaskSuccessful"] is True
+    assert result["recorded"] is True and result["changed"] is True
+    partner.postfix.wait_for_message("To", "postmaster@adatum.example")
+    assert delivered(partner, "adatum.example") == before + 1
+    state = partner.task(CONNECTOR, {"name": "Adatum outbound", "smart_hosts": ["mail.adatum.example"],
+                                     "recipient_domains": ["adatum.example"], "tls_settings": "domain_validation",
+                                     "tls_domain": "*.adatum.example"})
+    assert state["connector"]["is_validated"] is True and state["connector"]["last_validation_timestamp"]
+    again = validate(partner, "Adatum outbound")
+    assert again["validated"] is True and again["changed"] is False  # the mark already says so
+
+
+SCENARIOS = [
+    # name, smart host, tls_settings, tls_domain, expected class
+    ("mismatch", "mx.mismatch.example", "domain_validation", "*.mismatch.example", "subject_mismatch"),
+    ("selfsigned-strict", "mx.selfsigned.example", "certificate_validation", None, "certificate_self_signed"),
+    ("expired", "mx.expired.example", "certificate_validation", None, "certificate_expired"),
+    ("notls", "mx.notls.example", "certificate_validation", None, "starttls"),
+    ("closed", "mx.closed.example", "encryption_only", None, "connect"),
+]
+
+
+@pytest.mark.parametrize("label,host,tls,tls_domain,expected", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_failure_is_classified_with_evidence_and_fix(partner, label, host, tls, tls_domain, expected):
+    domain = host.split(".", 1)[1]
+    connector(partner, "Partner %s" % label, host, tls, tls_domain)
+    before = delivered(partner, domain)
+    result = validate(partner, "Partner %s" % label, recipients=["postmaster@%s" % domain])
+    assert result.get("failed") is not True, result  # a failed validation is a result
+    assert result["validated"] is False
+    assert result["failure_classes"] == [expected], result["failures"]
+    sources = set()
+    for failure in result["failures"]:
+        assert failure["class"] == expected and failure["evidence"] and failure["fix"], failure
+        sources.add(failure["source"])
+    assert sources == {"probe", "service"}  # both the local probe and the tenant's validation saw it
+    assert expected in result["summary"] and "Fix:" in result["summary"]
+    assert delivered(partner, domain) == before  # nothing delivered over a connection the settings refuse
+    assert result["recorded"] is False
+
+
+def test_self_signed_passes_with_encryption_only(partner):
+    connector(partner, "Litware outbound", "mx.selfsigned.example", "encryption_only")
+    result = validate(partner, "Litware outbound", recipients=["postmaster@selfsigned.example"])
+    assert result["validated"] is True, result["failures"]
+
+
+@pytest.mark.parametrize("domain", [NODATA_DOMAIN, NXDOMAIN_DOMAIN])
+def test_no_mx_and_nxdomain_fail_to_resolve(partner, domain):
+    result = partner.task(CONNECTOR, {"name": "MX %s" % domain, "recipient_domains": [domain], "use_mx_record": True})
+    assert not result.get("failed"), result
+    result = validate(partner, "MX %s" % domain, recipients=["postmaster@%s" % domain])
+    assert result["validated"] is False
+    assert result["failure_classes"] == ["resolve"], result["failures"]
+    assert all(domain in f["evidence"] or domain in f["message"] for f in result["failures"]), result["failures"]
+
+
+def test_recipient_rejected_by_the_partner(partner):
+    connector(partner, "Adatum outbound", "mail.adatum.example", "domain_validation", "*.adatum.example")
+    result = validate(partner, "Adatum outbound", recipients=["%s@adatum.example" % REJECTED_LOCALPART])
+    assert result["validated"] is False
+    assert result["failure_classes"] == ["recipient_rejected"], result["failures"]
+    failure = result["failures"][0]
+    assert failure["source"] == "service" and "550" in failure["evidence"]
+
+
+def test_check_mode_sends_nothing_and_writes_nothing(partner):
+    connector(partner, "Adatum outbound", "mail.adatum.example", "domain_validation", "*.adatum.example",
+              recipients=["postmaster@adatum.example"])
+    before = delivered(partner, "adatum.example")
+    queued = partner.postfix.queue_count()
+    partner.reset_calls()
+    result = validate(partner, "Adatum outbound", check=True)
+    assert result["validated"] is True and result["service_result"] is None
+    assert any("check mode" in note for note in result["notes"])
+    assert delivered(partner, "adatum.example") == before and partner.postfix.queue_count() == queued
+    if partner.emulator:
+        calls = partner.calls()["cmdlets"]
+        assert set(calls) == {"Get-OutboundConnector"}, calls
+
+
+def test_fail_on_invalid_makes_it_fatal(partner):
+    connector(partner, "Partner closed", "mx.closed.example", "encryption_only")
+    result = validate(partner, "Partner closed", recipients=["postmaster@closed.example"], fail_on_invalid=True)
+    assert result["failed"] is True and "[connect]" in result["msg"]
+
+
+def test_inbound_connector_checks_the_partner_certificate(partner):
+    inbound = partner.task("m365.mailflow.partner_inbound_connector", {
+        "name": "Mismatch inbound", "sender_domains": ["mismatch.example"],
+        "tls_sender_certificate_name": "*.mismatch.example"})
+    assert not inbound.get("failed"), inbound
+    result = validate(partner, "Mismatch inbound", direction="inbound")
+    assert result["validated"] is False and result["failure_classes"] == ["subject_mismatch"]
+    assert any("test message" in note for note in result["notes"])
+    good = partner.task("m365.mailflow.partner_inbound_connector", {
+        "name": "Adatum inbound", "sender_domains": ["adatum.example"], "tls_sender_certificate_name": "*.adatum.example"})
+    assert not good.get("failed"), good
+    assert validate(partner, "Adatum inbound", direction="inbound")["validated"] is True
