@@ -60,7 +60,7 @@ venv:
 	"$(VPY)" -m pip install -r tests/requirements.txt; \
 	"$(VPY)" -m pip check || echo "venv: WARNING: pip check reported conflicts (see above)"; \
 	echo "$$want" > "$(STAMP)"; \
-	echo "venv: ready ($$("$(VENV)/bin/ansible" --version | head -1))"
+	echo "venv: ready (ansible-core $$("$(VPY)" -c "import ansible.release as r; print(r.__version__)"))"
 
 venv-rebuild:
 	$(call say,venv-rebuild: removing $(VENV))

@@ -118,7 +118,8 @@ class ResourceSpec(object):
         """Checks of the desired state merged with the object as it is, before any write."""
 
     def guard(self, client, name, changes, current):
-        """Checks that need more reads, run only when a change or removal (``changes`` None) is planned."""
+        """Checks that need more reads, run only when a write is planned, before it: a create (``current`` None,
+        ``changes`` = the desired state), an update (``changes`` = what differs) or a removal (``changes`` None)."""
 
     def identity(self, current):
         return current.get("Guid") or current.get("Name")
@@ -260,6 +261,7 @@ def ensure(client, spec, name, state, desired, check_mode=False, sleep=None):
 
     spec.preflight_current(name, desired, current)
     if current is None:
+        spec.guard(client, name, desired, None)
         params = spec.create_parameters(name, desired)
         outcome.commands.append({"cmdlet": spec.new_cmdlet, "parameters": params})
         outcome.changed, outcome.action = True, "create"

@@ -689,12 +689,10 @@ class TransportRuleSpec(ResourceSpec):
         self.aliases = {}
         self.check_mode = False
         self.warnings = []
-        self._client = None
 
     # ---- reads -------------------------------------------------------------------------------------------------
     def read(self, client, name):
         """One Get-TransportRule for all rules; keeps the list for priorities and shift reports."""
-        self._client = client
         self.rules = client.invoke(self.get_cmdlet, {"ResultSize": "Unlimited"})
         if self.snapshot is None:
             self.snapshot = self.priorities()
@@ -822,17 +820,20 @@ class TransportRuleSpec(ResourceSpec):
                 "mail flow rule '%s' would have no condition and no exception, so it would apply to every message "
                 "in the organisation. Add conditions (for example recipient_domain_is), or set "
                 "apply_to_all_messages: true if that is intended" % name)
-        connector = desired.get(ROUTE)
-        if connector is not None and not self.props[ROUTE].absent(connector):
-            if current is None or self.props[ROUTE].differs(connector, self.props[ROUTE].current(current)):
-                try:
-                    self.check_connector(self._client, connector)
-                except ConfigurationError as exc:
-                    if not self.check_mode:
-                        raise
-                    # an earlier task of the same check-mode run may create or fix the connector
-                    self.warnings.append("%s (check mode: reported as a warning because an earlier task may create or "
-                                         "fix the connector; a real run fails here, before any write)" % exc.msg)
+
+    def guard(self, client, name, changes, current):
+        """A new or changed routing target must be an existing, enabled, rule-scoped connector (reads, no write)."""
+        connector = (changes or {}).get(ROUTE)
+        if connector is None or self.props[ROUTE].absent(connector):
+            return
+        try:
+            self.check_connector(client, connector)
+        except ConfigurationError as exc:
+            if not self.check_mode:
+                raise
+            # an earlier task of the same check-mode run may create or fix the connector
+            self.warnings.append("%s (check mode: reported as a warning because an earlier task may create or "
+                                 "fix the connector; a real run fails here, before any write)" % exc.msg)
 
     def check_connector(self, client, connector):
         """The rule may only route to an existing, enabled, rule-scoped outbound connector: read both kinds."""
