@@ -14,6 +14,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils import wire
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError, DuplicateError, InvalidParameterError, NotFoundError, PermissionDeniedError,
 )
+from tests.support.sandbox_calls import fails, objs, run  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant, SandboxTransport
 
 HASH = "#Exchange.GenericHashTable"
@@ -22,22 +23,6 @@ HASH = "#Exchange.GenericHashTable"
 @pytest.fixture
 def tenant(tmp_path):
     return SandboxTenant(str(tmp_path / "state" / "tenant.db"))
-
-
-def run(tenant, cmdlet, params=None):
-    return wire.parse_response(tenant.execute(cmdlet, params or {}), cmdlet)
-
-
-def objs(tenant, cmdlet, params=None):
-    return run(tenant, cmdlet, params).objects
-
-
-def fails(tenant, cmdlet, params, error=InvalidParameterError, *words):
-    with pytest.raises(error) as info:
-        run(tenant, cmdlet, params)
-    for word in words:
-        assert word.lower() in info.value.msg.lower(), info.value.msg
-    return info.value
 
 
 def inbound(tenant, name="Partner", **params):

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import wire
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import DuplicateError, InvalidParameterError, NotFoundError
+from tests.support.sandbox_calls import fails, objs, run  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
 
 NS = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks."
@@ -18,22 +18,6 @@ NS = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks."
 @pytest.fixture
 def tenant(tmp_path):
     return SandboxTenant(str(tmp_path / "tenant.db"))
-
-
-def run(tenant, cmdlet, params=None):
-    return wire.parse_response(tenant.execute(cmdlet, params or {}), cmdlet)
-
-
-def objs(tenant, cmdlet, params=None):
-    return run(tenant, cmdlet, params).objects
-
-
-def fails(tenant, cmdlet, params, error=InvalidParameterError, *words):
-    with pytest.raises(error) as info:
-        run(tenant, cmdlet, params)
-    for word in words:
-        assert word.lower() in info.value.msg.lower(), info.value.msg
-    return info.value
 
 
 def rule(tenant, name, **params):
