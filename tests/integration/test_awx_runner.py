@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+"""The onboarding exactly as AWX runs it: ansible-runner with a private data directory.
+
+The project is docs/awx/project (top-level wrapper playbooks that import the collection's, plus partner files); the
+inventory has one tenant host; env/envvars holds what the custom credential type (docs/awx/credential_type.yml)
+injects, rendered from its injectors the way AWX renders them, with the certificate and CA bundle written to files;
+env/extravars holds the survey answers. Once in check mode (AWX job type "check" = --check), once for real, against
+the HTTPS emulator through the REST transport.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import shutil
+
+import jinja2
+import pytest
+import yaml
+
+from tests.support.ansible_runner import BIN, REPO, ensure_collection_link
+
+ansible_runner = pytest.importorskip("ansible_runner")
+
+AWX = os.path.join(REPO, "docs", "awx")
+MODULE_TASKS = ("partner_inbound_connector", "partner_outbound_connector", "mail_flow_rule", "connector_validate")
+
+
+def credential_env(private, inputs):
+    """What AWX injects for a credential of our custom type: file injectors first, then env templates."""
+    with open(os.path.join(AWX, "credential_type.yml")) as handle:
+        ctype = yaml.safe_load(handle)
+    fields = dict((f["id"], f.get("default", "")) for f in ctype["inputs"]["fields"])
+    fields.update(inputs)
+    filenames = {}
+    for key, template in ctype["injectors"].get("file", {}).items():
+        name = key.split(".", 1)[1]
+        path = os.path.join(private, "env", "tmp_cred_%s" % name)
+        with open(path, "w") as handle:
+            handle.write(jinja2.Template(template).render(**fields))
+        os.chmod(path, 0o600)
+        filenames[name] = path
+    context = dict(fields, tower={"filename": filenames})
+    return dict((k, jinja2.Template(v).render(**context)) for k, v in ctype["injectors"]["env"].items())
+
+
+@pytest.fixture
+def private_data_dir(tmp_path, emulator):
+    private = tmp_path / "awx-job"
+    shutil.copytree(os.path.join(AWX, "project"), str(private / "project"))
+    (private / "env").mkdir()
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts").write_text(yaml.safe_dump({"all": {"hosts": {"contoso": {
+        "ansible_connection": "local", "mailflow_validation": {"probe_timeout": 3}}}}}))
+    with open(emulator.app["certificate_path"]) as handle:
+        pem = handle.read()
+    with open(emulator.ca_path) as handle:
+        ca = handle.read()
+    envvars = credential_env(str(private), {
+        "tenant": emulator.tenant_id, "client_id": emulator.app["client_id"], "certificate": pem,
+        "api_url": emulator.url, "authority_url": emulator.url, "ca_bundle": ca})
+    assert envvars["EXO_CERTIFICATE_PATH"].startswith(str(private)) and envvars["EXO_CLIENT_SECRET"] == ""
+    envvars.update({
+        # What the execution environment provides: the collection, and a writable home for the token cache.
+        "ANSIBLE_COLLECTIONS_PATH": ensure_collection_link(),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "EXO_RETRY_DELAY": "0.05",
+    })
+    (private / "env" / "envvars").write_text(yaml.safe_dump(envvars))
+    # Survey answers: a partner file of the project; no inline definition; every tenant of the inventory.
+    (private / "env" / "extravars").write_text(yaml.safe_dump({
+        "partner_file": "partners/adatum.yml", "partner_definition": "", "mailflow_hosts": "all"}))
+    return str(private)
+
+
+def run_job(private, check):
+    os.environ["PATH"] = BIN + os.pathsep + os.environ.get("PATH", "")
+    return ansible_runner.run(private_data_dir=private, playbook="onboard_partner.yml",
+                              cmdline="--check --diff" if check else "--diff", quiet=True, timeout=300)
+
+
+def module_events(runner, event):
+    return [e for e in runner.events if e["event"] == event
+            and e.get("event_data", {}).get("resolved_action", "").split(".")[-1] in MODULE_TASKS]
+
+
+def stats(runner):
+    return [e for e in runner.events if e["event"] == "playbook_on_stats"][0]["event_data"]
+
+
+def summary(runner):
+    for event in runner.events:
+        data = event.get("event_data", {})
+        if event["event"] == "runner_on_ok" and data.get("task", "").startswith("Summary | Adatum"):
+            return data["res"]["msg"]
+    return None
+
+
+def test_awx_job_check_mode_then_real(private_data_dir, emulator):
+    emulator.reset()
+    dry = run_job(private_data_dir, check=True)
+    assert dry.status == "successful" and dry.rc == 0, dry.stdout.read()
+    assert not [e for e in dry.events if e["event"] == "runner_on_failed"]
+    oks = module_events(dry, "runner_on_ok")
+    actions = sorted(set(e["event_data"]["resolved_action"].split(".")[-1] for e in oks))
+    # The rule waits for its connector in a dry run; validation waits for the connector to exist.
+    assert actions == ["partner_inbound_connector", "partner_outbound_connector"]
+    assert all(e["event_data"]["res"]["changed"] for e in oks)
+    assert stats(dry)["changed"] == {"contoso": 2}
+    assert emulator.calls()["writes"] == 0, emulator.calls()["cmdlets"]
+    assert summary(dry)[0] == "Adatum (partners/adatum.yml) in tenant contoso [check mode: nothing written]"
+    first = [e for e in dry.events if e["event"] == "runner_on_ok"][0]["event_data"]["res"]["msg"]
+    assert first == "Target: tenant %s (inventory host contoso); check mode, nothing is written" % emulator.tenant_id
+
+    emulator.reset()
+    real = run_job(private_data_dir, check=False)
+    assert real.status == "successful" and real.rc == 0, real.stdout.read()
+    assert not [e for e in real.events if e["event"] == "runner_on_failed"]
+    oks = module_events(real, "runner_on_ok")
+    assert sorted(set(e["event_data"]["resolved_action"].split(".")[-1] for e in oks)) == sorted(MODULE_TASKS)
+    assert stats(real)["changed"] == {"contoso": 3}
+    calls = emulator.calls()["cmdlets"]
+    for cmdlet in ("New-InboundConnector", "New-OutboundConnector", "New-TransportRule", "Validate-OutboundConnector"):
+        assert calls.get(cmdlet) == 1, calls
+    lines = summary(real)
+    assert "- mail flow rule 'Adatum - Accounting': created at priority 0" in lines
+    assert any(line.startswith("- validation: FAILED (resolve)") for line in lines), lines
+    artifacts = stats(real)["artifact_data"]["mailflow_onboarding"]["contoso/Adatum"]
+    assert artifacts["objects"] == {"Adatum inbound": "create", "Adatum outbound": "create", "Adatum - Accounting": "create"}
+    assert artifacts["validated"] is False and artifacts["failure_classes"] == ["resolve"]
+
+    again = run_job(private_data_dir, check=False)
+    assert again.status == "successful" and stats(again)["changed"] == {}, json.dumps(stats(again))
