@@ -103,10 +103,10 @@ def test_awx_job_check_mode_then_real(private_data_dir, emulator):
     assert not [e for e in dry.events if e["event"] == "runner_on_failed"]
     oks = module_events(dry, "runner_on_ok")
     actions = sorted(set(e["event_data"]["resolved_action"].split(".")[-1] for e in oks))
-    # The rule waits for its connector in a dry run; validation waits for the connector to exist.
-    assert actions == ["partner_inbound_connector", "partner_outbound_connector"]
+    # Connectors and the rule are planned; validation waits for the connector to exist.
+    assert actions == ["mail_flow_rule", "partner_inbound_connector", "partner_outbound_connector"]
     assert all(e["event_data"]["res"]["changed"] for e in oks)
-    assert stats(dry)["changed"] == {"contoso": 2}
+    assert stats(dry)["changed"] == {"contoso": 3}
     assert emulator.calls()["writes"] == 0, emulator.calls()["cmdlets"]
     assert summary(dry)[0] == "Adatum (partners/adatum.yml) in tenant contoso [check mode: nothing written]"
     first = [e for e in dry.events if e["event"] == "runner_on_ok"][0]["event_data"]["res"]["msg"]

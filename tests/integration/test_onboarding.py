@@ -152,7 +152,7 @@ def test_dry_run_on_an_empty_tenant_plans_everything_and_writes_nothing(tmp_path
     adatum = summaries(dry.stdout)["Adatum"][0]
     assert "- inbound connector 'Adatum inbound': would create" in adatum
     assert "- outbound connector 'Adatum outbound': would create" in adatum
-    assert any(line.startswith("- mail flow rule 'Adatum - Accounting': would be created") for line in adatum)
+    assert "- mail flow rule 'Adatum - Accounting': would create at priority 0" in adatum  # planned in full
     assert "- validation: would run once the outbound connector exists" in adatum
     assert objects(state) == {}
 
