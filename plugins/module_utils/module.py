@@ -42,7 +42,7 @@ class MailflowModule(object):
         result = error.to_result()
         result.update(extra)
         if self._client is not None:
-            result.setdefault("commands", self._client.calls)
+            result.setdefault("calls", self._client.calls)  # every call made before the failure, reads included
         self.module.fail_json(msg=error.msg, **result)
 
     def _finish(self, result):

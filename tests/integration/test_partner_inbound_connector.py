@@ -174,6 +174,7 @@ def test_missing_exchange_role_is_named(emulator_target):
     assert result["failed"] is True
     assert "Global Reader" in result["msg"] or "View-Only Configuration" in result["msg"], result["msg"]
     assert result.get("http_status") == 403
+    assert [c["cmdlet"] for c in result["calls"]] == ["Get-InboundConnector"]  # failed on the first read, wrote nothing
 
 
 def test_replication_delay_does_not_break_a_rerun(emulator_target):
