@@ -146,6 +146,10 @@ CONDITIONS = (
          lambda v: "'%s' header contains %s" % (v["HeaderContainsMessageHeader"], _q(v["HeaderContainsWords"]))),
     Part("AnyOfRecipientAddressContainsPredicate", [_lst("AnyOfRecipientAddressContainsWords", words)],
          lambda v: "Any recipient address contains %s" % _q(v["AnyOfRecipientAddressContainsWords"])),
+    Part("FromAddressContainsPredicate", [_lst("FromAddressContainsWords", words)],
+         lambda v: "Sender's address contains these words: %s" % _q(v["FromAddressContainsWords"])),
+    Part("RecipientAddressContainsWordsPredicate", [_lst("RecipientAddressContainsWords", words)],
+         lambda v: "Recipient's address contains these words: %s" % _q(v["RecipientAddressContainsWords"])),
 )
 
 ACTIONS = (
@@ -168,6 +172,7 @@ ACTIONS = (
          % (v["ApplyHtmlDisclaimerLocation"], v["ApplyHtmlDisclaimerText"], v["ApplyHtmlDisclaimerFallbackAction"]),
          defaults={"ApplyHtmlDisclaimerLocation": "Append", "ApplyHtmlDisclaimerFallbackAction": "Wrap"}),
     Part("BlindCopyToAction", [_lst("BlindCopyTo")], lambda v: "Blind carbon copy (Bcc) the message to %s" % _q(v["BlindCopyTo"])),
+    Part("AddToRecipientAction", [_lst("AddToRecipients")], lambda v: "Add %s to the recipient box" % _q(v["AddToRecipients"])),
     Part("RedirectMessageAction", [_lst("RedirectMessageTo")], lambda v: "Redirect the message to %s" % _q(v["RedirectMessageTo"])),
     Part("RejectMessageAction",
          [Param("RejectMessageReasonText", check=max_length(1024)),

@@ -501,11 +501,13 @@ def test_sandbox_round_trip_of_every_key(sandbox):
         "sender_ad_attribute_matches_patterns": ["Title:^Head"], "sender_ip_ranges": ["192.0.2.0/24", "198.51.100.1-198.51.100.9"],
         "subject_contains_words": ["invoice"], "subject_or_body_contains_words": ["payment"],
         "header_contains": {"header": "X-Partner", "words": ["adatum"]},
+        "from_address_contains_words": ["billing"], "recipient_address_contains_words": ["invoices"],
     }
     actions = {
         "route_message_outbound_connector": "Adatum outbound", "route_message_outbound_require_tls": True,
         "set_header": {"name": "X-Routed", "value": "adatum"}, "remove_header": "X-Internal", "prepend_subject": "[A] ",
         "set_scl": -1, "blind_copy_to": ["audit@contoso.example"], "stop_rule_processing": True,
+        "add_to_recipients": ["records@contoso.example"],
         "reject_message": {"reason": "No", "status_code": "5.7.901"},
     }
     args = dict(conditions=conditions, exceptions={"sender_ip_ranges": ["203.0.113.5"]}, actions=actions,

@@ -257,3 +257,17 @@ def test_get_filters(tenant):
     slim = objs(tenant, "Get-TransportRule", {"Identity": "a", "ExcludeConditionActionDetails": True})[0]
     assert slim["Description"] is None and slim["SubjectContainsWords"] is None and slim["Name"] == "a"
     fails(tenant, "Get-TransportRule", {"Identity": "zzz"}, NotFoundError, "zzz")
+
+
+def test_address_word_conditions_and_add_to_recipients(tenant):
+    run(tenant, "New-TransportRule", {"Name": "words", "FromAddressContainsWords": ["billing"],
+                                      "ExceptIfRecipientAddressContainsWords": ["noreply"],
+                                      "AddToRecipients": ["audit@contoso.com"]})
+    rule = objs(tenant, "Get-TransportRule", {"Identity": "words"})[0]
+    assert rule["FromAddressContainsWords"] == ["billing"]
+    assert rule["ExceptIfRecipientAddressContainsWords"] == ["noreply"]
+    assert rule["AddToRecipients"] == ["audit@contoso.com"]
+    assert NS + "FromAddressContainsPredicate" in rule["Conditions"]
+    assert NS + "AddToRecipientAction" in rule["Actions"]
+    run(tenant, "Set-TransportRule", {"Identity": "words", "FromAddressContainsWords": None})
+    assert objs(tenant, "Get-TransportRule", {"Identity": "words"})[0]["FromAddressContainsWords"] is None
