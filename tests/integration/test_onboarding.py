@@ -290,3 +290,12 @@ def test_two_tenants_three_partners_with_forks_converge(tmp_path, two_tenants):
     for emu in two_tenants:
         # Validate-OutboundConnector (a test message, no change to the tenant) is the only non-read call.
         assert changes(emu.calls()) == {}, emu.calls()["cmdlets"]
+
+
+def test_explicit_false_in_a_partner_file_is_kept(tmp_path):
+    """require_tls: false (no certificate name) reaches the connector; a default never overrides an explicit value."""
+    state = str(tmp_path / "tenant.db")
+    definition = {"partner": {"name": "Plain", "inbound": {"sender_domains": ["plain.example"], "require_tls": False}}}
+    run = playbook(ONBOARD, tmp_path, extra(partner_definition=definition), env={"EXO_SANDBOX": state})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert objects(state)[("inbound", "Plain inbound")]["RequireTls"] is False
