@@ -18,26 +18,9 @@ import pytest
 from ansible_collections.m365.mailflow.plugins.module_utils import wire
 from tests.emulator import Emulator
 from tests.emulator.fake import FakeTenant, client_settings
+from tests.emulator.fixtures import clean, emulator, tenant  # noqa: F401  pylint: disable=unused-import
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture(scope="module")
-def tenant():
-    return FakeTenant()
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory, tenant):
-    base = tmp_path_factory.mktemp("emulator")
-    with Emulator(str(base / "state.db"), cert_dir=str(base / "pki"), backend=tenant) as emu:
-        yield emu
-
-
-@pytest.fixture(autouse=True)
-def clean(emulator, tenant):
-    emulator.reset()
-    tenant.objects.clear()
 
 
 def http(emulator, method, path, body=None, headers=None, form=False):

@@ -21,8 +21,8 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ThrottledError,
     TransientError,
 )
-from tests.emulator import Emulator
-from tests.emulator.fake import FakeTenant, client_settings
+from tests.emulator.fake import client_settings
+from tests.emulator.fixtures import clean, emulator, tenant  # noqa: F401  pylint: disable=unused-import
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures")
 
@@ -31,24 +31,6 @@ def fixture_response(name):
     with open(os.path.join(FIXTURES, name)) as handle:
         doc = json.load(handle)
     return wire.RawResponse(doc["status"], doc["headers"], json.dumps(doc["body"]).encode("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def tenant():
-    return FakeTenant()
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory, tenant):
-    base = tmp_path_factory.mktemp("rest-emulator")
-    with Emulator(str(base / "state.db"), cert_dir=str(base / "pki"), backend=tenant) as emu:
-        yield emu
-
-
-@pytest.fixture(autouse=True)
-def clean(emulator, tenant):
-    emulator.reset()
-    tenant.objects.clear()
 
 
 def transport(emulator, credential="certificate", **overrides):
