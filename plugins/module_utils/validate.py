@@ -120,19 +120,9 @@ class Validation(object):
                                           {"Identity": connector.get("Guid") or connector.get("Name"),
                                            "Recipients": recipients}, write=True)
                 self.service_result = tree[0] if len(tree) == 1 else {"SubTaskResults": tree}
-                service_failures = probe.failures_from_tree(self.service_result)
-                if not service_failures and self._tree_failed(self.service_result):
-                    service_failures = [{"class": "unknown", "host": None, "message": "Validate-OutboundConnector "
-                                         "reported a failure", "evidence": str(self.service_result), "fix": "Read "
-                                         "service_result for the failing task"}]
-                self.failures.extend(self._tag(service_failures, "service"))
+                # Every failed leaf task is classified (from its task name when its detail carries no class).
+                self.failures.extend(self._tag(probe.failures_from_tree(self.service_result), "service"))
         self._record()
-
-    @staticmethod
-    def _tree_failed(tree):
-        if tree.get("IsTaskSuccessful") is False:
-            return True
-        return any(Validation._tree_failed(sub) for sub in tree.get("SubTaskResults") or [])
 
     @staticmethod
     def _tag(failures, source):
