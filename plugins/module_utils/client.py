@@ -59,33 +59,27 @@ class Client(object):
         if self._log:
             self._log(msg)
 
-    def _send_once(self, cmdlet, parameters, next_link=None):
-        raw = self.transport.send(cmdlet, parameters, next_link=next_link)
-        return wire.parse_response(raw, cmdlet)
-
     def _collect(self, cmdlet, parsed):
         for warning in parsed.warnings:
             if warning == wire.PAGINATION_WARNING:
                 continue
             self.warnings.append("%s: %s" % (cmdlet, warning))
+        for err in parsed.errors:
+            self.warnings.append("%s: %s" % (cmdlet, err))
 
-    # ------------------------------------------------------------------ public
-    def invoke(self, cmdlet, parameters=None, write=False, verify=None):
-        """Run ``cmdlet`` and return the list of objects it returned.
+    def _verified(self, verify):
+        try:
+            return bool(verify())
+        except MailflowError:
+            return False
 
-        For a write, ``verify`` is a callable that reads the tenant and returns
-        True when the write has already taken effect; it is called after a
-        transient failure (503/504/500 or a network error) before any resend.
-        Without ``verify`` a write is not resent after such a failure.
-        """
-        parameters = dict(parameters or {})
-        self.calls.append({"cmdlet": cmdlet, "parameters": parameters})
+    def _send(self, cmdlet, parameters, next_link=None, write=False, verify=None):
+        """One request with bounded retries: the parsed response, or None when a write proved already applied."""
         attempt = 0
         while True:
             error = None
             try:
-                parsed = self._send_once(cmdlet, parameters)
-                break
+                return wire.parse_response(self.transport.send(cmdlet, parameters, next_link=next_link), cmdlet)
             except ThrottledError as exc:
                 error = exc  # the service refused before doing any work: safe to resend
             except TransientError as exc:
@@ -104,38 +98,36 @@ class Client(object):
             self.retried += 1
             if write and isinstance(error, TransientError) and self._verified(verify):
                 self._debug("%s: applied despite %s; not sent again" % (cmdlet, error.msg))
-                return []
+                return None
             self._debug("%s: retry %d after %s" % (cmdlet, attempt, error.msg))
 
-        self._collect(cmdlet, parsed)
-        objects = list(parsed.objects)
-        pages = 1
-        while parsed.next_link and pages < MAX_PAGES:
-            parsed = self._page(cmdlet, parameters, parsed.next_link)
+    # ------------------------------------------------------------------ public
+    def invoke(self, cmdlet, parameters=None, write=False, verify=None):
+        """Run ``cmdlet`` and return the list of objects it returned (every page).
+
+        For a write, ``verify`` is a callable that reads the tenant and returns
+        True when the write has already taken effect; it is called after a
+        transient failure (503/504/500 or a network error) before any resend.
+        Without ``verify`` a write is not resent after such a failure.
+        """
+        parameters = dict(parameters or {})
+        self.calls.append({"cmdlet": cmdlet, "parameters": parameters})
+        parsed = self._send(cmdlet, parameters, write=write, verify=verify)
+        if parsed is None:
+            return []
+        objects = []
+        pages = 0
+        while True:
             self._collect(cmdlet, parsed)
             objects.extend(parsed.objects)
             pages += 1
-        for err in parsed.errors:
-            self.warnings.append("%s: %s" % (cmdlet, err))
-        return objects
+            if not parsed.next_link or pages >= MAX_PAGES:
+                return objects
+            parsed = self._send(cmdlet, parameters, next_link=parsed.next_link)
 
-    def _verified(self, verify):
-        try:
-            return bool(verify())
-        except MailflowError:
-            return False
-
-    def _page(self, cmdlet, parameters, next_link):
-        attempt = 0
-        while True:
-            try:
-                raw = self.transport.send(cmdlet, parameters, next_link=next_link)
-                return wire.parse_response(raw, cmdlet)
-            except (ThrottledError, TransientError) as exc:
-                if attempt >= self.retries:
-                    raise
-                self._sleep(self._wait_for(exc, attempt))
-                attempt += 1
+    def pause(self, attempt):
+        """Wait before looking again for an object replication has not made visible yet (bounded backoff)."""
+        self._sleep(min(max(self.retry_delay, 0.05) * (2 ** attempt), self.max_retry_wait))
 
     def close(self):
         self.transport.close()

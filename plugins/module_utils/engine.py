@@ -13,8 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import time
-
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError,
     DuplicateError,
@@ -227,20 +225,18 @@ class Outcome(object):
         }
 
 
-def _await_visible(client, spec, name, attempts, sleep):
+def _await_visible(client, spec, name):
     """After New said 'already exists' for an object our read did not see: replication lag. Wait for it."""
-    delay = max(client.retry_delay, 0.05)
-    for attempt in range(attempts):
+    for attempt in range(client.retries + 1):
         current = spec.read(client, name)
         if current is not None:
             return current
-        sleep(min(delay * (2 ** attempt), client.max_retry_wait))
+        client.pause(attempt)
     return None
 
 
-def ensure(client, spec, name, state, desired, check_mode=False, sleep=None):
+def ensure(client, spec, name, state, desired, check_mode=False):
     """Converge one object. ``desired`` maps option -> value (None = leave unmanaged)."""
-    sleep = sleep or time.sleep
     if state == "present":
         spec.preflight(name, desired)
     outcome = Outcome(spec, name)
@@ -274,7 +270,7 @@ def ensure(client, spec, name, state, desired, check_mode=False, sleep=None):
             created = client.invoke(spec.new_cmdlet, params, write=True,
                                     verify=lambda: spec.read(client, name) is not None)
         except DuplicateError:
-            current = _await_visible(client, spec, name, client.retries + 1, sleep)
+            current = _await_visible(client, spec, name)
             if current is None:
                 raise ConfigurationError(
                     "%s '%s' already exists in the tenant but cannot be read yet (replication delay). Re-run the task "

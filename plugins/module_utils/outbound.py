@@ -7,8 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import time
-
 from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import Field, ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
@@ -199,7 +197,6 @@ class OutboundConnectorSpec(ResourceSpec):
         command = {"cmdlet": self.set_cmdlet, "parameters": {"Identity": identity, "ValidationRecipients": recipients}}
         if check_mode:
             return [command]
-        delay = max(client.retry_delay, 0.05)
         for attempt in range(client.retries + 1):
             try:
                 client.invoke(command["cmdlet"], command["parameters"], write=True,
@@ -208,7 +205,7 @@ class OutboundConnectorSpec(ResourceSpec):
             except NotFoundError:  # a connector created a moment ago may not be visible yet
                 if attempt >= client.retries:
                     raise
-                time.sleep(min(delay * (2 ** attempt), client.max_retry_wait))
+                client.pause(attempt)
         return [command]
 
     def _has_recipients(self, client, name, recipients):

@@ -998,13 +998,13 @@ def _diff(outcome, before, after):
     }
 
 
-def ensure_rule(client, params, check_mode=False, diff_mode=False, sleep=None):
+def ensure_rule(client, params, check_mode=False, diff_mode=False):
     """Converge one mail flow rule from module options; return the module result."""
     name, state = params["name"], params.get("state") or "present"
     spec = TransportRuleSpec(params.get("extra_parameters"), bool(params.get("apply_to_all_messages")))
     spec.check_mode = check_mode
     desired = desired_state(params) if state == "present" else {}
-    outcome = engine.ensure(client, spec, name, state, desired, check_mode=check_mode, sleep=sleep)
+    outcome = engine.ensure(client, spec, name, state, desired, check_mode=check_mode)
     if outcome.changed and not check_mode:
         if not client.calls or client.calls[-1]["cmdlet"] != spec.get_cmdlet:
             try:

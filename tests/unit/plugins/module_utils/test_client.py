@@ -134,3 +134,19 @@ def test_throttled_error_carries_retry_after():
     with pytest.raises(ThrottledError) as exc:
         client.invoke("Get-InboundConnector")
     assert "429" in exc.value.msg
+
+
+def test_non_terminating_errors_of_every_page_are_kept_and_pages_retry():
+    first = wire.json_response(200, wire.success_body([{"Name": "a"}], errors=["page one: skipped x"],
+                                                      next_link="https://h/next?$skiptoken=1"))
+    client, transport, sleeps = make([first, throttled("0.1"), ok([{"Name": "b"}])])
+    assert [o["Name"] for o in client.invoke("Get-TransportRule")] == ["a", "b"]
+    assert client.warnings == ["Get-TransportRule: page one: skipped x"]
+    assert sleeps == [0.1] and transport.sent[2][2] == "https://h/next?$skiptoken=1"
+
+
+def test_pause_backs_off_within_bounds():
+    client, transport, sleeps = make([], retry_delay=1.0, max_retry_wait=3.0)
+    for attempt in range(4):
+        client.pause(attempt)
+    assert sleeps == [1.0, 2.0, 3.0, 3.0]
