@@ -23,6 +23,7 @@ import os
 import tempfile
 import time
 
+from ansible_collections.m365.mailflow.plugins.module_utils.memo import default_cache_dir
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -134,11 +135,6 @@ def anchor_for_claims(claims, tenant):
         if upn:
             return "UPN:%s" % upn
     return "APP:%s@%s" % (APP_ANCHOR_MAILBOX, claims.get("tid") or tenant)
-
-
-def default_cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "m365.mailflow")
 
 
 # --------------------------------------------------------------------------- certificates

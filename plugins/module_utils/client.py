@@ -17,6 +17,7 @@ import random
 import time
 
 from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils.memo import TenantMemo
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     MailflowError,
     ThrottledError,
@@ -35,8 +36,10 @@ class Client(object):
     the service gives it.
     """
 
-    def __init__(self, transport, retries=5, retry_delay=2.0, max_retry_wait=60.0, sleep=None, log=None):
+    def __init__(self, transport, retries=5, retry_delay=2.0, max_retry_wait=60.0, sleep=None, log=None, memo=None):
         self.transport = transport
+        # What the tasks of a run remember about the tenant (redirected host, our recent writes): see memo.py.
+        self.memo = memo if memo is not None else TenantMemo()
         self.retries = max(0, int(retries))
         self.retry_delay = max(0.0, float(retry_delay))
         self.max_retry_wait = max(0.0, float(max_retry_wait))

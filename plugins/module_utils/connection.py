@@ -13,12 +13,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.memo import TenantMemo
 
 CLOUD_CHOICES = ["commercial", "gcc_high", "dod", "china"]
 
@@ -118,13 +120,24 @@ def settings_from_params(params):
     return settings
 
 
+def memo_key(params):
+    """The name under which the tasks of a run remember facts about this tenant (see memo.py)."""
+    if _given(params, "sandbox"):
+        return "sandbox|%s" % os.path.abspath(os.path.expanduser(str(params["sandbox"])))
+    settings = settings_from_params(params)
+    return "rest|%s|%s|%s" % (settings.get("cloud") or "commercial", settings.get("api_url") or "",
+                              str(settings.get("tenant") or "").strip().lower())
+
+
 def connect(params, log=None):
     """A Client on the sandbox tenant or the real endpoint, after checking the combination."""
     kind = check_connection(params)
+    memo = TenantMemo(memo_key(params), persist=params.get("token_cache", True) is not False)
     if kind == "sandbox":
         from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
         transport = SandboxTransport(params["sandbox"])
     else:
         from ansible_collections.m365.mailflow.plugins.module_utils.rest import RestTransport
         transport = RestTransport(settings_from_params(params))
-    return Client(transport, retries=params.get("retries", 5), retry_delay=params.get("retry_delay", 2.0), log=log)
+    return Client(transport, retries=params.get("retries", 5), retry_delay=params.get("retry_delay", 2.0), log=log,
+                  memo=memo)
