@@ -16,12 +16,13 @@ options:
     description:
       - The Exchange Online tenant, as its tenant ID (a GUID, preferred) or a verified domain such as
         C(contoso.onmicrosoft.com).
-      - Required unless O(sandbox) is set.
+      - Required unless O(sandbox) is set; mutually exclusive with O(sandbox).
       - If not set, the value of the E(EXO_TENANT) environment variable is used.
     type: str
   client_id:
     description:
-      - Application (client) ID of the Entra ID app registration used for app-only access.
+      - Application (client) ID of the Entra ID app registration used for app-only access, a GUID (shown on the app's
+        Overview page). Anything else is refused before a token is requested.
       - The app needs the C(Exchange.ManageAsApp) application permission of C(Office 365 Exchange Online) with
         admin consent, and its service principal needs an Exchange role (see the README).
       - If not set, the value of the E(EXO_CLIENT_ID) environment variable is used.
@@ -31,6 +32,9 @@ options:
       - Path of the app's certificate with its private key, either a PEM file (certificate and key, the key
         optionally encrypted) or a PFX/PKCS#12 file. Loaded with the C(cryptography) library; no OS certificate
         store is used.
+      - The certificate must be valid now by this host's clock. An expired or not yet valid certificate is refused
+        before it is sent to the token endpoint, with its validity dates; renew it and upload the new certificate to
+        the app registration.
       - Mutually exclusive with O(client_secret) and O(access_token).
       - If not set, the value of the E(EXO_CERTIFICATE_PATH) environment variable is used.
     type: path
@@ -77,13 +81,17 @@ options:
     type: str
   validate_certs:
     description:
-      - Verify the TLS certificate of the API and token endpoints. Only switch this off for tests.
+      - Verify the TLS certificate of the API and token endpoints.
+      - Only switch this off for a test endpoint set with O(api_url) and O(authority_url). When it is off, every task
+        warns that whoever can intercept the connection can read the credential and the token. To trust a private CA
+        (a test CA, a TLS-inspecting proxy), set O(ca_path) instead and leave this on.
       - If not set, the value of the E(EXO_VALIDATE_CERTS) environment variable is used.
     type: bool
     default: true
   ca_path:
     description:
-      - A CA bundle (PEM) to verify the API and token endpoints with, instead of the system store.
+      - A CA bundle (PEM file) to verify the API and token endpoints with, instead of the system store.
+      - Checked before any call; a path that does not exist, is not a file, or holds no PEM CA certificate is refused.
       - If not set, the value of the E(EXO_CA_PATH) environment variable is used.
     type: path
   token_cache:
@@ -98,7 +106,13 @@ options:
     description:
       - Path of a sandbox tenant state file (SQLite). When set, the module manages an embedded sandbox tenant that
         behaves like Exchange Online, created on first use, and no credentials are needed.
-      - Mutually exclusive with the credential options and O(api_url).
+      - An absolute path (C(~) is expanded). A relative path is refused because Ansible runs a module in the
+        playbook's directory, not in the directory C(ansible-playbook) was started from; the onboarding and
+        offboarding playbooks make a relative path absolute against the latter.
+      - A path that does not exist or an empty file becomes a new sandbox tenant. A directory, a file that cannot be
+        read and written, a file that is not an SQLite database and an SQLite database of something else are
+        refused and left untouched.
+      - Mutually exclusive with O(tenant), the credential options, O(api_url) and O(authority_url).
       - If not set, the value of the E(EXO_SANDBOX) environment variable is used.
     type: path
   retries:

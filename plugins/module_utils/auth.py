@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import base64
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -187,11 +188,52 @@ def _load_pfx(path, data, password):
     return key, certs
 
 
+def _utc_bounds(cert):
+    """notBefore and notAfter as aware UTC datetimes (``*_utc`` since cryptography 42, naive UTC before)."""
+    try:
+        return cert.not_valid_before_utc, cert.not_valid_after_utc
+    except AttributeError:  # pragma: no cover - cryptography < 42
+        return (cert.not_valid_before.replace(tzinfo=datetime.timezone.utc),
+                cert.not_valid_after.replace(tzinfo=datetime.timezone.utc))
+
+
+def _check_validity(path, cert, now=None):
+    """Refuse a certificate outside its validity period before it signs a client assertion.
+
+    Entra ID does not accept a certificate outside its validity window: it answers with an AADSTS error about the
+    client assertion or the app's keys (AADSTS1000502 "certificate outside of the validity window" per
+    AzureAD/microsoft-identity-web PR #2840; not captured live here, so inferred), which points at the app
+    registration rather than at the file. Checked against this host's clock, with no tolerance: a clock that is off
+    shows in the message.
+    """
+    not_before, not_after = _utc_bounds(cert)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if not_before <= now <= not_after:
+        return
+    stamp = "%Y-%m-%d %H:%M:%S UTC"
+    what = "the certificate %s (thumbprint %s) in '%s'" % (
+        cert.subject.rfc4514_string() or "without subject", cert.fingerprint(hashes.SHA1()).hex().upper(),  # nosec
+        path)
+    period = "valid from %s to %s; it is now %s on this host" % (
+        not_before.strftime(stamp), not_after.strftime(stamp), now.strftime(stamp))
+    if now > not_after:
+        raise ConfigurationError(
+            "certificate_path: %s expired on %s (%s), and Entra ID refuses an expired certificate. Renew it: create a "
+            "new certificate, upload its public part (.cer/.crt) to the app registration (Certificates & secrets), "
+            "and set certificate_path (EXO_CERTIFICATE_PATH) to the new PEM or PFX file."
+            % (what, not_after.strftime(stamp), period))
+    raise ConfigurationError(
+        "certificate_path: %s is not valid yet (%s), and Entra ID refuses a certificate before its start date. Wait "
+        "until %s, check this host's clock, or set certificate_path (EXO_CERTIFICATE_PATH) to a certificate that is "
+        "valid now and uploaded to the app registration (Certificates & secrets)."
+        % (what, period, not_before.strftime(stamp)))
+
+
 def load_certificate(path, password=None):
     """Read a PEM (certificate + key) or PFX file; return the msal client_credential dict.
 
     Raises ConfigurationError naming certificate_path / certificate_password when
-    the file cannot be used.
+    the file cannot be used, or when its certificate is expired or not valid yet.
     """
     require_libraries("cryptography")
     try:
@@ -215,6 +257,7 @@ def load_certificate(path, password=None):
     if cert is None:
         raise _cert_error(path, "no certificate in the file matches its private key",
                           "Use the certificate that belongs to the private key")
+    _check_validity(path, cert)
     pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode("ascii")
     return {

@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import os
 import re
+import ssl
 
 from ansible.module_utils.basic import env_fallback
 
@@ -66,12 +67,14 @@ def _given(params, key):
 def check_connection(params):
     """Reject a missing or contradictory combination with a message naming what to set."""
     if _given(params, "sandbox"):
-        clash = [k for k in _CREDENTIALS + ("api_url", "authority_url") if _given(params, k)]
+        clash = [k for k in ("tenant",) + _CREDENTIALS + ("api_url", "authority_url") if _given(params, k)]
         if clash:
             raise ConfigurationError(
-                "sandbox is set (a sandbox tenant needs no credentials), but so is %s. Use either the sandbox "
-                "(sandbox / EXO_SANDBOX) or a real tenant, not both: unset %s, or unset sandbox."
+                "sandbox is set (a sandbox tenant needs no tenant and no credentials), but so is %s. Use either the "
+                "sandbox (sandbox / EXO_SANDBOX) or a real tenant, not both: unset %s, or unset sandbox (check the "
+                "EXO_* environment variables too)."
                 % (", ".join(clash), " and ".join("%s / EXO_%s" % (k, k.upper()) for k in clash)))
+        _check_sandbox_path(params["sandbox"])
         return "sandbox"
     if not _given(params, "tenant"):
         raise ConfigurationError(
@@ -97,6 +100,11 @@ def check_connection(params):
         raise ConfigurationError(
             "%s is set but client_id is not: set client_id (EXO_CLIENT_ID) to the application (client) ID of the "
             "app registration." % method)
+    if _given(params, "client_id") and not _GUID.match(str(params["client_id"]).strip()):
+        raise ConfigurationError(
+            "client_id: '%s' is not an application (client) ID. Set client_id (EXO_CLIENT_ID) to the Application "
+            "(client) ID of the app registration, a GUID such as 00000000-0000-0000-0000-000000000000 (Entra admin "
+            "center > App registrations > the app > Overview), not the app's name or a secret." % params["client_id"])
     if _given(params, "certificate_password") and method != "certificate_path":
         raise ConfigurationError(
             "certificate_password is set without certificate_path: set certificate_path (EXO_CERTIFICATE_PATH) or "
@@ -104,7 +112,68 @@ def check_connection(params):
     for key in ("api_url", "authority_url"):
         if _given(params, key) and not re.match(r"^https://[^/\s]+", params[key]):
             raise ConfigurationError("%s: '%s' must be an https:// URL such as https://127.0.0.1:8443" % (key, params[key]))
+    if _given(params, "ca_path"):
+        _check_ca_path(params["ca_path"])
     return method
+
+
+def _check_sandbox_path(value):
+    """A relative sandbox path is refused: the module cannot tell what it is relative to.
+
+    With ``connection: local`` Ansible starts a module in the directory of the playbook (ActionBase sets the local
+    connection's cwd to the loader's basedir), not in the directory ansible-playbook was started from, which is what
+    a path in EXO_SANDBOX or on the command line means to a user and what the onboarding playbooks print as their
+    Target. Those playbooks make the path absolute before they pass it on.
+    """
+    path = os.path.expanduser(str(value))
+    if not os.path.isabs(path):
+        raise ConfigurationError(
+            "sandbox: '%s' is a relative path, and a module cannot tell what it is relative to: Ansible runs it in "
+            "its own working directory (here %s, the playbook's directory with connection: local), not in the "
+            "directory ansible-playbook was started from. Set sandbox (EXO_SANDBOX) to an absolute path, e.g. "
+            "EXO_SANDBOX=\"$PWD/%s\" in a shell or sandbox: \"{{ playbook_dir }}/%s\" in a playbook."
+            % (value, os.getcwd(), path, path))
+
+
+def _check_ca_path(value):
+    """ca_path must be a readable file of PEM CA certificates (open_url and requests take it as a CA file)."""
+    path = str(value)
+    fix = ("Set ca_path (EXO_CA_PATH) to a PEM file with the CA certificate(s) that sign the endpoint's certificate, "
+           "or unset it to use the system's trusted CAs.")
+    if not os.path.exists(path):
+        raise ConfigurationError("ca_path: '%s' does not exist. %s" % (path, fix))
+    if not os.path.isfile(path):
+        raise ConfigurationError("ca_path: '%s' is not a file (a directory of CA certificates is not supported). %s"
+                                 % (path, fix))
+    try:
+        ssl.create_default_context(cafile=path)
+    except (IOError, OSError) as exc:  # ssl.SSLError is an OSError
+        if isinstance(exc, ssl.SSLError):
+            why = "it holds no PEM CA certificate"
+        else:
+            why = "it cannot be read (%s)" % (exc.strerror or exc)
+        raise ConfigurationError("ca_path: cannot use '%s': %s. %s" % (path, why, fix))
+
+
+def connection_warnings(params):
+    """Warnings a module gives once per task about its connection settings (see MailflowModule.client)."""
+    if _given(params, "sandbox") or params.get("validate_certs", True) is not False:
+        return []
+    from ansible_collections.m365.mailflow.plugins.module_utils.auth import CLOUDS
+    cloud = CLOUDS.get(params.get("cloud") or "commercial", CLOUDS["commercial"])
+    endpoints = ["the Exchange Online endpoint %s" % _host(params.get("api_url") or cloud["resource"])]
+    if not _given(params, "access_token"):
+        endpoints.append("the token endpoint %s" % _host(params.get("authority_url") or cloud["authority"]))
+    return [
+        "validate_certs is false (EXO_VALIDATE_CERTS): the TLS certificates of %s are not verified, so whoever can "
+        "intercept the connection can read the credential and the access token and change what the tenant answers. "
+        "Use it only against a test endpoint (api_url / authority_url). To trust a private CA (a test CA or a "
+        "TLS-inspecting proxy), set ca_path (EXO_CA_PATH) to its PEM bundle and leave validate_certs on."
+        % " and ".join(endpoints)]
+
+
+def _host(url):
+    return str(url).split("://", 1)[-1].split("/", 1)[0]
 
 
 def settings_from_params(params):
@@ -117,6 +186,8 @@ def settings_from_params(params):
     for key in _CREDENTIALS + ("tenant",):
         if settings.get(key) == "":
             settings[key] = None
+    if settings.get("client_id"):
+        settings["client_id"] = str(settings["client_id"]).strip()
     return settings
 
 

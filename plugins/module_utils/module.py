@@ -16,7 +16,11 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
-from ansible_collections.m365.mailflow.plugins.module_utils.connection import connect, connection_argument_spec
+from ansible_collections.m365.mailflow.plugins.module_utils.connection import (
+    connect,
+    connection_argument_spec,
+    connection_warnings,
+)
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import MailflowError
 
 
@@ -36,6 +40,8 @@ class MailflowModule(object):
     def client(self):
         if self._client is None:
             self._client = connect(self.params, log=self.module.debug)
+            for warning in connection_warnings(self.params):  # once per task: the client is made once
+                self.module.warn(warning)
         return self._client
 
     def fail(self, error, **extra):

@@ -176,6 +176,106 @@ def _check_settings(settings):
     return out
 
 
+# --------------------------------------------------------------------------- the state file
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+_STATE_FIX = ("Set sandbox (EXO_SANDBOX) to the path of a new file (the sandbox tenant is created in it on first use) "
+              "or of an existing sandbox tenant file.")
+_PERMISSION_FIX = ("Make it readable and writable by the user running Ansible, or set sandbox (EXO_SANDBOX) to "
+                   "another file.")
+
+
+def _state_error(path, why, fix=_STATE_FIX):
+    return ConfigurationError("sandbox: cannot use '%s' as the sandbox tenant file: %s. %s" % (path, why, fix))
+
+
+def _check_state_file(path):
+    """What the file system says about the sandbox path, checked before SQLite opens (and could create) anything.
+
+    A file that is not empty and does not start with the SQLite header is refused without SQLite touching it.
+    Whether an SQLite database is a sandbox tenant is decided in ``SandboxTenant._open`` under the write lock, before
+    anything is written. (A read-only look first would leave -wal/-shm files beside a WAL database of someone else,
+    and an ``immutable`` one could read a tenant file torn by another fork's commit.)
+    """
+    if os.path.isdir(path):
+        raise _state_error(path, "it is a directory", "Set sandbox (EXO_SANDBOX) to a file in it, such as %s."
+                           % os.path.join(path, "tenant.db"))
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        blocker = parent
+        while blocker != os.path.dirname(blocker) and not os.path.exists(blocker):
+            blocker = os.path.dirname(blocker)
+        if not os.path.isdir(blocker):
+            raise _state_error(path, "%s, on its directory path, is a file, not a directory" % blocker)
+        try:
+            os.makedirs(parent)
+        except OSError as exc:
+            if not os.path.isdir(parent):  # another fork may have created it meanwhile
+                raise _state_error(path, "its directory %s cannot be created (%s)" % (parent, exc.strerror or exc),
+                                   "Create the directory, or set sandbox (EXO_SANDBOX) to a path in a writable one.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _state_error(path, "its directory %s is not writable (SQLite keeps a journal file beside the "
+                                 "database)" % parent,
+                           "Make the directory writable by the user running Ansible, or set sandbox (EXO_SANDBOX) to "
+                           "a path in a writable one.")
+    if not os.path.exists(path):
+        return
+    if not os.path.isfile(path):
+        raise _state_error(path, "it is not a regular file")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except (IOError, OSError) as exc:
+        raise _state_error(path, "it cannot be read (%s)" % (exc.strerror or exc), _PERMISSION_FIX)
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise _state_error(path, "it is not writable", _PERMISSION_FIX)
+    if header != SQLITE_HEADER and header.strip(b"\x00"):
+        raise _not_a_sandbox(path, "not sqlite")
+    # Empty: a new tenant. Zeros only: possibly a file another fork is creating; SQLite decides under its lock.
+
+
+def _state_file_kind(conn):
+    """'new', 'sandbox' (a tenant: meta holds tenant_id) or the names of the tables of something else.
+
+    'new' is a file without tables (empty, or an SQLite database with nothing in it): there is nothing to lose.
+    """
+    tables = sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    if not tables:
+        return "new"
+    if "meta" in tables:
+        try:
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'tenant_id'").fetchone():
+                return "sandbox"
+        except sqlite3.OperationalError:  # a table called meta without our columns
+            pass
+    return tables
+
+
+def _not_a_sandbox(path, kind):
+    if kind == "not sqlite":
+        what = "it is not a sandbox tenant file (not an SQLite database)"
+    else:
+        shown = ", ".join(kind[:5]) + (", ..." if len(kind) > 5 else "")
+        what = "it is an SQLite database of something else (tables: %s), not a sandbox tenant file" % shown
+    return _state_error(path, what + "; it was left untouched")
+
+
+def _state_file_error(path, exc):
+    """An SQLite failure while opening the state file, in the option's words."""
+    text = str(exc).lower()
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        why = "it is not a sandbox tenant file (a damaged or foreign SQLite file); it was left untouched"
+    elif "locked" in text or "busy" in text:
+        return ConfigurationError("sandbox: the sandbox tenant file '%s' stayed locked by another process for more than "
+                                  "%d seconds. Let that process finish (or stop it), then run again."
+                                  % (path, int(BUSY_TIMEOUT)))
+    elif "readonly" in text or "read-only" in text or "unable to open" in text:
+        return _state_error(path, "it cannot be opened for reading and writing", _PERMISSION_FIX)
+    else:
+        why = "SQLite cannot use it (%s)" % exc
+    return _state_error(path, why)
+
+
 # --------------------------------------------------------------------------- the tenant
 
 class SandboxTenant(object):
@@ -183,12 +283,23 @@ class SandboxTenant(object):
 
     def __init__(self, path, tenant_domain=None):
         self.path = os.path.abspath(os.path.expanduser(str(path)))
-        parent = os.path.dirname(self.path)
-        if parent and not os.path.isdir(parent):
-            os.makedirs(parent, exist_ok=True)
+        _check_state_file(self.path)
+        try:
+            meta = self._open(tenant_domain)
+        except sqlite3.Error as exc:
+            raise _state_file_error(self.path, exc)
+        self.tenant_id = meta["tenant_id"]
+        self.tenant_domain = meta["tenant_domain"]
+
+    def _open(self, tenant_domain):
+        """Create the tenant in a new (or empty) file, or open an existing one; never write to a foreign file."""
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # Decided under the write lock: a file another fork is creating right now is seen complete.
+            kind = _state_file_kind(conn)
+            if kind != "new" and kind != "sandbox":
+                raise _not_a_sandbox(self.path, kind)
             for ddl in _DDL:
                 conn.execute(ddl)
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -205,8 +316,7 @@ class SandboxTenant(object):
             raise
         finally:
             conn.close()
-        self.tenant_id = meta["tenant_id"]
-        self.tenant_domain = meta["tenant_domain"]
+        return meta
 
     def _connect(self):
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)

@@ -4,6 +4,7 @@
 from __future__ import absolute_import, division, print_function
 
 import base64
+import datetime
 import json
 import os
 import stat
@@ -280,6 +281,69 @@ def test_bad_certificate_files(certs, name, match):
         return
     with pytest.raises(ConfigurationError, match=match):
         auth.load_certificate(path)
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory):
+    """Certificates outside their validity period, as PEM and as PFX."""
+    d = str(tmp_path_factory.mktemp("dated"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expired = pki.issue_cert(None, d, "expired", self_signed=True, common_name="expired app",
+                             not_before=now - datetime.timedelta(days=400), not_after=now - datetime.timedelta(days=35))
+    future = pki.issue_cert(None, d, "future", self_signed=True, common_name="future app",
+                            not_before=now + datetime.timedelta(days=3), not_after=now + datetime.timedelta(days=400))
+    return {
+        "expired": expired, "future": future,
+        "expired_pfx": pki.make_pfx(expired.cert, expired.key, "pw3", os.path.join(d, "expired.pfx")),
+        "future_pfx": pki.make_pfx(future.cert, future.key, "pw3", os.path.join(d, "future.pfx")),
+    }
+
+
+def _day(moment):
+    return moment.strftime("%Y-%m-%d")
+
+
+@pytest.mark.parametrize("kind", ["pem", "pfx"])
+def test_expired_certificate_is_refused_with_its_dates(dated, kind):
+    pair = dated["expired"]
+    path, password = (pair.pem, None) if kind == "pem" else (dated["expired_pfx"], "pw3")
+    with pytest.raises(ConfigurationError) as info:
+        auth.load_certificate(path, password)
+    msg = info.value.msg
+    assert msg.startswith("certificate_path: the certificate CN=expired app (thumbprint %s) in '%s' expired on %s"
+                          % (_sha1(pair), path, _day(pair.cert_obj.not_valid_after_utc)))
+    assert "valid from %s" % _day(pair.cert_obj.not_valid_before_utc) in msg
+    assert "EXO_CERTIFICATE_PATH" in msg and "Renew" in msg and "app registration" in msg and "pw3" not in msg
+
+
+@pytest.mark.parametrize("kind", ["pem", "pfx"])
+def test_not_yet_valid_certificate_is_refused_with_its_dates(dated, kind):
+    pair = dated["future"]
+    path, password = (pair.pem, None) if kind == "pem" else (dated["future_pfx"], "pw3")
+    with pytest.raises(ConfigurationError) as info:
+        auth.load_certificate(path, password)
+    msg = info.value.msg
+    assert msg.startswith("certificate_path: the certificate CN=future app")
+    assert "is not valid yet (valid from %s" % _day(pair.cert_obj.not_valid_before_utc) in msg
+    assert "this host's clock" in msg and "EXO_CERTIFICATE_PATH" in msg
+
+
+def test_validity_bounds_are_inclusive(certs):
+    cert = certs["plain"].cert_obj
+    auth._check_validity("x.pem", cert, now=cert.not_valid_before_utc)
+    auth._check_validity("x.pem", cert, now=cert.not_valid_after_utc)
+    with pytest.raises(ConfigurationError, match="expired on"):
+        auth._check_validity("x.pem", cert, now=cert.not_valid_after_utc + datetime.timedelta(seconds=1))
+    with pytest.raises(ConfigurationError, match="not valid yet"):
+        auth._check_validity("x.pem", cert, now=cert.not_valid_before_utc - datetime.timedelta(seconds=1))
+
+
+def test_expired_certificate_never_reaches_the_token_endpoint(emulator, dated):
+    """Before: msal signed an assertion with it and the token endpoint blamed the app registration."""
+    settings = client_settings(emulator, certificate_path=dated["expired"].pem)
+    with pytest.raises(ConfigurationError, match="^certificate_path: .* expired on"):
+        auth.TokenProvider(settings).get_token()
+    assert emulator.calls()["tokens"] == 0
 
 
 def test_certificate_problem_reported_before_network():

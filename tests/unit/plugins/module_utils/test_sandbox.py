@@ -561,3 +561,132 @@ def test_get_with_null_identity_lists_all_and_confirm_true_previews(tenant):
     body = json.loads(tenant.execute("Remove-InboundConnector", {"Identity": "A", "Confirm": True}).body)
     assert body["value"] == [] and "Remove-InboundConnector" in body["@adminapi.confirmationmessage"]
     assert get_in(tenant, "A")
+
+
+# --------------------------------------------------------------------------- the state file (issue 9 point 7)
+
+def _snapshot(path):
+    """Bytes, modification time and neighbours of a file: a refused file must be left exactly as it was."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return data, os.stat(path).st_mtime_ns, sorted(os.listdir(os.path.dirname(path)))
+
+
+def _refused(path):
+    with pytest.raises(ConfigurationError) as info:
+        SandboxTenant(path)
+    msg = info.value.msg
+    assert msg.startswith("sandbox: cannot use '%s' as the sandbox tenant file: " % path), msg
+    assert "EXO_SANDBOX" in msg
+    return msg
+
+
+def _foreign_sqlite(path, wal=False, tables=("t",)):
+    import sqlite3
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("PRAGMA journal_mode=wal")
+    for table in tables:
+        conn.execute("CREATE TABLE %s (key TEXT, value TEXT)" % table)
+        conn.execute("INSERT INTO %s VALUES ('a', 'b')" % table)
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_a_directory_is_refused_with_a_file_path_to_use(tmp_path):
+    msg = _refused(str(tmp_path))
+    assert "it is a directory" in msg and os.path.join(str(tmp_path), "tenant.db") in msg
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_text_file_is_refused_and_left_untouched(tmp_path):
+    path = str(tmp_path / "notes.txt")
+    with open(path, "w") as handle:
+        handle.write("hello, not a database\n")
+    before = _snapshot(path)
+    msg = _refused(path)
+    assert "not an SQLite database" in msg and "left untouched" in msg and "sqlite3" not in msg.lower()
+    assert _snapshot(path) == before
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+@pytest.mark.parametrize("tables", [("t",), ("meta",), ("objects", "other")])
+def test_another_sqlite_database_is_refused_and_left_untouched(tmp_path, wal, tables):
+    path = _foreign_sqlite(str(tmp_path / "app.db"), wal=wal, tables=tables)
+    before = _snapshot(path)
+    msg = _refused(path)
+    assert "an SQLite database of something else (tables: %s)" % ", ".join(sorted(tables)) in msg
+    assert "left untouched" in msg
+    assert _snapshot(path) == before
+
+
+@pytest.mark.parametrize("content", [b"SQLite format 3\x00" + b"\xff" * 4080, b"\x00" * 5000], ids=["header", "zeros"])
+def test_a_damaged_sqlite_file_is_refused_and_left_untouched(tmp_path, content):
+    path = str(tmp_path / "broken.db")
+    with open(path, "wb") as handle:
+        handle.write(content)
+    before = _snapshot(path)
+    msg = _refused(path)
+    assert "damaged or foreign SQLite file" in msg and "left untouched" in msg
+    assert _snapshot(path) == before
+
+
+def test_an_empty_file_becomes_a_new_tenant(tmp_path):
+    path = str(tmp_path / "empty.db")
+    open(path, "w").close()
+    tenant = SandboxTenant(path)
+    assert SandboxTenant(path).tenant_id == tenant.tenant_id
+    assert tenant.accepted_domains() == ["contoso.com", "sandbox.onmicrosoft.com"]
+
+
+def test_a_file_on_the_directory_path_is_named(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    msg = _refused(str(blocker / "sub" / "tenant.db"))
+    assert "%s, on its directory path, is a file" % blocker in msg
+
+
+def test_an_unreadable_file_is_refused(tmp_path, monkeypatch):
+    path = str(tmp_path / "tenant.db")
+    SandboxTenant(path)
+    if os.geteuid() != 0:
+        os.chmod(path, 0)
+        try:
+            assert "it cannot be read (Permission denied)" in _refused(path)
+        finally:
+            os.chmod(path, 0o600)
+    # root reads everything: make the file system answer as it would for another user
+    import builtins
+    real_open = builtins.open
+
+    def denied(name, *args, **kwargs):
+        if name == path:
+            raise PermissionError(13, "Permission denied", name)
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", denied)
+    msg = _refused(path)
+    assert "it cannot be read (Permission denied)" in msg and "readable and writable" in msg
+
+
+def test_a_read_only_file_or_directory_is_refused(tmp_path, monkeypatch):
+    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    path = str(tmp_path / "tenant.db")
+    SandboxTenant(path)
+    real_access = os.access
+    monkeypatch.setattr(sandbox.os, "access", lambda name, mode: False if name == path else real_access(name, mode))
+    assert "it is not writable" in _refused(path)
+    monkeypatch.setattr(sandbox.os, "access", lambda name, mode: False if name == str(tmp_path) else real_access(name, mode))
+    assert "its directory %s is not writable" % tmp_path in _refused(path)
+
+
+def test_sqlite_errors_on_open_are_reported_in_the_options_words(tmp_path, monkeypatch):
+    import sqlite3
+    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    path = str(tmp_path / "tenant.db")
+
+    def failing(_self):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+    monkeypatch.setattr(sandbox.SandboxTenant, "_connect", failing)
+    msg = _refused(path)
+    assert "cannot be opened for reading and writing" in msg and "readonly" not in msg
