@@ -507,7 +507,7 @@ def test_sandbox_round_trip_of_every_key(sandbox):
         "route_message_outbound_connector": "Adatum outbound", "route_message_outbound_require_tls": True,
         "set_header": {"name": "X-Routed", "value": "adatum"}, "remove_header": "X-Internal", "prepend_subject": "[A] ",
         "set_scl": -1, "blind_copy_to": ["audit@contoso.example"], "stop_rule_processing": True,
-        "add_to_recipients": ["records@contoso.example"],
+        "add_to_recipients": ["records@contoso.example"], "copy_to": ["Bob Baker"],
         "reject_message": {"reason": "No", "status_code": "5.7.901"},
     }
     args = dict(conditions=conditions, exceptions={"sender_ip_ranges": ["203.0.113.5"]}, actions=actions,
@@ -518,7 +518,10 @@ def test_sandbox_round_trip_of_every_key(sandbox):
     sandbox.sent[:] = []
     noop = run(sandbox, args)
     assert noop["changed"] is False, noop["changed_properties"]
-    assert [c for c, _p in sandbox.sent] == ["Get-TransportRule"]
+    # one Get-Recipient per distinct recipient value (names resolve to addresses), one Get-TransportRule, no write
+    assert [c for c, _p in sandbox.sent] == ["Get-Recipient"] * 7 + ["Get-TransportRule"]
+    assert noop["rule"]["conditions"]["from_member_of"] == ["accounting@contoso.com"]
+    assert noop["rule"]["actions"]["copy_to"] == ["bob@contoso.com"]
     for key in sorted(conditions):
         assert noop["rule"]["conditions"][key] is not None, key
     assert noop["rule"]["extra_parameters"] == {"SetAuditSeverity": "High"}
