@@ -96,7 +96,7 @@ def test_reserved_list_is_the_services_and_shared_with_the_sandbox():
     assert sandbox_common.RESERVED_V4 == n.RESERVED_IPV4
 
 
-@pytest.mark.parametrize("value", ["100.64.0.1", "224.0.0.1/32", "127.1.2.3", "198.51.100.0/24"])
+@pytest.mark.parametrize("value", ["100.64.0.1", "224.0.0.1/32", "127.1.2.3"])
 def test_special_but_not_reserved_ranges_are_accepted_like_the_service(value):
     assert n.ipv4_connector_error("sender_ip_addresses", value) is None
 
@@ -119,13 +119,10 @@ def test_ef_skip_ips_accepts_public_addresses(value):
     assert n.ef_skip_ip_error("ef_skip_ips", value) is None
 
 
-@pytest.mark.parametrize("value", ["smtp:adatum.com;0", "smtp:adatum.com;101", "smtp:adatum.com;-1"])
-def test_address_space_cost_out_of_range_is_refused(value):
-    error = n.sender_domain_error("sender_domains", value)
-    assert error.startswith("sender_domains:") and "from 1 to 100" in error
-
-
-def test_address_space_cost_edges_are_accepted():
+def test_address_space_cost_must_be_1_to_100():
+    for value in ("smtp:adatum.com;0", "smtp:adatum.com;101", "smtp:adatum.com;-1"):
+        error = n.sender_domain_error("sender_domains", value)
+        assert error.startswith("sender_domains:") and "from 1 to 100" in error, value
     assert n.sender_domain_error("sender_domains", "smtp:adatum.com;1") is None
     assert n.sender_domain_error("sender_domains", "smtp:adatum.com;100") is None
 
