@@ -40,6 +40,8 @@ _DDL = (
     "CREATE UNIQUE INDEX IF NOT EXISTS objects_kind_name ON objects (kind, name_lc)",
     "CREATE TABLE IF NOT EXISTS accepted_domains (domain TEXT PRIMARY KEY COLLATE NOCASE, "
     "domain_type TEXT NOT NULL DEFAULT 'Authoritative')",
+    # The directory (Get-Recipient): apart from the configuration objects, as in the service.
+    "CREATE TABLE IF NOT EXISTS recipients (guid TEXT PRIMARY KEY, name_lc TEXT NOT NULL UNIQUE, data TEXT NOT NULL)",
 )
 
 
@@ -263,8 +265,8 @@ class SandboxTenant(object):
     # ------------------------------------------------------------------ recipients
     @staticmethod
     def _insert_recipient(conn, record):
-        conn.execute("INSERT INTO objects (guid, kind, name_lc, data) VALUES (?, ?, ?, ?)",
-                     (record["Guid"], sandbox_recipients.RECIPIENT, record["Name"].lower(), json.dumps(record)))
+        conn.execute("INSERT INTO recipients (guid, name_lc, data) VALUES (?, ?, ?)",
+                     (record["Guid"], record["Name"].lower(), json.dumps(record)))
 
     def add_recipient(self, name, display_name=None, alias=None, primary=None, secondary=(), kind="UserMailbox"):
         """Add a recipient to the tenant's directory (what Get-Recipient finds and transport rules resolve).
@@ -294,8 +296,7 @@ class SandboxTenant(object):
         """The tenant's directory (Get-Recipient records), by name."""
         conn = self._connect()
         try:
-            rows = conn.execute("SELECT data FROM objects WHERE kind = ? ORDER BY name_lc", (sandbox_recipients.RECIPIENT,))
-            return [json.loads(row[0]) for row in rows]
+            return sandbox_recipients.directory(conn)
         finally:
             conn.close()
 

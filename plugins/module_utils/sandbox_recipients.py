@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
+import json
 import re
 import uuid
 
@@ -30,7 +31,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common impor
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES
 
-RECIPIENT = "recipient"
 AMBIGUOUS = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException"
 INVALID_OPERATION = "System.InvalidOperationException"
 
@@ -88,6 +88,11 @@ def is_group(recipient):
     return recipient.get("RecipientType") in GROUP_RECIPIENT_TYPES
 
 
+def directory(conn):
+    """Every recipient of the tenant (the ``recipients`` table of an open connection), by name."""
+    return [json.loads(row[0]) for row in conn.execute("SELECT data FROM recipients ORDER BY name_lc")]
+
+
 # --------------------------------------------------------------------------- finding recipients
 
 def _like(pattern, value):
@@ -103,7 +108,7 @@ def matches(store, identity):
     if not wanted:
         return []
     found = []
-    for rec in store.all(RECIPIENT):
+    for rec in directory(store.conn):
         proxies = [a.split(":", 1)[-1].lower() for a in rec.get("EmailAddresses") or []]
         exact = (wanted in proxies or wanted in (rec["Guid"].lower(), rec["ExternalDirectoryObjectId"].lower(),
                                                  (rec.get("WindowsLiveID") or "").lower(),
@@ -114,7 +119,7 @@ def matches(store, identity):
 
 
 def get_recipients(store, bound):
-    recipients = sorted(store.all(RECIPIENT), key=lambda r: r["Name"].lower())
+    recipients = directory(store.conn)
     if bound.get("Identity") is not None:
         recipients = matches(store, bound["Identity"])
         if not recipients:

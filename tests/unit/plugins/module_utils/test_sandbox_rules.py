@@ -342,7 +342,7 @@ def test_tenant_file_without_recipients_is_seeded(tmp_path):
     path = str(tmp_path / "old.db")
     SandboxTenant(path)
     conn = sqlite3.connect(path)
-    conn.execute("DELETE FROM objects WHERE kind = 'recipient'")
+    conn.execute("DELETE FROM recipients")
     conn.execute("DELETE FROM meta WHERE key = 'recipients_seeded'")
     conn.commit()
     conn.close()
