@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError,
     DuplicateError,
@@ -32,8 +33,9 @@ class Field(object):
     comparison form; ``display`` maps a read-back value to what a user would
     write. For ``multi=True`` both apply element-wise and order is ignored.
     ``empty_is_null`` sends ``None`` (PowerShell ``$null``) to clear the value. ``send`` maps a user value to
-    the cmdlet's (e.g. ``domain_validation`` -> ``DomainValidation``); ``null_value`` is how a ``$null`` read
-    back is shown (e.g. ``opportunistic`` for TlsSettings).
+    the cmdlet's (e.g. ``domain_validation`` -> ``DomainValidation``, ``mail.td.example.`` -> ``mail.td.example``);
+    ``null_value`` is how a ``$null`` read back is shown (e.g. ``opportunistic`` for TlsSettings). A list is sent
+    with one entry per value: entries with the same ``key`` are sent once, as first written.
     """
 
     def __init__(self, option, param, multi=False, key=None, display=None, empty_is_null=True, read=None,
@@ -72,7 +74,9 @@ class Field(object):
     def to_param(self, value):
         if (self.empty_is_null and value in ("", [], None)) or (value is not None and value == self.null_value):
             return None
-        return [self.send(v) for v in value] if self.multi else self.send(value)
+        if self.multi:
+            return [self.send(v) for v in n.unique(value, self.key)]
+        return self.send(value)
 
 
 class ResourceSpec(object):
@@ -87,6 +91,7 @@ class ResourceSpec(object):
 
     def __init__(self):
         self.by_option = dict((f.option, f) for f in self.fields)
+        self.warnings = []  # warnings about the input (module warnings, not failures)
 
     # ---- reads -------------------------------------------------------------
     def get_parameters(self, name):
@@ -109,8 +114,18 @@ class ResourceSpec(object):
         return found[0] if found else None
 
     # ---- hooks ---------------------------------------------------------------
+    def check_name(self, name):
+        """Checks of the name alone, for every state, before any call. Raise ConfigurationError."""
+        n.raise_errors([n.name_error("name", name)])
+
     def preflight(self, name, desired):
         """Static input checks, before any call. Raise ConfigurationError."""
+
+    def prepare(self, client, name, desired):
+        """Reads the desired state needs before it can be compared (for example resolving recipients to the
+        addresses the service stores), after the static checks and before the object is read. Returns the
+        desired state to use; raise ConfigurationError for input the tenant shows to be wrong."""
+        return desired
 
     def preflight_current(self, name, desired, current):
         """Checks of the desired state merged with the object as it is, before any write."""
@@ -237,8 +252,10 @@ def _await_visible(client, spec, name):
 
 def ensure(client, spec, name, state, desired, check_mode=False):
     """Converge one object. ``desired`` maps option -> value (None = leave unmanaged)."""
+    spec.check_name(name)
     if state == "present":
         spec.preflight(name, desired)
+        desired = spec.prepare(client, name, desired)
     outcome = Outcome(spec, name)
     current = spec.read(client, name)
     outcome.before = spec.view(current)

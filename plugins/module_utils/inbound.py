@@ -47,20 +47,23 @@ class InboundConnectorSpec(ResourceSpec):
     set_cmdlet = "Set-InboundConnector"
     remove_cmdlet = "Remove-InboundConnector"
     create_constants = {"ConnectorType": "Partner"}
+    # Lists are compared and sent with one entry per value (engine.Field.to_param); domains without a trailing dot.
     fields = (
-        Field("sender_domains", "SenderDomains", multi=True, key=n.address_space_key, display=n.address_space_display),
-        Field("sender_ip_addresses", "SenderIPAddresses", multi=True, key=n.ipv4_key),
+        Field("sender_domains", "SenderDomains", multi=True, key=n.address_space_key, display=n.address_space_display,
+              send=n.address_space_text),
+        Field("sender_ip_addresses", "SenderIPAddresses", multi=True, key=n.ipv4_key, send=n.text_strip),
         Field("require_tls", "RequireTls"),
-        Field("tls_sender_certificate_name", "TlsSenderCertificateName", key=n.domain_key),
+        Field("tls_sender_certificate_name", "TlsSenderCertificateName", key=n.domain_key, send=n.domain_text),
         Field("restrict_domains_to_certificate", "RestrictDomainsToCertificate"),
         Field("restrict_domains_to_ip_addresses", "RestrictDomainsToIPAddresses"),
-        Field("trusted_organizations", "TrustedOrganizations", multi=True, key=n.domain_key),
-        Field("associated_accepted_domains", "AssociatedAcceptedDomains", multi=True, key=n.domain_key),
+        Field("trusted_organizations", "TrustedOrganizations", multi=True, key=n.domain_key, send=n.domain_text),
+        Field("associated_accepted_domains", "AssociatedAcceptedDomains", multi=True, key=n.domain_key,
+              send=n.domain_text),
         Field("enabled", "Enabled"),
         Field("comment", "Comment"),
-        Field("ef_skip_ips", "EFSkipIPs", multi=True, key=n.ip_range_key),
+        Field("ef_skip_ips", "EFSkipIPs", multi=True, key=n.ip_range_key, send=n.text_strip),
         Field("ef_skip_last_ip", "EFSkipLastIP"),
-        Field("ef_users", "EFUsers", multi=True, key=n.ci_key),
+        Field("ef_users", "EFUsers", multi=True, key=n.ci_key, send=n.text_strip),
     )
 
     def preflight(self, name, desired):
@@ -81,7 +84,7 @@ class InboundConnectorSpec(ResourceSpec):
                                allow_subdomain_wildcard=False)
         errors += n.check_each("associated_accepted_domains", desired.get("associated_accepted_domains"), n.domain_error,
                                allow_subdomain_wildcard=False)
-        errors += n.check_each("ef_skip_ips", desired.get("ef_skip_ips"), n.ip_range_error)
+        errors += n.check_each("ef_skip_ips", desired.get("ef_skip_ips"), n.ef_skip_ip_error)
         errors += n.check_each("ef_users", desired.get("ef_users"), n.email_error)
         errors += _combination_errors(desired, complete=False)
         n.raise_errors(errors)
@@ -100,6 +103,14 @@ class InboundConnectorSpec(ResourceSpec):
         merged = self.view(current) if current is not None else {}
         merged.update((k, v) for k, v in desired.items() if v is not None)
         n.raise_errors(_combination_errors(merged, complete=True))
+        if desired.get("sender_ip_addresses") and not merged.get("restrict_domains_to_ip_addresses"):
+            # New-InboundConnector reference, SenderIPAddresses: a Partner connector accepts messages from these
+            # addresses "when the value of the RestrictDomainsToIPAddresses parameter is $true" (documented).
+            self.warnings.append(
+                "sender_ip_addresses: Exchange Online uses the sender IP addresses of a partner connector only when "
+                "restrict_domains_to_ip_addresses is true, and it is not on inbound connector '%s'; the addresses are "
+                "stored but ignored. Set restrict_domains_to_ip_addresses: true to accept the partner's domains only "
+                "from these addresses, or remove sender_ip_addresses" % name)
 
     def facts(self, obj):
         facts = super(InboundConnectorSpec, self).facts(obj)

@@ -82,6 +82,6 @@ class MailflowModule(object):
 
         def work(mod):
             outcome = engine.ensure(mod.client, spec, name, state, desired, check_mode=mod.check_mode)
-            return outcome.result(mod.check_mode, mod.diff_mode, warnings=mod.client.warnings)
+            return outcome.result(mod.check_mode, mod.diff_mode, warnings=list(mod.client.warnings) + spec.warnings)
 
         self.run(work)

@@ -6,8 +6,9 @@
 Normalisers turn a value, as the user wrote it or as Exchange Online reads it
 back, into one canonical form so that equal settings compare equal
 (``Contoso.COM`` = ``smtp:contoso.com;1``, ``192.0.2.1`` = ``192.0.2.1/32``,
-lists in any order). Validators reject what the service would reject, with a
-message that names the field and the fix, before any call is made.
+``mail.contoso.com.`` = ``mail.contoso.com``, lists in any order and without
+duplicates). Validators reject what the service would reject, with a message
+that names the field and the fix, before any call is made.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,18 +17,21 @@ __metaclass__ = type
 
 import ipaddress
 import re
+import warnings
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import RESERVED_IPV4_NETWORKS, SIZE_UNITS
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_ADDRESS_SPACE = re.compile(r"^smtp:(?P<domain>[^;]+)(?:;(?P<cost>\d+))?$", re.IGNORECASE)
+_ADDRESS_SPACE = re.compile(r"^smtp:(?P<domain>[^;]+)(?:;(?P<cost>-?\d+))?$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_SMTP = re.compile(r"^[^@\s;,<>()\"\[\]]+@[^@\s;,<>()\"\[\]]+$")
+_NAMED_ADDRESS = re.compile(r"^[^<>]*<(?P<address>[^<>]+)>$")
+COST_MIN, COST_MAX = 1, 100  # address space cost (SenderDomains smtp:domain;cost), connector_cmdlets.md 2.1
 
-# IPv4 ranges Exchange Online refuses in connector IP lists (connector_cmdlets.md 2.1 and 3.1).
-RESERVED_IPV4 = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16",
-    "100.64.0.0/10", "224.0.0.0/4", "240.0.0.0/4",
-))
+# IPv4 networks Exchange Online refuses in connector IP lists: one list shared with the sandbox (service_data.py
+# says where it comes from and why it has these six entries).
+RESERVED_IPV4 = tuple(ipaddress.ip_network(n) for n in RESERVED_IPV4_NETWORKS)
 
 
 # --------------------------------------------------------------------------- domains
@@ -61,6 +65,15 @@ def domain_key(value):
     return value.strip().rstrip(".").lower()
 
 
+def domain_text(value):
+    """The form sent for a domain or host name: as written, without surrounding blanks or the root's trailing dot.
+
+    ``mail.td.example.`` (fully qualified, with the root label) is the same name as ``mail.td.example``; the
+    service stores it without the dot, so it is sent without it.
+    """
+    return value.strip().rstrip(".") if isinstance(value, str) else value
+
+
 def parse_address_space(value):
     """(domain, cost) of ``contoso.com``, ``*.contoso.com``, ``*`` or ``smtp:contoso.com;1``."""
     text = value.strip()
@@ -81,12 +94,27 @@ def address_space_display(value):
     return domain if cost == 1 else "smtp:%s;%d" % (domain, cost)
 
 
+def address_space_text(value):
+    """The form sent for an address space: as written, without blanks and without a trailing dot on the domain."""
+    if not isinstance(value, str):
+        return value
+    match = _ADDRESS_SPACE.match(value.strip())
+    if match:
+        cost = match.group("cost")
+        return "smtp:%s%s" % (domain_text(match.group("domain")), (";" + cost) if cost is not None else "")
+    return domain_text(value)
+
+
 def sender_domain_error(field, value):
     if not isinstance(value, str):
         return "%s: '%s' is not a string" % (field, value)
     match = _ADDRESS_SPACE.match(value.strip())
     if value.strip().lower().startswith("smtp:") and not match:
         return "%s: '%s' is not a valid address space; write contoso.com or smtp:contoso.com;1" % (field, value)
+    if match and match.group("cost") is not None and not COST_MIN <= int(match.group("cost")) <= COST_MAX:
+        return ("%s: '%s' has the cost %s; Exchange Online accepts a cost from %d to %d (write smtp:%s;1, or just "
+                "the domain for the default cost 1)" % (field, value, match.group("cost"), COST_MIN, COST_MAX,
+                                                        domain_text(match.group("domain"))))
     domain = match.group("domain") if match else value
     return domain_error(field, domain, allow_subdomain_wildcard=True, allow_star=True)
 
@@ -108,8 +136,21 @@ def ipv4_connector_error(field, value, min_prefix=24):
     if "/" in text and network.prefixlen < min_prefix:
         return ("%s: '%s' is a /%d block; the shortest prefix Exchange Online accepts is /%d. Split it into /%d "
                 "blocks" % (field, value, network.prefixlen, min_prefix, min_prefix))
+    if network.network_address.packed[0] == 0 and int(network.network_address) != 0:
+        return "%s: '%s' is not a valid IPv4 address for Exchange Online (the first number must be 1 to 255)" % (
+            field, value)
+    return reserved_ipv4_error(field, value, network)
+
+
+def reserved_ipv4_error(field, value, network):
+    """Why ``network`` (an IPv4 network, or a (first, last) pair of addresses) is refused as reserved, or None."""
+    if isinstance(network, tuple):
+        first, last = network
+        blocks = list(ipaddress.summarize_address_range(first, last))
+    else:
+        blocks = [network]
     for reserved in RESERVED_IPV4:
-        if network.overlaps(reserved):
+        if any(block.overlaps(reserved) for block in blocks):
             return ("%s: '%s' is in the reserved or private range %s, which Exchange Online refuses in a connector; "
                     "give the partner's public IPv4 address" % (field, value, reserved))
     return None
@@ -153,6 +194,34 @@ def ip_range_error(field, value):
     return None
 
 
+def ef_skip_ip_error(field, value):
+    """EFSkipIPs: a single IP, a CIDR block or a range, and no private or reserved IPv4 addresses.
+
+    The service refuses private addresses here and skips them by itself (MicrosoftDocs/OfficeDocs-Exchange#1960,
+    PR #1982: confirmed for single addresses and CIDR blocks of RFC 1918). That a range ``a-b`` overlapping a
+    reserved network is refused too is inferred (the same validator checks each address it is given).
+    """
+    error = ip_range_error(field, value)
+    if error:
+        return error
+    text = str(value).strip()
+    if "-" in text:
+        start, _sep, end = text.partition("-")
+        first, last = ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+        if first.version != 4:
+            return None
+        problem = reserved_ipv4_error(field, value, (first, last))
+    else:
+        network = ipaddress.ip_network(text, strict=False)
+        if network.version != 4:
+            return None
+        problem = reserved_ipv4_error(field, value, network)
+    if problem:
+        return problem.replace("give the partner's public IPv4 address",
+                               "Enhanced Filtering skips private addresses by itself; list only public ones")
+    return None
+
+
 # --------------------------------------------------------------------------- misc
 
 def smart_host_error(field, value):
@@ -169,10 +238,160 @@ def smart_host_error(field, value):
     return domain_error(field, text, allow_subdomain_wildcard=False)
 
 
+def smart_host_key(value):
+    """Smart hosts compare as IPv4 addresses (``192.0.2.1`` = ``192.0.2.1/32``) or as host names (no case, no
+    trailing dot)."""
+    text = str(value).strip()
+    if re.match(r"^[0-9./]+$", text):
+        return ipv4_key(text)
+    return domain_key(text)
+
+
 def email_error(field, value):
     if not isinstance(value, str) or not _EMAIL.match(value.strip()):
         return "%s: '%s' is not an email address" % (field, value)
     return domain_error(field, value.strip().rsplit("@", 1)[1], allow_subdomain_wildcard=False)
+
+
+def text_strip(value):
+    """The form sent for a list entry compared without case (email addresses, words): without surrounding blanks."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def unique(values, key):
+    """``values`` with one entry per ``key``: the first spelling of each value is kept, in the given order."""
+    out, seen = [], set()
+    for value in values or []:
+        marker = key(value)
+        if marker in seen:
+            continue
+        seen.add(marker)
+        out.append(value)
+    return out
+
+
+def name_error(field, value):
+    """Names (of connectors and rules) must not begin or end with white space.
+
+    Exchange's directory object names carry a ``NoLeadingOrTrailingWhitespaceConstraint`` (read in code on the
+    ``Name`` definitions of several configuration object schemas); that connector and transport rule names have it
+    too is inferred. Such a name could be created by no client in a form that reads back the same, so it is refused.
+    """
+    if isinstance(value, str) and value and value != value.strip():
+        return ("%s: '%s' begins or ends with white space, which Exchange Online does not allow in a name; write "
+                "'%s'" % (field, value, value.strip()))
+    return None
+
+
+# --------------------------------------------------------------------------- recipients
+
+def smtp_address(value):
+    """The SMTP address in ``value`` (``user@domain`` or ``Display Name <user@domain>``), or None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    match = _NAMED_ADDRESS.match(text)
+    if match:
+        text = match.group("address").strip()
+    if _SMTP.match(text) and domain_error("address", text.rsplit("@", 1)[1], allow_subdomain_wildcard=False) is None:
+        return text
+    return None
+
+
+# --------------------------------------------------------------------------- sizes (ByteQuantifiedSize)
+
+# The service's parser (ByteQuantifiedSize, read in code): after trimming, up to 15 characters ending in a digit,
+# an optional unit (B, KB, MB, GB, TB, any case, one optional space before it) and, in the read-back form, the exact
+# number of bytes in brackets, which then wins.
+_SIZE = re.compile(r"^(?P<number>\S{0,14}\d)(?: ?(?P<unit>[KMGT]?B)(?: \((?P<bytes>\S+) bytes\))?)?$", re.IGNORECASE)
+_UNIT_BYTES = dict(SIZE_UNITS)
+_SIZE_MAX = (1 << 64) - 1
+
+
+def parse_size(value):
+    """The number of bytes of a size as written (``10MB``, ``10 mb``, ``1.5 GB``, ``10485760``, an integer) or as
+    read back (``10 MB (10,485,760 bytes)``); None when it is not a size."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= _SIZE_MAX else None
+    if not isinstance(value, str):
+        return None
+    match = _SIZE.match(value.strip())
+    if not match:
+        return None
+    if match.group("bytes"):
+        digits = match.group("bytes").replace(",", "")
+        return int(digits) if digits.isdigit() else None
+    unit = _UNIT_BYTES[(match.group("unit") or "B").upper()]
+    number = match.group("number").replace(",", "")
+    if not re.match(r"^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", number, re.IGNORECASE):
+        return None
+    amount = float(number)
+    if amount < 0 or amount * unit > _SIZE_MAX:
+        return None
+    if "." not in number and "e" not in number.lower():
+        return int(number) * unit  # exact for whole numbers of any size
+    return int(amount * unit)
+
+
+def size_display(size):
+    """The service's read-back form of a number of bytes: ``10 MB (10,485,760 bytes)``."""
+    for unit, factor in SIZE_UNITS:
+        if size >= factor or factor == 1:
+            number = "%.4G" % (float(size) / factor)  # .NET "G4": 4 significant digits, E+04 beyond them
+            return "%s %s (%s bytes)" % (number, unit, "{:,}".format(size))
+    return str(size)  # pragma: no cover - the loop always returns
+
+
+def size_error(field, value):
+    if parse_size(value) is None:
+        return ("%s: '%s' is not a size; write a number with an optional unit B, KB, MB, GB or TB (for example 10MB, "
+                "10 MB, 1.5 GB) or a number of bytes" % (field, value))
+    return None
+
+
+# --------------------------------------------------------------------------- regular expressions
+
+# Errors of Python's ``re`` that .NET's Regex raises for the same pattern too. Exchange Online evaluates rule
+# patterns with .NET regular expressions; a pattern is refused before any call only when it is invalid in both
+# (unbalanced parentheses, an unterminated class, a quantifier with nothing to repeat or {3,1}, a reversed range).
+# Everything else Python rejects but .NET may accept (\p{L}, \z, \G, variable-width look-behind, inline options in
+# the middle, named groups written (?<name>...)) is left to the service.
+_CERTAIN_REGEX_ERRORS = (
+    "missing ), unterminated subpattern", "unbalanced parenthesis", "unterminated character set", "nothing to repeat",
+    "multiple repeat", "min repeat greater than max repeat", "bad character range", "unknown group name",
+)
+_DOTNET_ESCAPES = set("abtrvfne0xcuAzZGBdDwWsSpPk123456789")
+
+
+def _python_form(pattern):
+    """``pattern`` with .NET-only group syntax rewritten to Python's, for validation only."""
+    text = re.sub(r"\(\?<(?![=!])([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern)
+    text = re.sub(r"\(\?'([A-Za-z_][A-Za-z0-9_]*)'", r"(?P<\1>", text)
+    return re.sub(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P=\1)", text)
+
+
+def regex_error(field, pattern):
+    """Why ``pattern`` is not a regular expression Exchange Online can use, or None (see _CERTAIN_REGEX_ERRORS)."""
+    if not isinstance(pattern, str) or not pattern:
+        return "%s: an empty pattern is not allowed; give a regular expression" % field
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            re.compile(_python_form(pattern))
+    except re.error as exc:
+        message = str(exc.msg)
+        certain = any(message.startswith(prefix) for prefix in _CERTAIN_REGEX_ERRORS)
+        if message.startswith("bad escape"):
+            letter = message[len("bad escape \\"):len("bad escape \\") + 1]
+            certain = bool(letter) and letter.isalpha() and letter not in _DOTNET_ESCAPES
+        if certain:
+            where = " at position %d" % exc.pos if exc.pos is not None else ""
+            return "%s: '%s' is not a valid regular expression (%s%s)" % (field, pattern, message, where)
+    except (OverflowError, RecursionError):
+        return None
+    return None
 
 
 def length_error(field, value, maximum):

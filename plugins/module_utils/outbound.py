@@ -66,14 +66,16 @@ class OutboundConnectorSpec(ResourceSpec):
     remove_cmdlet = "Remove-OutboundConnector"
     create_constants = {"ConnectorType": "Partner"}
     set_only = ("validation_recipients",)
+    # Lists are compared and sent with one entry per value (engine.Field.to_param); host and domain names without
+    # a trailing dot (the service stores mail.td.example. as mail.td.example).
     fields = (
-        Field("recipient_domains", "RecipientDomains", multi=True, key=n.domain_key),
+        Field("recipient_domains", "RecipientDomains", multi=True, key=n.domain_key, send=n.domain_text),
         Field("transport_rule_scoped", "IsTransportRuleScoped"),
         Field("use_mx_record", "UseMXRecord"),
-        Field("smart_hosts", "SmartHosts", multi=True, key=_lower),
+        Field("smart_hosts", "SmartHosts", multi=True, key=n.smart_host_key, send=n.domain_text),
         Field("tls_settings", "TlsSettings", key=_lower, display=_TLS_DISPLAY, send=_TLS_SEND, null_value="opportunistic"),
-        Field("tls_domain", "TlsDomain", key=n.domain_key),
-        Field("validation_recipients", "ValidationRecipients", multi=True, key=n.ci_key),
+        Field("tls_domain", "TlsDomain", key=n.domain_key, send=n.domain_text),
+        Field("validation_recipients", "ValidationRecipients", multi=True, key=n.ci_key, send=n.text_strip),
         Field("test_mode", "TestMode"),
         Field("enabled", "Enabled"),
         Field("comment", "Comment"),
@@ -194,7 +196,8 @@ class OutboundConnectorSpec(ResourceSpec):
         if not recipients:
             return []
         identity = (created or {}).get("Guid") or name
-        command = {"cmdlet": self.set_cmdlet, "parameters": {"Identity": identity, "ValidationRecipients": recipients}}
+        command = {"cmdlet": self.set_cmdlet, "parameters": {
+            "Identity": identity, "ValidationRecipients": self.by_option["validation_recipients"].to_param(recipients)}}
         if check_mode:
             return [command]
         for attempt in range(client.retries + 1):

@@ -23,7 +23,13 @@ import re
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, MailflowError, NotFoundError
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
+    ConfigurationError,
+    InvalidParameterError,
+    MailflowError,
+    NotFoundError,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES
 
 NAME_MAX = 64
 COMMENTS_MAX = 1024
@@ -65,6 +71,30 @@ _DATE = re.compile(
 _MS_DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?:[+-]\d{4})?\)/$")
 _STATUS = re.compile(r"^5\.7\.(1|9\d\d)$")
 _PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# A header name: printable ASCII without space or colon (RFC 5322 field-name), at most 64 characters as the sandbox
+# tenant enforces it (the length limit is inferred).
+_HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]{1,64}$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+REASON_MAX = 1024  # RejectMessageReasonText (the sandbox's limit; inferred)
+
+# extra_parameters whose values the service reads back in another form than they are written, by cmdlet parameter
+# (New-TransportRule reference, parameter types). Sizes are ByteQuantifiedSize ("10 MB (10,485,760 bytes)");
+# recipients are RecipientIdParameter[] (read back as primary SMTP addresses, like the module's own recipient keys);
+# patterns are regular expressions (validated like the module's *_matches_patterns keys).
+SIZE_PARAMETERS = frozenset(p.lower() for p in (
+    "AttachmentSizeOver", "ExceptIfAttachmentSizeOver", "MessageSizeOver", "ExceptIfMessageSizeOver"))
+RECIPIENT_PARAMETERS = dict((p.lower(), role) for p, role in (
+    ("AnyOfToHeader", "sender"), ("ExceptIfAnyOfToHeader", "sender"),
+    ("AnyOfCcHeader", "sender"), ("ExceptIfAnyOfCcHeader", "sender"),
+    ("AnyOfToCcHeader", "sender"), ("ExceptIfAnyOfToCcHeader", "sender"),
+    ("AnyOfToHeaderMemberOf", "member_of"), ("ExceptIfAnyOfToHeaderMemberOf", "member_of"),
+    ("AnyOfCcHeaderMemberOf", "member_of"), ("ExceptIfAnyOfCcHeaderMemberOf", "member_of"),
+    ("AnyOfToCcHeaderMemberOf", "member_of"), ("ExceptIfAnyOfToCcHeaderMemberOf", "member_of"),
+    ("BetweenMemberOf1", "member_of"), ("ExceptIfBetweenMemberOf1", "member_of"),
+    ("BetweenMemberOf2", "member_of"), ("ExceptIfBetweenMemberOf2", "member_of"),
+    ("ManagerAddresses", "sender"), ("ExceptIfManagerAddresses", "sender"), ("ModerateMessageByUser", "sender"),
+))
 
 
 # --------------------------------------------------------------------------- dates
@@ -118,10 +148,6 @@ def _utcnow():
 
 # --------------------------------------------------------------------------- value types
 
-def _text(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class Value(object):
     """How one kind of value is declared, validated, compared, shown and sent."""
 
@@ -153,27 +179,60 @@ class Value(object):
 
 
 class Text(Value):
-    """Free text, compared exactly but for leading and trailing white space (which the service may trim)."""
+    """Free text (subject prefix, header value, reason, comments), compared and sent exactly as given.
 
-    def key(self, value):
-        return _text(value)
+    The service stores text as given: a live record keeps ``"PrependSubject": "EXTERNAL: "`` with its trailing
+    space (live_evidence.md), and the cmdlet reference recommends ending a prefix with a space. No text value is
+    known to be trimmed by the service, so nothing is stripped here. ``blank`` False refuses a value of only white
+    space (the sandbox and the service's non-empty text types); ``maximum`` limits the length.
+    """
+
+    def __init__(self, blank=True, maximum=None):
+        self.blank = blank
+        self.maximum = maximum
+
+    def error(self, field, value):
+        if not isinstance(value, str):
+            return None
+        if not self.blank and not value.strip():
+            return "%s: a value of only white space is not allowed; give text, or '' to remove it" % field
+        return n.length_error(field, value, self.maximum) if self.maximum else None
 
 
 class CiText(Value):
-    """A name compared case-insensitively (header names, connector names)."""
+    """A name compared case-insensitively (connector names)."""
 
     def key(self, value):
         return n.ci_key(value)
 
 
+class HeaderName(CiText):
+    """A message header name: printable ASCII without spaces or ':'; compared without case."""
+
+    def error(self, field, value):
+        if not _HEADER_NAME.match(str(value).strip()):
+            return ("%s: '%s' is not a message header name; use printable ASCII without spaces or ':', at most 64 "
+                    "characters (for example X-Partner)" % (field, value))
+        return None
+
+
 class Words(Value):
-    """A list compared as a case-insensitive set (words, recipients)."""
+    """A list compared as a case-insensitive set, one entry per value (words). Blanks around a word are not part
+    of it (list entries are trimmed when the service binds them: inferred, as the sandbox does)."""
 
     multi = True
     arg = {"type": "list", "elements": "str"}
 
+    def error(self, field, value):
+        if not isinstance(value, str) or not value.strip():
+            return "%s: an empty word is not allowed; remove it from the list" % field
+        return None
+
     def key(self, value):
         return n.ci_key(str(value))
+
+    def send(self, value):
+        return n.text_strip(value)
 
 
 class Domains(Words):
@@ -182,6 +241,69 @@ class Domains(Words):
 
     def key(self, value):
         return n.domain_key(str(value))
+
+    def send(self, value):
+        return n.domain_text(value)
+
+
+class Recipients(Words):
+    """Recipients (``From``, ``SentTo``, ``*MemberOf``, ``AddToRecipients``, ``CopyTo``...): a name, alias,
+    display name or address, which the service resolves and stores as the recipient's primary SMTP address.
+
+    The task resolves each value the same way first (``TransportRuleSpec.prepare``), so values compare as
+    addresses without case. ``role`` says what the service requires of the recipient (read in the decompiled
+    transport rule tasks, ``Utils.ValidateRecipientIdParameters`` and ``CheckRuleForOrganizationLimits``):
+    ``sent_to`` and ``added`` (the actions that add recipients) refuse distribution groups; ``member_of`` expects
+    a group (not enforced by the service: a warning here); ``sender`` takes any recipient.
+    """
+
+    def __init__(self, role="sender"):
+        self.role = role
+
+    def error(self, field, value):
+        if not isinstance(value, str) or not value.strip():
+            return "%s: an empty recipient is not allowed; give a name, alias or email address" % field
+        return None
+
+    def problem(self, field, value, found):
+        """Why the resolved ``found`` cannot be used here (a failure), or None."""
+        if found.get("problem"):
+            return "%s: %s" % (field, found["problem"])
+        if found.get("group") and self.role == "sent_to":
+            return ("%s: '%s' is a group (%s), and Exchange Online refuses groups here; use %s_member_of to match "
+                    "its members" % (field, value, found["address"], field))
+        if found.get("group") and self.role == "added":
+            return ("%s: '%s' is a group (%s), and Exchange Online does not let a mail flow rule add a group as a "
+                    "recipient; give the addresses of people or mailboxes" % (field, value, found["address"]))
+        return None
+
+    def caution(self, field, value, found):
+        """A warning about the resolved ``found`` (not a failure), or None."""
+        if self.role != "member_of" or found.get("group"):
+            return None
+        if found.get("internal"):
+            return ("%s: '%s' (%s) is not a group; Exchange Online accepts it, but the condition is about members of "
+                    "a group" % (field, value, found["address"]))
+        return ("%s: '%s' is not a recipient of the organisation, so it is not a group of it; Exchange Online keeps "
+                "the address, but the condition is about members of a group" % (field, value))
+
+
+class Size(Value):
+    """A ``ByteQuantifiedSize`` (``AttachmentSizeOver``...): written ``10MB``, ``10 MB``, ``10485760``..., read back
+    ``10 MB (10,485,760 bytes)``, compared by bytes."""
+
+    arg = {"type": "raw"}
+
+    def error(self, field, value):
+        return n.size_error(field, value)
+
+    def key(self, value):
+        size = n.parse_size(value)
+        return value if size is None else size
+
+    def shown(self, value):
+        size = n.parse_size(value)
+        return value if size is None else n.size_display(size)
 
 
 class IpRanges(Words):
@@ -206,6 +328,8 @@ class AdAttributes(Words):
         if attribute.strip().lower() not in _AD_BY_LOWER:
             return ("%s: '%s' is not an attribute Exchange Online can match; use one of %s"
                     % (field, attribute.strip(), ", ".join(AD_ATTRIBUTES)))
+        if self.patterns:
+            return n.regex_error(field, rest.strip())
         return None
 
     def key(self, value):
@@ -327,17 +451,77 @@ class Date(Value):
     shown = staticmethod(date_display)
 
 
+def _raw_item(value, ci):
+    """Comparison form of one ``extra_parameters`` value: typed like the service reads it back."""
+    if value is None:
+        return ("z", "")
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", float(value))
+    if isinstance(value, dict):
+        return ("d", tuple(sorted(((str(k).lower(), _raw_item(v, True)) for k, v in value.items()), key=repr)))
+    text = str(value)
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return ("b", lowered == "true")  # a boolean written as a string
+    if _NUMBER.match(text.strip()):
+        return ("n", float(text.strip()))  # a number written as a string
+    if ci or _IDENTIFIER.match(text.strip()):
+        # Enums read back in their canonical case (SetAuditSeverity: medium -> Medium); list entries (words,
+        # domains, names) compare without case like the module's own list keys. Inferred for parameters of
+        # unknown type: a single word of letters and digits is taken to be an enum or a name.
+        return ("s", lowered)
+    return ("s", text)
+
+
 class Raw(Value):
-    """``extra_parameters``: compared as given (lists in any order), sent as given."""
+    """``extra_parameters`` of no known type: sent as given, compared like the service reads them back. Booleans
+    and numbers are typed (``"true"`` = ``true``, ``"5"`` = ``5``), a single word compares without case (enums come
+    back in canonical case), lists compare as sets (a single value equals a list holding only it), other text
+    exactly."""
 
     arg = {"type": "raw"}
 
     def key(self, value):
-        if isinstance(value, list):
-            return tuple(sorted(str(v) for v in value))
-        if isinstance(value, dict):
-            return tuple(sorted((str(k), str(v)) for k, v in value.items()))
-        return value
+        if isinstance(value, (list, tuple)):
+            return tuple(sorted(set(_raw_item(v, True) for v in value), key=repr))
+        return (_raw_item(value, False),)
+
+
+class Patterns(Raw):
+    """``extra_parameters`` that take regular expressions (``*MatchesPatterns``), compared exactly as a set.
+    ``attribute`` patterns are ``Attribute:pattern`` (``*ADAttributeMatchesPatterns``)."""
+
+    def __init__(self, attribute=False):
+        self.attribute = attribute
+
+    def error(self, field, value):
+        for item in value if isinstance(value, list) else [value]:
+            pattern = str(item)
+            if self.attribute:
+                _attribute, sep, pattern = pattern.partition(":")
+                if not sep:
+                    return "%s: '%s' is not 'Attribute:pattern' (for example Title:^Head)" % (field, item)
+            problem = n.regex_error(field, pattern.strip() if self.attribute else pattern)
+            if problem:
+                return problem
+        return None
+
+    def key(self, value):
+        return tuple(sorted(set(str(v) for v in (value if isinstance(value, list) else [value]))))
+
+
+def extra_value(param):
+    """The value type of an ``extra_parameters`` entry, by its cmdlet parameter name."""
+    lowered = param.lower()
+    if lowered in SIZE_PARAMETERS:
+        return Size()
+    if lowered in RECIPIENT_PARAMETERS:
+        return Recipients(RECIPIENT_PARAMETERS[lowered])
+    if lowered.endswith("matchespatterns"):
+        return Patterns(attribute="adattribute" in lowered)
+    return Raw()
 
 
 # --------------------------------------------------------------------------- properties
@@ -394,13 +578,16 @@ class Prop(object):
         if self.absent(value):
             return None
         if self.value.multi:
-            return list(value)
+            return [self.value.send(v) for v in n.unique(value, self.value.key)]
         return self.value.shown(value)
 
     def to_params(self, value):
+        """The parameters that set ``value``: lists with one entry per value, in the form the service stores."""
         if self.absent(value):
             return {self.param: self.value.clear}
-        return {self.param: [self.value.send(v) for v in value] if self.value.multi else self.value.send(value)}
+        if self.value.multi:
+            return {self.param: [self.value.send(v) for v in n.unique(value, self.value.key)]}
+        return {self.param: self.value.send(value)}
 
     def errors(self, value):
         if self.absent(value):
@@ -502,13 +689,13 @@ MODES = {"enforce": "Enforce", "audit": "Audit", "audit_and_notify": "AuditAndNo
 
 # snake_case key -> (parameter, value type). Exceptions use the same keys with the ExceptIf prefix.
 PREDICATES = (
-    ("from", "From", Words()),
+    ("from", "From", Recipients("sender")),
     ("from_scope", "FromScope", Enum(SCOPES)),
-    ("from_member_of", "FromMemberOf", Words()),
+    ("from_member_of", "FromMemberOf", Recipients("member_of")),
     ("from_address_contains_words", "FromAddressContainsWords", Words()),
-    ("sent_to", "SentTo", Words()),
+    ("sent_to", "SentTo", Recipients("sent_to")),
     ("sent_to_scope", "SentToScope", Enum(SCOPES)),
-    ("sent_to_member_of", "SentToMemberOf", Words()),
+    ("sent_to_member_of", "SentToMemberOf", Recipients("member_of")),
     ("recipient_address_contains_words", "RecipientAddressContainsWords", Words()),
     ("sender_domain_is", "SenderDomainIs", Domains()),
     ("recipient_domain_is", "RecipientDomainIs", Domains()),
@@ -517,21 +704,23 @@ PREDICATES = (
     ("sender_ip_ranges", "SenderIpRanges", IpRanges()),
     ("subject_contains_words", "SubjectContainsWords", Words()),
     ("subject_or_body_contains_words", "SubjectOrBodyContainsWords", Words()),
-    ("header_contains", (("header", "HeaderContainsMessageHeader", CiText()), ("words", "HeaderContainsWords", Words())), True),
+    ("header_contains", (("header", "HeaderContainsMessageHeader", HeaderName()),
+                         ("words", "HeaderContainsWords", Words())), True),
 )
 
 ACTIONS = (
     ("route_message_outbound_connector", "RouteMessageOutboundConnector", CiText()),
     ("route_message_outbound_require_tls", "RouteMessageOutboundRequireTls", Flag()),
-    ("set_header", (("name", "SetHeaderName", CiText()), ("value", "SetHeaderValue", Text())), True),
-    ("remove_header", "RemoveHeader", CiText()),
-    ("prepend_subject", "PrependSubject", Text()),
+    ("set_header", (("name", "SetHeaderName", HeaderName()), ("value", "SetHeaderValue", Text(blank=False))), True),
+    ("remove_header", "RemoveHeader", HeaderName()),
+    ("prepend_subject", "PrependSubject", Text(blank=False)),
     ("set_scl", "SetSCL", Scl()),
-    ("add_to_recipients", "AddToRecipients", Words()),
-    ("blind_copy_to", "BlindCopyTo", Words()),
-    ("redirect_message_to", "RedirectMessageTo", Words()),
+    ("add_to_recipients", "AddToRecipients", Recipients("added")),
+    ("copy_to", "CopyTo", Recipients("added")),
+    ("blind_copy_to", "BlindCopyTo", Recipients("added")),
+    ("redirect_message_to", "RedirectMessageTo", Recipients("added")),
     ("stop_rule_processing", "StopRuleProcessing", Flag()),
-    ("reject_message", (("reason", "RejectMessageReasonText", Text()),
+    ("reject_message", (("reason", "RejectMessageReasonText", Text(maximum=REASON_MAX)),
                         ("status_code", "RejectMessageEnhancedStatusCode", StatusCode())), False),
 )
 
@@ -666,6 +855,67 @@ def nest(flat, keep_none=False):
     return out
 
 
+# --------------------------------------------------------------------------- recipients
+
+def _is_group(obj):
+    kinds = (obj.get("RecipientType"), obj.get("RecipientTypeDetails"))
+    return any(str(k) in GROUP_RECIPIENT_TYPES + ("GroupMailbox", "RoomList") for k in kinds if k)
+
+
+class RecipientResolver(object):
+    """What the service stores for a recipient value, the way ``New-TransportRule`` resolves it.
+
+    Facts (decompiled transport rule tasks, ``Utils.ValidateRecipient`` and ``Utils.BuildSmtpAddressArray``, read
+    in code; live ``Get-TransportRule`` dumps show addresses): the value is looked up in the directory like any
+    ``RecipientIdParameter`` (name, alias, display name, any proxy address, GUID...). Found once: the recipient's
+    primary SMTP address is stored, so a secondary address reads back as the primary one. Found several times: the
+    service refuses the value as ambiguous. Not found: a valid SMTP address (also ``Name <address>``) is stored as
+    given, which is how external senders and recipients are used; anything else is refused as not found.
+
+    Every distinct value is looked up once per task (an address too: it may be a secondary proxy address), with
+    ``Get-Recipient`` (read-only, so also in check mode).
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.cache = {}
+
+    def resolve(self, value):
+        """``{"address", "group", "internal", "problem"}`` for one value (``problem`` set when it cannot be used)."""
+        text = str(value).strip()
+        address = n.smtp_address(text)
+        identity = address or text
+        if identity.lower() not in self.cache:
+            self.cache[identity.lower()] = self._lookup(identity, address)
+        return self.cache[identity.lower()]
+
+    def _lookup(self, identity, address):
+        try:
+            found = [o for o in self.client.invoke("Get-Recipient", {"Identity": identity}) if isinstance(o, dict)]
+        except NotFoundError:
+            found = []
+        except InvalidParameterError as exc:
+            if "ambiguous" not in ("%s %s" % (exc.exception_type, exc.msg)).lower() and "multiple" not in exc.msg:
+                raise
+            return {"address": identity, "problem": "'%s' matches more than one recipient of the organisation; give "
+                                                    "the email address of the one you mean" % identity}
+        if len(found) > 1:
+            matches = sorted(str(o.get("PrimarySmtpAddress") or o.get("Name")) for o in found)
+            return {"address": identity, "problem": "'%s' matches more than one recipient (%s); give the email "
+                                                    "address of the one you mean" % (identity, ", ".join(matches))}
+        if found:
+            primary = str(found[0].get("PrimarySmtpAddress") or "").strip()
+            if not primary:
+                return {"address": identity, "problem": "recipient '%s' has no email address, so a mail flow rule "
+                                                        "cannot use it" % identity}
+            return {"address": primary, "group": _is_group(found[0]), "internal": True}
+        if address:
+            return {"address": address, "group": False, "internal": False}  # kept as given, like the service
+        return {"address": identity, "problem": "there is no recipient '%s' in the organisation (Get-Recipient finds "
+                                                "no name, alias, display name or address like it). Correct it, or "
+                                                "give an email address" % identity}
+
+
 # --------------------------------------------------------------------------- the spec
 
 class TransportRuleSpec(ResourceSpec):
@@ -680,7 +930,7 @@ class TransportRuleSpec(ResourceSpec):
         super(TransportRuleSpec, self).__init__()
         self.props = dict(BY_PATH)
         for param in sorted(extra_parameters or {}):
-            prop = Prop("extra_parameters", str(param), str(param), Raw())
+            prop = Prop("extra_parameters", str(param), str(param), extra_value(str(param)))
             self.props[prop.path] = prop
         self.extra = sorted(str(p) for p in (extra_parameters or {}))
         self.apply_to_all_messages = apply_to_all_messages
@@ -735,6 +985,42 @@ class TransportRuleSpec(ResourceSpec):
                 "name, or use top or bottom" % (other, where, ", ".join("'%s'" % o for o in others) or "none"))
         index = lowered.index(other.lower())
         return index if where == "before" else index + 1
+
+    # ---- recipients ---------------------------------------------------------------------------------------------
+    def normalise(self, desired):
+        """``extra_parameters`` of a list type given as a single value become a list of it (as the cmdlet binds it)."""
+        out = dict(desired)
+        for path, value in desired.items():
+            prop = self.props.get(path)
+            if prop is not None and prop.section == "extra_parameters" and prop.value.multi and isinstance(value, str):
+                out[path] = [value] if value else []
+        return out
+
+    def prepare(self, client, name, desired):
+        """Resolve every recipient value to the primary SMTP address the service will store (one Get-Recipient per
+        distinct value, read-only, in check mode too), so that names, aliases and secondary addresses compare equal
+        to what Get-TransportRule reads back; refuse unknown and ambiguous recipients and groups where the service
+        refuses them, naming the option, before any write."""
+        resolver = RecipientResolver(client)
+        out, errors = dict(desired), []
+        for path in sorted(desired, key=_path_sort):
+            prop, value = self.props.get(path), desired[path]
+            if not isinstance(getattr(prop, "value", None), Recipients) or value is None or prop.absent(value):
+                continue
+            addresses = []
+            for item in value:
+                found = resolver.resolve(item)
+                problem = prop.value.problem(path, item, found)
+                if problem:
+                    errors.append(problem)
+                    continue
+                caution = prop.value.caution(path, item, found)
+                if caution and caution not in self.warnings:
+                    self.warnings.append(caution)
+                addresses.append(found["address"])
+            out[path] = n.unique(addresses, n.ci_key)
+        n.raise_errors(errors)
+        return out
 
     # ---- checks -------------------------------------------------------------------------------------------------
     def preflight(self, name, desired):
@@ -1003,7 +1289,7 @@ def ensure_rule(client, params, check_mode=False, diff_mode=False):
     name, state = params["name"], params.get("state") or "present"
     spec = TransportRuleSpec(params.get("extra_parameters"), bool(params.get("apply_to_all_messages")))
     spec.check_mode = check_mode
-    desired = desired_state(params) if state == "present" else {}
+    desired = spec.normalise(desired_state(params)) if state == "present" else {}
     outcome = engine.ensure(client, spec, name, state, desired, check_mode=check_mode)
     if outcome.changed and not check_mode:
         if not client.calls or client.calls[-1]["cmdlet"] != spec.get_cmdlet:

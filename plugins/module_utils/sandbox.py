@@ -25,7 +25,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import Config
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
     CmdletError, Param, Store, bind, require, schema, smtp_address,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_connectors, sandbox_rules
+from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_connectors, sandbox_recipients, sandbox_rules
 
 DEFAULT_DOMAIN = "sandbox.onmicrosoft.com"
 EXTRA_ACCEPTED_DOMAINS = ("contoso.com",)
@@ -40,6 +40,8 @@ _DDL = (
     "CREATE UNIQUE INDEX IF NOT EXISTS objects_kind_name ON objects (kind, name_lc)",
     "CREATE TABLE IF NOT EXISTS accepted_domains (domain TEXT PRIMARY KEY COLLATE NOCASE, "
     "domain_type TEXT NOT NULL DEFAULT 'Authoritative')",
+    # The directory (Get-Recipient): apart from the configuration objects, as in the service.
+    "CREATE TABLE IF NOT EXISTS recipients (guid TEXT PRIMARY KEY, name_lc TEXT NOT NULL UNIQUE, data TEXT NOT NULL)",
 )
 
 
@@ -134,17 +136,19 @@ def fallback_validation(connector, recipients, sender, dns_servers=None, smtp_po
 
 SCHEMAS = dict(sandbox_connectors.SCHEMAS)
 SCHEMAS.update(sandbox_rules.SCHEMAS)
+SCHEMAS.update(sandbox_recipients.SCHEMAS)
 SCHEMAS["validate-outboundconnector"] = schema((Param("Identity", nullable=False),
                                                 Param("Recipients", "list", check=smtp_address, nullable=False)))
 HANDLERS = dict(sandbox_connectors.HANDLERS)
 HANDLERS.update(sandbox_rules.HANDLERS)
+HANDLERS.update(sandbox_recipients.HANDLERS)
 HANDLERS["validate-outboundconnector"] = _validate_connector
 
 CANONICAL = dict((name.lower(), name) for name in (
     "Get-InboundConnector", "New-InboundConnector", "Set-InboundConnector", "Remove-InboundConnector",
     "Get-OutboundConnector", "New-OutboundConnector", "Set-OutboundConnector", "Remove-OutboundConnector",
     "Validate-OutboundConnector", "Get-TransportRule", "New-TransportRule", "Set-TransportRule", "Remove-TransportRule",
-    "Enable-TransportRule", "Disable-TransportRule"))
+    "Enable-TransportRule", "Disable-TransportRule", "Get-Recipient"))
 
 
 def _check_settings(settings):
@@ -309,6 +313,12 @@ class SandboxTenant(object):
                 conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
                 for accepted in (domain,) + EXTRA_ACCEPTED_DOMAINS:
                     conn.execute("INSERT OR IGNORE INTO accepted_domains (domain) VALUES (?)", (accepted,))
+            if "recipients_seeded" not in meta:  # also for tenant files made before the sandbox had recipients
+                for seed in sandbox_recipients.SEED:
+                    self._insert_recipient(conn, sandbox_recipients.make_recipient(
+                        meta["tenant_domain"], meta["tenant_id"], seed["name"], display_name=seed["display_name"],
+                        alias=seed["alias"], primary=seed["primary"], secondary=seed["secondary"], kind=seed["kind"]))
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('recipients_seeded', '1')")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -359,6 +369,44 @@ class SandboxTenant(object):
         conn = self._connect()
         try:
             conn.execute("INSERT OR REPLACE INTO accepted_domains (domain, domain_type) VALUES (?, ?)", (domain, domain_type))
+        finally:
+            conn.close()
+
+    # ------------------------------------------------------------------ recipients
+    @staticmethod
+    def _insert_recipient(conn, record):
+        conn.execute("INSERT INTO recipients (guid, name_lc, data) VALUES (?, ?, ?)",
+                     (record["Guid"], record["Name"].lower(), json.dumps(record)))
+
+    def add_recipient(self, name, display_name=None, alias=None, primary=None, secondary=(), kind="UserMailbox"):
+        """Add a recipient to the tenant's directory (what Get-Recipient finds and transport rules resolve).
+
+        ``kind`` is its RecipientTypeDetails (``UserMailbox``, ``MailUser``, ``MailContact``,
+        ``MailUniversalDistributionGroup``, ``MailUniversalSecurityGroup``, ``DynamicDistributionGroup``,
+        ``GroupMailbox``, ``SharedMailbox``); ``secondary`` are more SMTP addresses (``{tenant}`` stands for the
+        tenant's domain). Returns the Get-Recipient record.
+        """
+        record = sandbox_recipients.make_recipient(self.tenant_domain, self.tenant_id, name, display_name=display_name,
+                                                   alias=alias, primary=primary, secondary=secondary, kind=kind)
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._insert_recipient(conn, record)
+            except sqlite3.IntegrityError:
+                raise ConfigurationError("A recipient named '%s' already exists in the sandbox tenant" % name)
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+        return record
+
+    def recipients(self):
+        """The tenant's directory (Get-Recipient records), by name."""
+        conn = self._connect()
+        try:
+            return sandbox_recipients.directory(conn)
         finally:
             conn.close()
 

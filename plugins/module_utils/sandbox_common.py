@@ -15,7 +15,10 @@ import datetime
 import ipaddress
 import json
 import re
+import warnings
 import zlib
+
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import RESERVED_IPV4_NETWORKS, SIZE_UNITS
 
 # --------------------------------------------------------------------------- exception types
 
@@ -298,14 +301,23 @@ def max_length(limit):
     return check
 
 
+def object_name(name, value):
+    """Names of configuration objects: no leading or trailing white space (NoLeadingOrTrailingWhitespaceConstraint
+    on the directory Name property; for connectors and rules inferred). The name is stored and found as given."""
+    if value != value.strip():
+        fail("NameWhitespace", "The value \"%s\" of property %s isn't valid: it can't begin or end with white space."
+             % (value, name))
+    return value
+
+
 def connector_name(name, value):
     if not value.strip():
         fail("EmptyName", "%s cannot be empty." % name, ARGUMENT)
-    return max_length(64)(name, value)
+    return max_length(64)(name, object_name(name, value))
 
 
-RESERVED_V4 = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/32", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"))
+# The reserved networks are shared constant data (service_data.py, from the service's IPAddressValidation).
+RESERVED_V4 = tuple(ipaddress.ip_network(n) for n in RESERVED_IPV4_NETWORKS)
 
 
 def _ipv4_network(name, text, reserved_key):
@@ -389,6 +401,72 @@ def ip_range_any(name, value):
         fail("InvalidIPRange", "The value '%s' in %s is not valid: expected a single IP address (192.0.2.1), a range "
              "(192.0.2.1-192.0.2.20) or a CIDR range (192.0.2.0/24)." % (text, name), ARGUMENT)
     return text
+
+
+def ef_skip_ip(name, value):
+    """EFSkipIPs: like ip_range_any, but private and reserved IPv4 addresses can't be added (Enhanced Filtering skips
+    them by itself: OfficeDocs-Exchange#1960 / PR #1982)."""
+    text = ip_range_any(name, value)
+    if "-" in text:
+        low, high = [ipaddress.ip_address(p.strip()) for p in text.split("-", 1)]
+        blocks = list(ipaddress.summarize_address_range(low, high)) if low.version == 4 else []
+    else:
+        network = ipaddress.ip_network(text, strict=False)
+        blocks = [network] if network.version == 4 else []
+    for reserved in RESERVED_V4:
+        if any(block.overlaps(reserved) for block in blocks):
+            fail("IPRangeInConnectorContainsReservedIPAddresses", "The IP address or range '%s' in %s contains reserved or "
+                 "private IP addresses (%s), which can't be added; private IP addresses are skipped automatically."
+                 % (text, name, reserved), ARGUMENT)
+    return text
+
+
+def byte_size(name, value):
+    """A ByteQuantifiedSize (AttachmentSizeOver, MessageSizeOver): '10MB', '10 MB', '1.5 GB', '10485760' (bytes) or
+    the read-back form; stored in the read-back form '10 MB (10,485,760 bytes)'. From the struct's parser (a number
+    of up to 15 characters ending in a digit, an optional unit after at most one space, or the bytes in brackets)."""
+    text = str(value).strip()
+    match = re.match(r"^(\S{0,14}\d)(?: ?([KMGT]?B)(?: \((\S+) bytes\))?)?$", text, re.I)
+    size = None
+    if match and match.group(3):
+        digits = match.group(3).replace(",", "")
+        size = int(digits) if digits.isdigit() else None
+    elif match:
+        number = match.group(1).replace(",", "")
+        factor = dict(SIZE_UNITS)[(match.group(2) or "B").upper()]
+        if re.match(r"^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", number, re.I):
+            size = int(number) * factor if number.lstrip("+").isdigit() else int(float(number) * factor)
+    if size is None or size < 0 or size >= 1 << 64:
+        transformation(name, value, "Microsoft.Exchange.Data.ByteQuantifiedSize",
+                       "The value '%s' isn't a valid size; use a number with an optional unit B, KB, MB, GB or TB." % value)
+    return format_size(size)
+
+
+def format_size(size):
+    """'<value:G4> <unit> (<bytes:N0> bytes)' in the largest unit the size holds at least once."""
+    for unit, factor in SIZE_UNITS:
+        if size >= factor or factor == 1:
+            return "%s %s (%s bytes)" % ("%.4G" % (float(size) / factor), unit, "{:,}".format(size))
+    return str(size)
+
+
+def regex_pattern(name, value):
+    """A regular expression the service's (.NET) engine accepts. Only errors .NET raises as well are refused:
+    unbalanced parentheses, an unterminated class, a quantifier without anything to repeat, {n,m} with n > m, a
+    reversed range; constructs Python lacks (\\p{L}, \\z, variable look-behind...) are accepted."""
+    if not value:
+        fail("EmptyPattern", "%s cannot contain an empty pattern." % name, ARGUMENT)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            re.compile(re.sub(r"\(\?<(?![=!])(\w+)>", r"(?P<\1>", value))
+    except re.error as exc:
+        if str(exc.msg).startswith(("missing )", "unbalanced parenthesis", "unterminated character set",
+                                    "nothing to repeat", "multiple repeat", "min repeat greater than max repeat",
+                                    "bad character range")):
+            fail("InvalidPattern", "The pattern '%s' in %s isn't a valid regular expression: %s." % (value, name, exc.msg),
+                 ARGUMENT)
+    return value
 
 
 def networks_of(entries):

@@ -15,7 +15,7 @@ import uuid
 
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
     ARGUMENT, NS_SCT, STILL_REFERENCED, CmdletError, Param, apply_bound, common_tail, connector_ip,
-    connector_name, domain_no_star, domain_with_subdomains, fail, fmt_date, ip_range_any, limit_results, max_length,
+    connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, fail, fmt_date, limit_results, max_length,
     networks_of, non_empty, not_found, plain_domain, require, schema, smart_host, smtp_address, unchanged_warning, utcnow,
 )
 
@@ -80,7 +80,7 @@ INBOUND_FIELDS = (
     Param("TreatMessagesAsInternal", "bool", nullable=False),
     Param("EFTestMode", "bool", nullable=False),
     Param("EFSkipLastIP", "bool", nullable=False),
-    Param("EFSkipIPs", "list", check=ip_range_any),
+    Param("EFSkipIPs", "list", check=ef_skip_ip),
     Param("EFSkipMailGateway", "list", check=non_empty),
     Param("EFUsers", "list", check=smtp_address),
     Param("ScanAndDropRecipients", "list", check=smtp_address),

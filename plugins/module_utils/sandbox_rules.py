@@ -19,10 +19,12 @@ import re
 import uuid
 
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
-    ARGUMENT, NS_RULES, CmdletError, Param, apply_bound, common_tail, fail, fmt_date, ip_range_any, limit_results, max_length,
-    non_empty, not_found, read_date, require, schema, unchanged_warning, utcnow,
+    ARGUMENT, NS_RULES, CmdletError, Param, apply_bound, byte_size, common_tail, fail, fmt_date, ip_range_any,
+    limit_results, max_length, non_empty, not_found, object_name, read_date, regex_pattern, require, schema,
+    unchanged_warning, utcnow,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_connectors import OUTBOUND, RULE
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_recipients import resolve_rule_recipients
 
 MAX_RULES = 300
 MAX_RULE_SIZE = 8192
@@ -59,6 +61,17 @@ def ad_attribute(name, value):
         fail("InvalidADAttribute", "The value '%s' for %s is not valid: use 'Attribute:value1,value2' where Attribute is one "
              "of %s." % (value, name, ", ".join(AD_ATTRIBUTES)), ARGUMENT)
     return "%s:%s" % (canonical[0], words.strip())
+
+
+def ad_attribute_pattern(name, value):
+    """``Attribute:pattern`` with an attribute from the allowed list and a valid regular expression."""
+    attr, sep, pattern = value.partition(":")
+    canonical = [a for a in AD_ATTRIBUTES if a.lower() == attr.strip().lower()]
+    if not sep or not canonical or not pattern.strip():
+        fail("InvalidADAttribute", "The value '%s' for %s is not valid: use 'Attribute:value' where value is a "
+             "regular expression and Attribute is one of %s." % (value, name, ", ".join(AD_ATTRIBUTES)), ARGUMENT)
+    regex_pattern(name, pattern.strip())
+    return "%s:%s" % (canonical[0], pattern.strip())
 
 
 def scl(name, value):
@@ -133,7 +146,7 @@ CONDITIONS = (
          lambda v: "Recipient's address domain portion belongs to any of these domains: %s" % _q(v["RecipientDomainIs"])),
     Part("SenderAttributeContainsPredicate", [_lst("SenderADAttributeContainsWords", ad_attribute)],
          lambda v: "Sender has these AD attribute values containing any of these words: %s" % _q(v["SenderADAttributeContainsWords"])),
-    Part("SenderAttributeMatchesPredicate", [_lst("SenderADAttributeMatchesPatterns", ad_attribute)],
+    Part("SenderAttributeMatchesPredicate", [_lst("SenderADAttributeMatchesPatterns", ad_attribute_pattern)],
          lambda v: "Sender has these AD attribute values matching these text patterns: %s"
          % _q(v["SenderADAttributeMatchesPatterns"])),
     Part("SenderIpRangesPredicate", [_lst("SenderIpRanges", ip_range_any)],
@@ -150,6 +163,12 @@ CONDITIONS = (
          lambda v: "Sender's address contains these words: %s" % _q(v["FromAddressContainsWords"])),
     Part("RecipientAddressContainsWordsPredicate", [_lst("RecipientAddressContainsWords", words)],
          lambda v: "Recipient's address contains these words: %s" % _q(v["RecipientAddressContainsWords"])),
+    Part("AttachmentSizeOverPredicate", [Param("AttachmentSizeOver", check=byte_size,
+                                               type_name="Microsoft.Exchange.Data.ByteQuantifiedSize")],
+         lambda v: "Any attachment's size is greater than or equal to '%s'" % v["AttachmentSizeOver"]),
+    Part("MessageSizeOverPredicate", [Param("MessageSizeOver", check=byte_size,
+                                            type_name="Microsoft.Exchange.Data.ByteQuantifiedSize")],
+         lambda v: "Message size is greater than or equal to '%s'" % v["MessageSizeOver"]),
 )
 
 ACTIONS = (
@@ -173,6 +192,7 @@ ACTIONS = (
          defaults={"ApplyHtmlDisclaimerLocation": "Append", "ApplyHtmlDisclaimerFallbackAction": "Wrap"}),
     Part("BlindCopyToAction", [_lst("BlindCopyTo")], lambda v: "Blind carbon copy (Bcc) the message to %s" % _q(v["BlindCopyTo"])),
     Part("AddToRecipientAction", [_lst("AddToRecipients")], lambda v: "Add %s to the recipient box" % _q(v["AddToRecipients"])),
+    Part("CopyToAction", [_lst("CopyTo")], lambda v: "Add %s to the Cc box" % _q(v["CopyTo"])),
     Part("RedirectMessageAction", [_lst("RedirectMessageTo")], lambda v: "Redirect the message to %s" % _q(v["RedirectMessageTo"])),
     Part("RejectMessageAction",
          [Param("RejectMessageReasonText", check=max_length(1024)),
@@ -200,7 +220,7 @@ def _prefixed(param, prefix):
 PART_PARAMS = tuple(_prefixed(param, prefix) for part, prefix, _s in PARTS for param in part.params)
 
 PROPERTIES = (
-    Param("Name", check=max_length(64), nullable=False),
+    Param("Name", check=lambda name, value: max_length(64)(name, object_name(name, value)), nullable=False),
     Param("Priority", "int", nullable=False),
     Param("Mode", "enum", ("Audit", "AuditAndNotify", "Enforce"), nullable=False, type_name="Microsoft.Exchange.MessagingPolicies.Rules.RuleMode"),
     Param("Enabled", "bool", scope="new", nullable=False),
@@ -444,6 +464,7 @@ def new_rule(store, bound):
     if len(rules) >= MAX_RULES:
         fail("RuleLimit", "The organization already has %d transport rules, the maximum. Remove a rule before you add one."
              % len(rules), NS_RULES + "TransportRuleLimitExceededException")
+    bound = resolve_rule_recipients(store, bound)
     obj = _new_object(bound)
     props = dict((k, v) for k, v in bound.items() if k not in ("Enabled", "Priority"))
     apply_bound(obj, props, schema(PROPERTIES))
@@ -465,6 +486,7 @@ def new_rule(store, bound):
 def set_rule(store, bound):
     require(bound, "Set", "Identity")
     before = store.get(RULE, bound["Identity"])
+    bound = resolve_rule_recipients(store, bound)
     obj = copy.deepcopy(before)
     props = dict((k, v) for k, v in bound.items() if k != "Priority")
     apply_bound(obj, props, schema(PROPERTIES))

@@ -15,8 +15,18 @@ description:
   - Creates, updates, moves, enables, disables or removes a mail flow rule (transport rule) in Exchange Online, for
     example the rule that routes part of your mail to a partner through a rule-scoped outbound connector.
   - Conditions, exceptions and actions are dictionaries with snake_case keys. Values are compared the way Exchange
-    Online stores them (words, recipients and domains without case and as sets, C(192.0.2.1) equal to
-    C(192.0.2.1/32), dates as UTC instants), so a second run reports no change and sends no write.
+    Online stores them (words and domains without case and as sets, C(192.0.2.1) equal to C(192.0.2.1/32), dates
+    as UTC instants, text such as a subject prefix exactly as given), so a second run reports no change and sends
+    no write.
+  - Recipients (O(conditions.from), O(conditions.sent_to), the C(*_member_of) keys, O(actions.add_to_recipients),
+    O(actions.copy_to), O(actions.blind_copy_to), O(actions.redirect_message_to) and their exceptions) may be
+    given by name, alias, display name or email address. Exchange Online stores each as the recipient's primary
+    SMTP address, so the task looks each distinct value up first with C(Get-Recipient) (a read, also in check
+    mode) and compares and sends addresses. A value that matches no recipient and is not an email address, or
+    that matches several, fails the task naming the option, before any write; an email address outside the
+    organisation is used as given, as the service does.
+  - List values are normalised before they are compared and before they are sent, with one entry per value
+    (C([adatum.com, ADATUM.com]) is sent once) and domains without a trailing dot.
   - A condition, exception or action that the rule has but the task does not list is removed (see
     O(purge_conditions)); an explicit empty value removes it too.
   - Priorities are compared only when you set O(priority) or O(position). Placing a rule never makes other rules
@@ -30,6 +40,7 @@ options:
   name:
     description:
       - Name of the rule, unique in the tenant (case-insensitive). At most 64 characters.
+      - A name that begins or ends with white space is refused, because Exchange Online does not allow it.
     type: str
     required: true
   state:
@@ -88,7 +99,9 @@ options:
     type: dict
     suboptions:
       from:
-        description: Senders (names, aliases or email addresses of recipients in the organisation). C(From).
+        description:
+          - Senders, by name, alias, display name or email address; an address outside the organisation is used as
+            given. Compared as the primary SMTP addresses the service stores. C(From).
         type: list
         elements: str
       from_scope:
@@ -96,15 +109,19 @@ options:
         type: str
         choices: [in_organization, not_in_organization]
       from_member_of:
-        description: Groups the sender is a member of. C(FromMemberOf).
+        description:
+          - Groups the sender is a member of, by name, alias, display name or email address (compared as the
+            groups' primary SMTP addresses). A value that is not a group gets a warning. C(FromMemberOf).
         type: list
         elements: str
       from_address_contains_words:
-        description: Words in the sender's address. C(FromAddressContainsWords).
+        description: Words in the sender's address. An empty word is refused. C(FromAddressContainsWords).
         type: list
         elements: str
       sent_to:
-        description: Recipients of the message. C(SentTo).
+        description:
+          - Recipients of the message, like O(conditions.from). A group is refused, as Exchange Online refuses it
+            here; use O(conditions.sent_to_member_of). C(SentTo).
         type: list
         elements: str
       sent_to_scope:
@@ -112,7 +129,7 @@ options:
         type: str
         choices: [in_organization, not_in_organization]
       sent_to_member_of:
-        description: Groups a recipient is a member of. C(SentToMemberOf).
+        description: Groups a recipient is a member of, like O(conditions.from_member_of). C(SentToMemberOf).
         type: list
         elements: str
       recipient_address_contains_words:
@@ -139,8 +156,13 @@ options:
         type: list
         elements: str
       sender_ad_attribute_matches_patterns:
-        description: Like O(conditions.sender_ad_attribute_contains_words) with a regular expression,
-          C(Attribute:pattern). C(SenderADAttributeMatchesPatterns).
+        description:
+          - Like O(conditions.sender_ad_attribute_contains_words) with a regular expression, C(Attribute:pattern).
+            C(SenderADAttributeMatchesPatterns).
+          - A pattern that is not a valid regular expression is refused before any call. Exchange Online uses .NET
+            regular expressions; only errors that .NET and Python agree on are refused here (unbalanced
+            parentheses or brackets, a quantifier with nothing to repeat or C({3,1}), a reversed range, an unknown
+            escape letter), anything else is left to the service.
         type: list
         elements: str
       sender_ip_ranges:
@@ -150,7 +172,7 @@ options:
         type: list
         elements: str
       subject_contains_words:
-        description: Words or phrases in the subject. C(SubjectContainsWords).
+        description: Words or phrases in the subject. An empty word is refused. C(SubjectContainsWords).
         type: list
         elements: str
       subject_or_body_contains_words:
@@ -164,7 +186,7 @@ options:
         type: dict
         suboptions:
           header:
-            description: Name of the header, for example C(X-Partner).
+            description: Name of the header, for example C(X-Partner) (printable ASCII without spaces or C(:)).
             type: str
           words:
             description: Words, any of which must be in the header.
@@ -177,7 +199,7 @@ options:
     type: dict
     suboptions:
       from:
-        description: Senders. C(ExceptIfFrom).
+        description: Senders, like O(conditions.from). C(ExceptIfFrom).
         type: list
         elements: str
       from_scope:
@@ -185,7 +207,7 @@ options:
         type: str
         choices: [in_organization, not_in_organization]
       from_member_of:
-        description: Groups the sender is a member of. C(ExceptIfFromMemberOf).
+        description: Groups the sender is a member of, like O(conditions.from_member_of). C(ExceptIfFromMemberOf).
         type: list
         elements: str
       from_address_contains_words:
@@ -193,7 +215,7 @@ options:
         type: list
         elements: str
       sent_to:
-        description: Recipients. C(ExceptIfSentTo).
+        description: Recipients, like O(conditions.sent_to) (groups are refused). C(ExceptIfSentTo).
         type: list
         elements: str
       sent_to_scope:
@@ -201,7 +223,7 @@ options:
         type: str
         choices: [in_organization, not_in_organization]
       sent_to_member_of:
-        description: Groups a recipient is a member of. C(ExceptIfSentToMemberOf).
+        description: Groups a recipient is a member of, like O(conditions.from_member_of). C(ExceptIfSentToMemberOf).
         type: list
         elements: str
       recipient_address_contains_words:
@@ -221,7 +243,8 @@ options:
         type: list
         elements: str
       sender_ad_attribute_matches_patterns:
-        description: C(Attribute:pattern) entries. C(ExceptIfSenderADAttributeMatchesPatterns).
+        description: C(Attribute:pattern) entries, validated like O(conditions.sender_ad_attribute_matches_patterns).
+          C(ExceptIfSenderADAttributeMatchesPatterns).
         type: list
         elements: str
       sender_ip_ranges:
@@ -274,13 +297,15 @@ options:
             description: Name of the header.
             type: str
           value:
-            description: Value of the header.
+            description: Value of the header, stored and compared exactly as given (blanks included).
             type: str
       remove_header:
         description: Remove this message header. C(RemoveHeader).
         type: str
       prepend_subject:
-        description: Text to put in front of the subject (end it with a space). C(PrependSubject).
+        description:
+          - Text to put in front of the subject (end it with a space, for example C("[EXTERNAL] ")). Stored and
+            compared exactly as given, so a change of only the trailing space is a change. C(PrependSubject).
         type: str
       set_scl:
         description:
@@ -288,15 +313,23 @@ options:
           - An empty string removes the action.
         type: raw
       add_to_recipients:
-        description: Add these recipients to the message. C(AddToRecipients).
+        description:
+          - Add these recipients to the To field, by name, alias, display name or email address (compared as primary
+            SMTP addresses, like O(conditions.from)). Groups are refused, as Exchange Online refuses them in the
+            actions that add recipients. C(AddToRecipients).
+        type: list
+        elements: str
+      copy_to:
+        description: Add these recipients to the Cc field, like O(actions.add_to_recipients). C(CopyTo).
         type: list
         elements: str
       blind_copy_to:
-        description: Send a blind copy to these recipients. C(BlindCopyTo).
+        description: Send a blind copy to these recipients, like O(actions.add_to_recipients). C(BlindCopyTo).
         type: list
         elements: str
       redirect_message_to:
-        description: Redirect the message to these recipients. C(RedirectMessageTo).
+        description: Redirect the message to these recipients, like O(actions.add_to_recipients).
+          C(RedirectMessageTo).
         type: list
         elements: str
       stop_rule_processing:
@@ -309,7 +342,8 @@ options:
         type: dict
         suboptions:
           reason:
-            description: Text of the non-delivery report. C(RejectMessageReasonText).
+            description: Text of the non-delivery report, at most 1024 characters, compared exactly.
+              C(RejectMessageReasonText).
             type: str
           status_code:
             description: Enhanced status code, C(5.7.1) or C(5.7.900) to C(5.7.999). C(RejectMessageEnhancedStatusCode).
@@ -340,8 +374,14 @@ options:
   extra_parameters:
     description:
       - Other C(New-TransportRule) / C(Set-TransportRule) parameters, by their cmdlet name (for example
-        C(SetAuditSeverity) or C(AttachmentSizeOver)). Compared as given (lists in any order) and only when
-        listed here; V(null) clears one.
+        C(SetAuditSeverity) or C(AttachmentSizeOver)), sent as given and managed only when listed here; V(null)
+        clears one.
+      - Compared the way the service reads them back. Sizes (C(AttachmentSizeOver), C(MessageSizeOver) and their
+        C(ExceptIf) forms) by bytes, so C(10MB), C(10 MB) and C(10485760) all equal the C(10 MB (10,485,760 bytes))
+        read back; booleans and numbers by value (C("true") equals V(true), C("5") equals V(5)); a single word
+        without case (enums come back in canonical case); lists as sets; other text exactly.
+      - Recipient lists (for example C(AnyOfToHeader)) are resolved like O(conditions.from); regular expressions
+        (C(*MatchesPatterns)) are validated like O(conditions.sender_ad_attribute_matches_patterns).
       - A parameter that has its own option here (for example C(SenderIpRanges)) is refused with the option to use.
       - A parameter here that is neither a known action nor a rule property counts as a condition for
         O(apply_to_all_messages).
@@ -350,7 +390,9 @@ extends_documentation_fragment:
   - m365.mailflow.connection
   - m365.mailflow.attributes
 notes:
-  - The rules are read with one C(Get-TransportRule) call; a task that changes nothing makes no other call.
+  - The rules are read with one C(Get-TransportRule) call; a task that changes nothing makes no other call, but for
+    one C(Get-Recipient) per distinct recipient value it manages (the app needs a role that allows
+    C(Get-Recipient), which the C(Exchange Administrator) role does).
   - Changes to rules take effect in Exchange Online after replication, which can take up to 30 minutes.
   - Renaming a rule is not supported; a new O(name) creates another rule.
 seealso:
@@ -531,8 +573,9 @@ msg:
   sample: mail flow rule 'Route Accounting to Adatum' updated
 service_warnings:
   description:
-    - Warnings Exchange Online returned, and in check mode the connector problems described under
-      O(actions.route_message_outbound_connector).
+    - Warnings Exchange Online returned, in check mode the connector problems described under
+      O(actions.route_message_outbound_connector), and warnings about the input (a C(*_member_of) value that is
+      not a group).
   returned: when the service returned warnings
   type: list
   elements: str

@@ -18,6 +18,9 @@ description:
   - Idempotent. Values are compared the way Exchange Online stores them, so C(Adatum.com) equals the
     C(smtp:adatum.com;1) the service reads back, C(198.51.100.7) equals C(198.51.100.7/32), and lists are compared
     as sets. Only options you set are managed; an update sends only the properties that differ.
+  - List values are normalised before they are compared and before they are sent, with one entry per value
+    (C([adatum.com, ADATUM.com]) is sent as C([adatum.com]), C([198.51.100.1, 198.51.100.1/32]) as
+    C([198.51.100.1])) and domains without a trailing dot (C(adatum.com.) is C(adatum.com)).
   - Bad input is refused before any call to the tenant, with the option and the fix in the message.
 author:
   - m365.mailflow contributors (@m365-mailflow)
@@ -25,6 +28,7 @@ options:
   name:
     description:
       - Name of the connector, unique among inbound connectors (case-insensitive). At most 64 characters.
+      - A name that begins or ends with white space is refused, because Exchange Online does not allow it.
     type: str
     required: true
   state:
@@ -37,7 +41,7 @@ options:
     description:
       - Sender domains of the partner. C(adatum.com) is that domain only, C(*.adatum.com) the domain and all its
         subdomains, C(*) any domain (when the partner is identified by IP address or certificate). The address
-        space form C(smtp:adatum.com;1) is accepted too.
+        space form C(smtp:adatum.com;1) is accepted too, with a cost from 1 to 100.
       - Required to create the connector; when given, the list replaces the current one.
       - A wildcard inside a name (C(mail.*.adatum.com)) is refused.
     type: list
@@ -47,6 +51,8 @@ options:
       - Public IPv4 addresses the partner sends from, each a single address or a CIDR block from C(/24) to C(/32).
       - Ranges (C(a-b)), IPv6, blocks wider than C(/24) and private or reserved ranges are refused, as Exchange
         Online refuses them. An empty list clears the addresses.
+      - Exchange Online uses them only when O(restrict_domains_to_ip_addresses=true); given without it (on the
+        task or on the connector), the module warns that they are ignored.
     type: list
     elements: str
   require_tls:
@@ -97,6 +103,7 @@ options:
       - Enhanced Filtering for Connectors; the IP addresses (single, CIDR or C(a-b) ranges) of hops to skip when
         finding the original source of a message. Only useful when mail reaches Microsoft 365 through another
         service first.
+      - Private and reserved IPv4 addresses are refused, as Exchange Online refuses them (it skips them by itself).
     type: list
     elements: str
   ef_skip_last_ip:
@@ -239,8 +246,10 @@ msg:
   type: str
   sample: inbound connector 'Adatum inbound' updated
 service_warnings:
-  description: Warnings Exchange Online returned (for example about IP ranges that overlap another connector).
-  returned: when the service returned warnings
+  description:
+    - Warnings Exchange Online returned (for example about IP ranges that overlap another connector), and warnings
+      about the input (O(sender_ip_addresses) without O(restrict_domains_to_ip_addresses=true)).
+  returned: when there are warnings
   type: list
   elements: str
 """

@@ -22,6 +22,9 @@ description:
   - Idempotent; values are compared as Exchange Online stores them (domains without case, lists as sets). An
     update sends one call with only the properties that differ, including the ones that must change together
     (becoming rule-scoped clears the recipient domains; leaving domain validation clears O(tls_domain)).
+  - List values are normalised before they are compared and before they are sent, with one entry per value
+    (C([adatum.com, ADATUM.com]) is sent as C([adatum.com])) and host and domain names without a trailing dot
+    (C(mail.adatum.com.) is C(mail.adatum.com), as the service stores it).
   - Bad input is refused before any call to the tenant, with the option and the fix in the message.
 author:
   - m365.mailflow contributors (@m365-mailflow)
@@ -29,6 +32,7 @@ options:
   name:
     description:
       - Name of the connector, unique among outbound connectors (case-insensitive). At most 64 characters.
+      - A name that begins or ends with white space is refused, because Exchange Online does not allow it.
     type: str
     required: true
   state:

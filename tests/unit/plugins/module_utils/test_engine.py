@@ -122,3 +122,71 @@ def test_outbound_test_mode_connector_found_with_two_reads_at_most(client):
     outcome = engine.ensure(client, spec, "T", "present", outbound(recipient_domains=["t.example"], test_mode=True))
     assert outcome.action == "none"
     assert client.transport.sent == ["Get-OutboundConnector", "Get-OutboundConnector"]
+
+
+# --------------------------------------------------------------------------- values as the service stores them
+
+def test_field_sends_one_entry_per_value_in_the_stored_form():
+    field = engine.Field("recipient_domains", "RecipientDomains", multi=True, key=lambda v: v.strip(".").lower(),
+                         send=lambda v: v.rstrip("."))
+    assert field.to_param(["adatum.com", "ADATUM.com.", "b.example."]) == ["adatum.com", "b.example"]
+    assert field.to_param([]) is None
+
+
+def test_connector_lists_in_other_forms_converge_on_the_first_run(client):
+    spec = OutboundConnectorSpec()
+    want = outbound(recipient_domains=["adatum.example", "ADATUM.example", "fabrikam.example."], use_mx_record=False,
+                    smart_hosts=["mail.td.example.", "MAIL.td.example", "198.51.100.1", "198.51.100.1/32"])
+    created = engine.ensure(client, spec, "O", "present", want)
+    params = created.commands[0]["parameters"]
+    assert params["RecipientDomains"] == ["adatum.example", "fabrikam.example"]
+    assert params["SmartHosts"] == ["mail.td.example", "198.51.100.1"]
+    client.transport.sent[:] = []
+    again = engine.ensure(client, spec, "O", "present", want)
+    assert again.action == "none", again.changed_properties
+    assert client.transport.sent == ["Get-OutboundConnector"]
+
+    inbound_spec = InboundConnectorSpec()
+    want = inbound(sender_domains=["adatum.example", "smtp:ADATUM.example.;1", "*.fabrikam.example."],
+                   sender_ip_addresses=["198.51.100.1", "198.51.100.1/32"], restrict_domains_to_ip_addresses=True)
+    created = engine.ensure(client, inbound_spec, "I", "present", want)
+    params = created.commands[0]["parameters"]
+    assert params["SenderDomains"] == ["adatum.example", "*.fabrikam.example"]
+    assert params["SenderIPAddresses"] == ["198.51.100.1"]
+    assert engine.ensure(client, inbound_spec, "I", "present", want).action == "none"
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_names_with_surrounding_white_space_are_refused_before_any_call(client, state):
+    with pytest.raises(ConfigurationError) as exc:
+        engine.ensure(client, InboundConnectorSpec(), "Adatum ", state, inbound(sender_domains=["adatum.example"]))
+    assert "name: 'Adatum ' begins or ends with white space" in exc.value.msg and "'Adatum'" in exc.value.msg
+    assert client.transport.sent == []
+
+
+def test_sender_ips_without_restriction_warn_that_they_are_ignored(client):
+    spec = InboundConnectorSpec()
+    engine.ensure(client, spec, "I", "present", inbound(sender_domains=["adatum.example"],
+                                                        sender_ip_addresses=["198.51.100.7"]))
+    assert len(spec.warnings) == 1 and spec.warnings[0].startswith("sender_ip_addresses: ")
+    assert "restrict_domains_to_ip_addresses" in spec.warnings[0]
+    restricted = InboundConnectorSpec()
+    engine.ensure(client, restricted, "I", "present", inbound(restrict_domains_to_ip_addresses=True))
+    assert restricted.warnings == []
+    # merged with the connector as it is: the restriction is already on, the addresses alone do not warn
+    again = InboundConnectorSpec()
+    engine.ensure(client, again, "I", "present", inbound(sender_ip_addresses=["198.51.100.8"]))
+    assert again.warnings == []
+
+
+@pytest.mark.parametrize("option,value,fragment", [
+    ("ef_skip_ips", ["192.168.10.0/24"], "ef_skip_ips: '192.168.10.0/24' is in the reserved or private range"),
+    ("sender_domains", ["smtp:adatum.example;0"], "sender_domains: 'smtp:adatum.example;0' has the cost 0"),
+])
+def test_inbound_bad_values_fail_before_any_call(client, option, value, fragment):
+    want = inbound(sender_domains=["adatum.example"])
+    want[option] = value
+    with pytest.raises(ConfigurationError) as exc:
+        engine.ensure(client, InboundConnectorSpec(), "I", "present", want)
+    assert fragment in exc.value.msg, exc.value.msg
+    assert client.transport.sent == []

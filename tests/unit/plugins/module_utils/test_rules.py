@@ -262,7 +262,13 @@ class FakeRulesTenant(object):
     def __init__(self):
         self.rules = []
         self.connectors = []
+        self.recipients = []
         self.sent = []
+
+    def add_recipient(self, name, primary, alias=None, display=None, kind="UserMailbox", secondary=()):
+        self.recipients.append({"Name": name, "Alias": alias or name, "DisplayName": display or name,
+                                "PrimarySmtpAddress": primary, "RecipientType": kind, "RecipientTypeDetails": kind,
+                                "EmailAddresses": ["SMTP:" + primary] + ["smtp:" + a for a in secondary]})
 
     def add_connector(self, name, enabled=True, scoped=True, test_mode=False):
         self.connectors.append({"Name": name, "Guid": "c-" + name, "Enabled": enabled, "IsTransportRuleScoped": scoped,
@@ -284,6 +290,15 @@ class FakeRulesTenant(object):
         objects = []
         if cmdlet == "Get-TransportRule":
             objects = [dict(r) for r in sorted(self.rules, key=lambda r: r["Priority"])]
+        elif cmdlet == "Get-Recipient":
+            wanted = params["Identity"].lower()
+            objects = [dict(r) for r in self.recipients
+                       if wanted in [r[k].lower() for k in ("Name", "Alias", "DisplayName")]
+                       + [a.split(":", 1)[1].lower() for a in r["EmailAddresses"]]]
+            if not objects:
+                return wire.json_response(404, wire.error_body(
+                    404, "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                    "The operation couldn't be performed because object '%s' couldn't be found." % params["Identity"]))
         elif cmdlet == "Get-OutboundConnector":
             test_mode = bool(params.get("IncludeTestModeConnectors"))
             objects = [dict(c) for c in self.connectors if c["TestMode"] == test_mode]
@@ -507,7 +522,7 @@ def test_sandbox_round_trip_of_every_key(sandbox):
         "route_message_outbound_connector": "Adatum outbound", "route_message_outbound_require_tls": True,
         "set_header": {"name": "X-Routed", "value": "adatum"}, "remove_header": "X-Internal", "prepend_subject": "[A] ",
         "set_scl": -1, "blind_copy_to": ["audit@contoso.example"], "stop_rule_processing": True,
-        "add_to_recipients": ["records@contoso.example"],
+        "add_to_recipients": ["records@contoso.example"], "copy_to": ["Bob Baker"],
         "reject_message": {"reason": "No", "status_code": "5.7.901"},
     }
     args = dict(conditions=conditions, exceptions={"sender_ip_ranges": ["203.0.113.5"]}, actions=actions,
@@ -518,7 +533,10 @@ def test_sandbox_round_trip_of_every_key(sandbox):
     sandbox.sent[:] = []
     noop = run(sandbox, args)
     assert noop["changed"] is False, noop["changed_properties"]
-    assert [c for c, _p in sandbox.sent] == ["Get-TransportRule"]
+    # one Get-Recipient per distinct recipient value (names resolve to addresses), one Get-TransportRule, no write
+    assert [c for c, _p in sandbox.sent] == ["Get-Recipient"] * 7 + ["Get-TransportRule"]
+    assert noop["rule"]["conditions"]["from_member_of"] == ["accounting@contoso.com"]
+    assert noop["rule"]["actions"]["copy_to"] == ["bob@contoso.com"]
     for key in sorted(conditions):
         assert noop["rule"]["conditions"][key] is not None, key
     assert noop["rule"]["extra_parameters"] == {"SetAuditSeverity": "High"}
@@ -538,3 +556,208 @@ def test_sandbox_verify_after_lost_response_does_not_duplicate(sandbox):
         run(sandbox, name=name, conditions={"sender_domain_is": ["%s.example" % name.lower()]})
     moved = run(sandbox, name="B", position="top", conditions={"sender_domain_is": ["b.example"]})
     assert moved["priority"] == 0 and moved["shifted_rules"] == [{"name": "A", "before": 0, "after": 1}]
+
+
+# --------------------------------------------------------------------------- values as the service stores them
+
+def test_text_is_compared_exactly_like_the_service_stores_it():
+    prefix = rules.BY_PATH["actions.prepend_subject"]
+    stored = prefix.current({"PrependSubject": "EXTERNAL: "})
+    assert stored == "EXTERNAL: "
+    assert prefix.differs("EXTERNAL:", stored)  # only the trailing space differs: a change
+    assert not prefix.differs("EXTERNAL: ", stored)
+    assert prefix.to_params("EXTERNAL: ") == {"PrependSubject": "EXTERNAL: "}
+    header = rules.BY_PATH["actions.set_header"]
+    assert header.differs({"name": "X-A", "value": "yes "}, header.current({"SetHeaderName": "x-a", "SetHeaderValue": "yes"}))
+    reason = rules.BY_PATH["actions.reject_message"]
+    assert reason.differs({"reason": " No", "status_code": None},
+                          reason.current({"RejectMessageReasonText": "No", "RejectMessageEnhancedStatusCode": "5.7.1"}))
+
+
+def test_lists_are_sent_with_one_entry_per_value_and_domains_without_trailing_dot():
+    domains = rules.BY_PATH["conditions.recipient_domain_is"]
+    assert domains.to_params(["adatum.com", "ADATUM.com", "fabrikam.example."]) == {
+        "RecipientDomainIs": ["adatum.com", "fabrikam.example"]}
+    assert not domains.differs(["fabrikam.example."], domains.current({"RecipientDomainIs": ["fabrikam.example"]}))
+    ips = rules.BY_PATH["exceptions.sender_ip_ranges"]
+    assert ips.to_params(["198.51.100.1", "198.51.100.1/32"]) == {"ExceptIfSenderIpRanges": ["198.51.100.1"]}
+    words = rules.BY_PATH["conditions.subject_contains_words"]
+    assert words.to_params(["Invoice", "invoice ", "payment"]) == {"SubjectContainsWords": ["Invoice", "payment"]}
+
+
+EXTRA_EQUAL = [
+    ("AttachmentSizeOver", "10MB", "10 MB (10,485,760 bytes)"),
+    ("AttachmentSizeOver", "10 MB", "10 MB (10,485,760 bytes)"),
+    ("AttachmentSizeOver", 10485760, "10 MB (10,485,760 bytes)"),
+    ("ExceptIfMessageSizeOver", "10240", "10 KB (10,240 bytes)"),
+    ("SetAuditSeverity", "medium", "Medium"),
+    ("SenderAddressLocation", "headerorenvelope", "HeaderOrEnvelope"),
+    ("HasNoClassification", "true", True),
+    ("SCLOver", "5", 5),
+    ("AttachmentExtensionMatchesWords", ["EXE", "dll", "exe"], ["exe", "dll"]),
+    ("AnyOfRecipientAddressContainsWords", "adatum", ["adatum"]),
+]
+EXTRA_DIFFERENT = [
+    ("AttachmentSizeOver", "11MB", "10 MB (10,485,760 bytes)"),
+    ("SetAuditSeverity", "High", "Medium"),
+    ("HasNoClassification", "false", True),
+    ("ApplyHtmlDisclaimerText", "<p>Confidential</p>", "<p>confidential</p>"),
+    ("AttachmentExtensionMatchesWords", ["exe"], ["exe", "dll"]),
+]
+
+
+def test_extra_parameters_compare_like_the_service_reads_them_back():
+    for expected, table in ((False, EXTRA_EQUAL), (True, EXTRA_DIFFERENT)):
+        for param, desired, read_back in table:
+            prop = rules.TransportRuleSpec({param: desired}).props["extra_parameters." + param]
+            assert prop.differs(desired, prop.current({param: read_back})) is expected, (param, desired, read_back)
+
+
+def test_extra_size_is_predicted_in_the_read_back_form():
+    spec = rules.TransportRuleSpec({"AttachmentSizeOver": "10MB"})
+    assert spec.props["extra_parameters.AttachmentSizeOver"].shown("10MB") == "10 MB (10,485,760 bytes)"
+
+
+EXTRA_BAD = [
+    ({"AttachmentSizeOver": "10 XB"}, "extra_parameters.AttachmentSizeOver: '10 XB' is not a size"),
+    ({"SubjectMatchesPatterns": ["ok", "(unclosed"]}, "extra_parameters.SubjectMatchesPatterns: '(unclosed' is not a valid"),
+    ({"RecipientADAttributeMatchesPatterns": ["Title:[a"]}, "extra_parameters.RecipientADAttributeMatchesPatterns: '[a'"),
+    ({"CopyTo": ["a@b.example"]}, "use actions.copy_to instead"),
+]
+
+
+@pytest.mark.parametrize("extra,fragment", EXTRA_BAD, ids=[e[1][:40] for e in EXTRA_BAD])
+def test_bad_extra_parameters_fail_before_any_call(extra, fragment):
+    client = Client(NoCalls(), retry_delay=0, sleep=lambda s: None)
+    with pytest.raises(ConfigurationError) as err:
+        rules.ensure_rule(client, options(name="R", conditions={"recipient_domain_is": ["a.example"]},
+                                          extra_parameters=extra))
+    assert fragment in err.value.msg, err.value.msg
+    assert client.calls == []
+
+
+VALUE_BAD = [
+    ({"conditions": {"sender_ad_attribute_matches_patterns": ["Title:(Head"]}},
+     "conditions.sender_ad_attribute_matches_patterns: '(Head' is not a valid regular expression"),
+    ({"exceptions": {"sender_ad_attribute_matches_patterns": ["Title:a{3,1}"]}},
+     "exceptions.sender_ad_attribute_matches_patterns"),
+    ({"conditions": {"subject_contains_words": ["invoice", " "]}}, "conditions.subject_contains_words: an empty word"),
+    ({"conditions": {"header_contains": {"header": "X Partner", "words": ["a"]}}},
+     "conditions.header_contains.header: 'X Partner' is not a message header name"),
+    ({"actions": {"remove_header": "X:Bad"}}, "actions.remove_header"),
+    ({"actions": {"prepend_subject": "   "}}, "actions.prepend_subject: a value of only white space"),
+    ({"actions": {"reject_message": {"reason": "r" * 1025}}}, "actions.reject_message.reason: 1025 characters"),
+    ({"conditions": {"from": ["alice@contoso.example", ""]}}, "conditions.from: an empty recipient"),
+    ({"name": " Leading"}, "name: ' Leading' begins or ends with white space"),
+    ({"name": "Trailing ", "state": "absent"}, "name: 'Trailing ' begins or ends with white space"),
+]
+
+
+@pytest.mark.parametrize("change,fragment", VALUE_BAD, ids=[b[1][:40] for b in VALUE_BAD])
+def test_bad_values_fail_before_any_call(change, fragment):
+    test_bad_input_fails_before_any_call(change, fragment)
+
+
+def test_copy_to_is_an_action():
+    assert rules.BY_PATH["actions.copy_to"].param == "CopyTo"
+    assert isinstance(rules.BY_PATH["actions.copy_to"].value, rules.Recipients)
+
+
+# --------------------------------------------------------------------------- recipients resolved to addresses
+
+@pytest.fixture
+def directory(tenant):
+    tenant.add_recipient("Accounting Team", "accounting@contoso.com", alias="accounting",
+                         kind="MailUniversalDistributionGroup", secondary=["finance@contoso.com"])
+    tenant.add_recipient("alice", "alice@contoso.com", display="Alice Adams", secondary=["alice.adams@contoso.com"])
+    tenant.add_recipient("bob", "bob@contoso.com", display="Bob Baker")
+    tenant.add_recipient("bob2", "bob.b@contoso.com", display="Bob Baker")
+    return tenant
+
+
+RECIPIENT_RULE = dict(conditions={"from": ["Alice Adams", "alice.adams@contoso.com", "Carol@Partner.Example"],
+                                  "from_member_of": ["Accounting Team"]},
+                      actions={"copy_to": ["ALICE"], "prepend_subject": "EXTERNAL: "})
+
+
+def test_recipients_are_resolved_once_each_compared_and_sent_as_addresses(directory):
+    created = run(directory, RECIPIENT_RULE)
+    new = created["commands"][0]["parameters"]
+    # the secondary address and the display name are one recipient: sent once, as the primary address
+    assert new["From"] == ["alice@contoso.com", "Carol@Partner.Example"]
+    assert new["FromMemberOf"] == ["accounting@contoso.com"] and new["CopyTo"] == ["alice@contoso.com"]
+    lookups = [p["Identity"] for c, p in directory.sent if c == "Get-Recipient"]
+    assert sorted(lookups) == sorted(["Alice Adams", "alice.adams@contoso.com", "Carol@Partner.Example",
+                                      "Accounting Team", "ALICE"])
+    directory.sent[:] = []
+    again = run(directory, RECIPIENT_RULE)
+    assert again["changed"] is False and directory.writes() == [], again["changed_properties"]
+    # check mode resolves too (reads only) and sees a real change
+    checked = run(directory, dict(RECIPIENT_RULE, conditions=dict(RECIPIENT_RULE["conditions"], from_member_of=[])),
+                  check_mode=True)
+    assert checked["changed"] is True and checked["changed_properties"] == ["conditions.from_member_of"]
+    assert directory.writes() == []
+
+
+def test_unknown_recipient_fails_naming_the_option_before_any_write(directory):
+    with pytest.raises(ConfigurationError) as err:
+        run(directory, conditions={"from": ["Acounting Team"]}, actions={"blind_copy_to": ["nobody"]})
+    assert "conditions.from: there is no recipient 'Acounting Team'" in err.value.msg
+    assert "actions.blind_copy_to: there is no recipient 'nobody'" in err.value.msg
+    assert directory.writes() == [] and "Get-TransportRule" not in [c for c, _p in directory.sent]
+
+
+def test_unknown_recipient_fails_in_check_mode_too(directory):
+    with pytest.raises(ConfigurationError):
+        run(directory, conditions={"sent_to": ["Nobody Here"]}, check_mode=True)
+
+
+def test_ambiguous_recipient_fails(directory):
+    with pytest.raises(ConfigurationError) as err:
+        run(directory, conditions={"from": ["Bob Baker"]})
+    assert "conditions.from: 'Bob Baker' matches more than one recipient (bob.b@contoso.com, bob@contoso.com)" in err.value.msg
+
+
+@pytest.mark.parametrize("path", ["conditions.sent_to", "exceptions.sent_to", "actions.add_to_recipients",
+                                  "actions.copy_to", "actions.blind_copy_to", "actions.redirect_message_to"])
+def test_groups_are_refused_where_the_service_refuses_them(directory, path):
+    section, key = path.split(".")
+    args = {section: {key: ["Accounting Team"]}}
+    if section != "conditions":
+        args["conditions"] = {"recipient_domain_is": ["adatum.example"]}
+    with pytest.raises(ConfigurationError) as err:
+        run(directory, args)
+    assert err.value.msg.startswith("%s: 'Accounting Team' is a group" % path), err.value.msg
+    assert directory.writes() == []
+
+
+def test_member_of_a_non_group_is_a_warning(directory):
+    result = run(directory, conditions={"sent_to_member_of": ["bob", "x@partner.example"]})
+    assert result["changed"] is True
+    warnings = result["service_warnings"]
+    assert any("conditions.sent_to_member_of: 'bob' (bob@contoso.com) is not a group" in w for w in warnings), warnings
+    assert any("'x@partner.example' is not a recipient of the organisation" in w for w in warnings), warnings
+
+
+def test_ambiguity_reported_as_an_error_by_the_service_is_understood(tenant):
+    from ansible_collections.m365.mailflow.plugins.module_utils import wire
+
+    class Ambiguous(FakeRulesTenant):
+        def send(self, cmdlet, parameters, next_link=None):
+            if cmdlet == "Get-Recipient":
+                return wire.json_response(400, wire.error_body(
+                    400, "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
+                    "The operation couldn't be performed because 'Bob' matches multiple entries."))
+            return FakeRulesTenant.send(self, cmdlet, parameters, next_link)
+
+    with pytest.raises(ConfigurationError) as err:
+        run(Ambiguous(), conditions={"from": ["Bob"]})
+    assert "conditions.from: 'Bob' matches more than one recipient" in err.value.msg
+
+
+def test_recipient_extra_parameters_are_resolved_too(directory):
+    created = run(directory, conditions={"recipient_domain_is": ["a.example"]},
+                  extra_parameters={"AnyOfToHeader": "Alice Adams"})
+    assert created["commands"][0]["parameters"]["AnyOfToHeader"] == ["alice@contoso.com"]
+    assert run(directory, conditions={"recipient_domain_is": ["a.example"]},
+               extra_parameters={"AnyOfToHeader": ["alice"]})["changed"] is False

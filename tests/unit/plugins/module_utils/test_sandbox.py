@@ -690,3 +690,28 @@ def test_sqlite_errors_on_open_are_reported_in_the_options_words(tmp_path, monke
     monkeypatch.setattr(sandbox.SandboxTenant, "_connect", failing)
     msg = _refused(path)
     assert "cannot be opened for reading and writing" in msg and "readonly" not in msg
+
+
+# --------------------------------------------------------------------------- values as the service stores them
+
+def test_ef_skip_ips_refuse_private_and_reserved_addresses(tenant):
+    public = ["198.51.100.7", "203.0.113.0/24", "198.51.100.10-198.51.100.20", "2001:db8::1"]
+    assert inbound(tenant, "EF2", EFSkipIPs=public)["EFSkipIPs"] == public
+    for value in ("192.168.1.1", "10.0.0.0/8", "172.16.5.0/24", "9.255.255.250-10.0.0.3", "127.0.0.5"):
+        fails(tenant, "New-InboundConnector", {"Name": "EF", "SenderDomains": ["contoso.com"], "EFSkipIPs": [value]},
+              InvalidParameterError, "reserved or private", "EFSkipIPs")
+        fails(tenant, "Set-InboundConnector", {"Identity": "EF2", "EFSkipIPs": [value]}, InvalidParameterError, "EFSkipIPs")
+
+
+@pytest.mark.parametrize("value", ["127.1.2.3", "127.255.0.1"])
+def test_only_the_services_reserved_ranges_are_refused(tenant, value):
+    assert inbound(tenant, "IP", SenderIPAddresses=[value])["SenderIPAddresses"] == [value]
+
+
+@pytest.mark.parametrize("name", [" Adatum", "Adatum ", "\tAdatum"])
+def test_connector_names_with_surrounding_white_space_are_refused(tenant, name):
+    fails(tenant, "New-InboundConnector", {"Name": name, "SenderDomains": ["contoso.com"]}, InvalidParameterError,
+          "white space")
+    fails(tenant, "New-OutboundConnector", {"Name": name, "IsTransportRuleScoped": True}, InvalidParameterError,
+          "white space")
+    assert objs(tenant, "Get-InboundConnector") == [] and objs(tenant, "Get-OutboundConnector") == []

@@ -271,3 +271,116 @@ def test_address_word_conditions_and_add_to_recipients(tenant):
     assert NS + "AddToRecipientAction" in rule["Actions"]
     run(tenant, "Set-TransportRule", {"Identity": "words", "FromAddressContainsWords": None})
     assert objs(tenant, "Get-TransportRule", {"Identity": "words"})[0]["FromAddressContainsWords"] is None
+
+
+# --------------------------------------------------------------------------- recipients (Get-Recipient, resolution)
+
+def test_seeded_directory_and_get_recipient_matching(tenant):
+    everyone = objs(tenant, "Get-Recipient")
+    assert [r["Name"] for r in everyone] == ["Accounting Team", "alice", "bob", "Operations", "Partners", "Sales"]
+    accounting = [r for r in everyone if r["Name"] == "Accounting Team"][0]
+    assert accounting["PrimarySmtpAddress"] == "accounting@contoso.com"
+    assert accounting["RecipientTypeDetails"] == "MailUniversalDistributionGroup"
+    assert accounting["EmailAddresses"][0] == "SMTP:accounting@contoso.com"
+    assert "smtp:accounting@%s" % tenant.tenant_domain in accounting["EmailAddresses"]
+    for identity in ("Accounting Team", "ACCOUNTING", "accounting team", "finance@contoso.com",
+                     "Accounting@Contoso.com", accounting["Guid"], accounting["ExternalDirectoryObjectId"], "acc*"):
+        assert [r["Name"] for r in objs(tenant, "Get-Recipient", {"Identity": identity})] == ["Accounting Team"], identity
+    assert [r["Name"] for r in objs(tenant, "Get-Recipient", {"Identity": "Alice Adams"})] == ["alice"]
+    fails(tenant, "Get-Recipient", {"Identity": "Nobody"}, NotFoundError, "Nobody")
+    groups = objs(tenant, "Get-Recipient", {"RecipientTypeDetails": ["MailUniversalSecurityGroup"]})
+    assert [r["Name"] for r in groups] == ["Partners"]
+
+
+def test_add_recipient_and_ambiguous_identity_returns_every_match(tenant):
+    from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+    added = tenant.add_recipient("bob2", display_name="Bob Baker", alias="bobby", primary="bob.b@contoso.com",
+                                 secondary=["robert@{tenant}"])
+    assert added["EmailAddresses"] == ["SMTP:bob.b@contoso.com", "smtp:robert@%s" % tenant.tenant_domain]
+    assert [r["Name"] for r in objs(tenant, "Get-Recipient", {"Identity": "Bob Baker"})] == ["bob", "bob2"]
+    assert "bob2" in [r["Name"] for r in tenant.recipients()]
+    with pytest.raises(ConfigurationError):
+        tenant.add_recipient("BOB2")
+    with pytest.raises(ValueError):
+        tenant.add_recipient("x", kind="Printer")
+
+
+def test_rules_store_primary_addresses(tenant):
+    made = rule(tenant, "r", From=["Alice Adams", "alice.adams@contoso.com", "Carol <carol@partner.example>",
+                                   "dave@partner.example"],
+                FromMemberOf="Accounting Team", SentToMemberOf=["bob"], SentTo=["bob@{0}".format(tenant.tenant_domain)],
+                CopyTo="alice", BlindCopyTo=["audit@contoso.com"], PrependSubject="EXTERNAL: ", SetHeaderName="X-A",
+                SetHeaderValue=" v ")
+    assert made["From"] == ["alice@contoso.com", "alice@contoso.com", "carol@partner.example", "dave@partner.example"]
+    assert made["FromMemberOf"] == ["accounting@contoso.com"] and made["SentToMemberOf"] == ["bob@contoso.com"]
+    assert made["SentTo"] == ["bob@contoso.com"] and made["CopyTo"] == ["alice@contoso.com"]
+    assert made["BlindCopyTo"] == ["audit@contoso.com"]  # not in the directory: kept as given
+    assert made["PrependSubject"] == "EXTERNAL: " and made["SetHeaderValue"] == " v "  # text kept as given
+    assert NS + "CopyToAction" in made["Actions"] and "Add 'alice@contoso.com' to the Cc box" in made["Description"]
+    run(tenant, "Set-TransportRule", {"Identity": "r", "From": {"@odata.type": "#Exchange.GenericHashTable",
+                                                                "Add": ["Bob Baker"], "Remove": ["alice"]}})
+    assert get(tenant, "r")["From"] == ["carol@partner.example", "dave@partner.example", "bob@contoso.com"]
+
+
+@pytest.mark.parametrize("params,error,word", [
+    ({"From": ["Nobody Here"]}, NotFoundError, "Couldn't find object \"Nobody Here\""),
+    ({"ExceptIfSentTo": ["nobody"]}, NotFoundError, "nobody"),
+    ({"SentTo": ["Accounting Team"]}, InvalidParameterError, "can't be a distribution group"),
+    ({"ExceptIfSentTo": ["partners@contoso.com"]}, InvalidParameterError, "can't be a distribution group"),
+    ({"AddToRecipients": ["Sales"]}, InvalidParameterError, "can't be a distribution group"),
+    ({"CopyTo": ["ops"]}, InvalidParameterError, "can't be a distribution group"),
+    ({"RedirectMessageTo": ["Operations"]}, InvalidParameterError, "can't be a distribution group"),
+    ({"From": ["a*"]}, InvalidParameterError, "matches multiple entries"),
+])
+def test_rule_recipients_refused_like_the_service(tenant, params, error, word):
+    fails(tenant, "New-TransportRule", dict(params, Name="r"), error, word)
+    assert objs(tenant, "Get-TransportRule") == []
+
+
+def test_tenant_file_without_recipients_is_seeded(tmp_path):
+    import sqlite3
+    path = str(tmp_path / "old.db")
+    SandboxTenant(path)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM recipients")
+    conn.execute("DELETE FROM meta WHERE key = 'recipients_seeded'")
+    conn.commit()
+    conn.close()
+    assert len(SandboxTenant(path).recipients()) == 6
+
+
+# --------------------------------------------------------------------------- sizes, text, patterns, names
+
+@pytest.mark.parametrize("given,stored", [
+    ("10MB", "10 MB (10,485,760 bytes)"), ("10 mb", "10 MB (10,485,760 bytes)"), (10485760, "10 MB (10,485,760 bytes)"),
+    ("10485760", "10 MB (10,485,760 bytes)"), ("10 KB", "10 KB (10,240 bytes)"), ("1.5GB", "1.5 GB (1,610,612,736 bytes)"),
+    ("10000", "9.766 KB (10,000 bytes)"), ("10 MB (10,485,760 bytes)", "10 MB (10,485,760 bytes)"),
+])
+def test_sizes_are_parsed_and_read_back_like_the_service(tenant, given, stored):
+    made = rule(tenant, "big", AttachmentSizeOver=given, ExceptIfMessageSizeOver=given)
+    assert made["AttachmentSizeOver"] == stored and made["ExceptIfMessageSizeOver"] == stored
+    assert NS + "AttachmentSizeOverPredicate" in made["Conditions"]
+    assert NS + "MessageSizeOverPredicate" in made["Exceptions"]
+    run(tenant, "Set-TransportRule", {"Identity": "big", "AttachmentSizeOver": None})
+    assert get(tenant, "big")["AttachmentSizeOver"] is None
+
+
+@pytest.mark.parametrize("value", ["10 XB", "-1MB", "big", True])
+def test_bad_sizes_are_refused(tenant, value):
+    fails(tenant, "New-TransportRule", {"Name": "r", "MessageSizeOver": value}, InvalidParameterError, "MessageSizeOver",
+          "isn't a valid size")
+
+
+def test_invalid_patterns_are_refused_and_dotnet_only_ones_accepted(tenant):
+    for pattern in ("Title:(Head", "Title:[a", "Title:*x", "Title:a{3,1}", "Title:[z-a]"):
+        fails(tenant, "New-TransportRule", {"Name": "r", "ExceptIfSenderADAttributeMatchesPatterns": [pattern]},
+              InvalidParameterError, "regular expression")
+    made = rule(tenant, "p", SenderADAttributeMatchesPatterns=["Title:\\p{Lu}\\w+\\z", "Department:(?<d>Acc)"])
+    assert made["SenderADAttributeMatchesPatterns"] == ["Title:\\p{Lu}\\w+\\z", "Department:(?<d>Acc)"]
+
+
+@pytest.mark.parametrize("name", [" Leading", "Trailing ", "\tTab"])
+def test_rule_names_with_surrounding_white_space_are_refused(tenant, name):
+    fails(tenant, "New-TransportRule", {"Name": name}, InvalidParameterError, "white space")
+    rule(tenant, "ok")
+    fails(tenant, "Set-TransportRule", {"Identity": "ok", "Name": name}, InvalidParameterError, "white space")
