@@ -527,3 +527,21 @@ def test_random_token_faults(emulator):
     emulator.add_faults([{"random": {"rate": 1.0, "seed": 5, "kinds": ["token_500"], "max_consecutive": 1}}])
     assert [_token_request(emulator, _token_form(emulator))[0] for _unused in range(4)] == [500, 200, 500, 200]
     assert invoke(emulator, "Get-InboundConnector")[0] == 200  # no InvokeCommand kinds: not drawn at all
+
+
+@needs_sandbox
+def test_cli_redirecting_tenant(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--state", str(tmp_path / "t.db"), "--cert-dir",
+                             str(tmp_path / "pki"), "--redirect"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["redirect"] is True and info["tenant_url"].startswith("https://127.0.0.1:")
+        assert info["tenant_url"] != info["url"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

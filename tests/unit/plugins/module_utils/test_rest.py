@@ -482,13 +482,18 @@ class _CutShort(_Response):
 
 
 @pytest.mark.parametrize("failure", [
-    lambda: _CutShort(200, b""),
-    lambda: (_ for _ in ()).throw(BadStatusLine("garbage")),
-    lambda: (_ for _ in ()).throw(RemoteDisconnected("Remote end closed connection without response")),
-    lambda: (_ for _ in ()).throw(ConnectionResetError(104, "Connection reset by peer")),
+    IncompleteRead(b'{"value": [', 300),
+    BadStatusLine("garbage"),
+    RemoteDisconnected("Remote end closed connection without response"),
+    ConnectionResetError(104, "Connection reset by peer"),
 ])
 def test_exceptions_out_of_a_response_are_transient(monkeypatch, failure):
-    monkeypatch.setattr(rest, "open_url", lambda url, **kwargs: failure())
+    def fake_open_url(url, **kwargs):
+        if isinstance(failure, IncompleteRead):
+            return _CutShort(200, b"")  # the status line came, the body was cut short
+        raise failure
+
+    monkeypatch.setattr(rest, "open_url", fake_open_url)
     t = rest.RestTransport({"tenant": "t", "access_token": "x"})
     with pytest.raises(TransientError, match="Cannot reach Exchange Online at outlook.office365.com for New-X"):
         t.send("New-X", {})
