@@ -20,9 +20,12 @@ import contextlib
 import datetime
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
+
+from urllib.parse import urlsplit
 
 from ansible_collections.m365.mailflow.plugins.module_utils.memo import default_cache_dir
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
@@ -41,12 +44,19 @@ except ImportError:  # pragma: no cover - not on POSIX
 # msal, requests and cryptography are imported on first need (_import_libraries): a task that finds a valid token
 # in the cache file needs none of them, which keeps a no-op task as fast as a plain HTTP call.
 msal = requests = x509 = hashes = serialization = pkcs12 = None
+
+
+class MsalServiceError(Exception):
+    """Stands for msal.exceptions.MsalServiceError until msal is imported (then it is that class)."""
+
+
 HAS_MSAL = HAS_REQUESTS = HAS_CRYPTOGRAPHY = True  # until an import says otherwise
 _IMPORTED = False
 
 
 def _import_libraries():
     global msal, requests, x509, hashes, serialization, pkcs12, HAS_MSAL, HAS_REQUESTS, HAS_CRYPTOGRAPHY, _IMPORTED
+    global MsalServiceError
     if _IMPORTED:
         return
     _IMPORTED = True
@@ -55,6 +65,15 @@ def _import_libraries():
         msal = _msal
     except ImportError:
         HAS_MSAL = False
+    else:
+        # msal logs a failed token answer with its traceback; without a handler of the caller's, Python's last-resort
+        # handler would print it on stderr. The failure is reported through our own error instead.
+        logging.getLogger("msal").addHandler(logging.NullHandler())
+        try:
+            from msal.exceptions import MsalServiceError as _MsalServiceError
+            MsalServiceError = _MsalServiceError
+        except ImportError:  # pragma: no cover - every msal release we support has it
+            pass
     try:
         import requests as _requests
         requests = _requests
@@ -81,6 +100,9 @@ CLOUDS = {
 }
 
 TOKEN_TIMEOUT = 60  # seconds for a token endpoint call (the cmdlet timeout can be 960 s)
+MAX_TOKEN_WAIT = 60.0  # seconds, the longest pause between two attempts at the token endpoint
+# OAuth error codes that say "try again" (RFC 6749 4.1.2.1); every other error answer is final.
+TRANSIENT_OAUTH_ERRORS = ("temporarily_unavailable", "server_error")
 REFRESH_MARGIN = 300  # seconds; a cached token closer to expiry than this is renewed
 APP_ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 
@@ -275,22 +297,62 @@ def _session_class():
 
         token_requests = 0
         timeout = TOKEN_TIMEOUT
+        last = None  # what the last request got: {"method", "url", "status", "content_type", "retry_after"}
 
         def request(self, method, url, *args, **kwargs):  # pylint: disable=arguments-differ
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = self.timeout
             if method.upper() == "POST":
                 self.token_requests += 1
-            return super(TokenSession, self).request(method, url, *args, **kwargs)
+            self.last = {"method": method.upper(), "url": str(url).split("?", 1)[0], "status": None}
+            response = super(TokenSession, self).request(method, url, *args, **kwargs)
+            self.last.update(status=response.status_code, content_type=response.headers.get("Content-Type", ""),
+                             retry_after=response.headers.get("Retry-After"))
+            return response
 
     return TokenSession
 
 
-class TokenProvider(object):
-    """Bearer tokens for one tenant and identity. See module docstring."""
+def _json_failure(exc):
+    """True when a ValueError is (or was raised while handling) json's decode error: the body was not JSON."""
+    while exc is not None:
+        if isinstance(exc, json.JSONDecodeError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
-    def __init__(self, settings):
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+class _TokenFault(Exception):
+    """A failure of the token endpoint or its OpenID discovery that another attempt may cure (see _acquire_once)."""
+
+    def __init__(self, text, status=None, retry_after=None):
+        super(_TokenFault, self).__init__(text)
+        self.text = text
+        self.status = status
+        self.retry_after = retry_after
+
+
+class TokenProvider(object):
+    """Bearer tokens for one tenant and identity. See module docstring.
+
+    Failures of the token endpoint that another attempt may cure (5xx, an answer that is not a token answer, a
+    network failure, a failing OpenID discovery) are retried up to ``retries`` times with the client's backoff
+    (``retry_delay * 2**n``); then a TransientError that is not retried again (``retryable`` False) names the endpoint,
+    the status and what to check. A refusal of the credentials (``invalid_client``, ``unauthorized_client``, any
+    other OAuth error) is an AuthenticationError at once, naming the option to fix.
+    """
+
+    def __init__(self, settings, sleep=None):
         self.settings = dict(settings or {})
+        self.retries = max(0, int(self.settings.get("retries") if self.settings.get("retries") is not None else 5))
+        self.retry_delay = max(0.0, float(self.settings.get("retry_delay") if self.settings.get("retry_delay") is not None
+                                          else 2.0))
+        self._sleep = sleep or time.sleep
+        self._past_token_requests = 0
         self.tenant = self.settings.get("tenant")
         self.cloud = self.settings.get("cloud") or "commercial"
         info = cloud_info(self.cloud)
@@ -320,7 +382,7 @@ class TokenProvider(object):
 
     @property
     def token_requests(self):
-        return self._session.token_requests if self._session is not None else 0
+        return self._past_token_requests + (self._session.token_requests if self._session is not None else 0)
 
     def get_token(self, force_refresh=False):
         """A bearer token; a new one from Entra ID when ``force_refresh`` (ignored for a given access_token)."""
@@ -331,14 +393,22 @@ class TokenProvider(object):
             if cached:
                 self._token = cached
                 return cached
-        if self._app is None:
-            self._app = self._build_app()
-        with self._cache_lock():
-            self._load_cache()
-            if force_refresh:
-                self._drop_access_tokens()
-            result = self._acquire()
-            self._save_cache()
+        attempt = 0
+        while True:
+            try:
+                result = self._acquire_once(force_refresh)
+                break
+            except _TokenFault as fault:
+                # A fresh msal app for the next attempt: msal replays a 5xx answer from its own throttle cache for a
+                # few seconds, and a failed discovery leaves no app to reuse.
+                self._discard_app()
+                if attempt >= self.retries:
+                    raise self._endpoint_error(fault, attempt + 1)
+                wait = min(self.retry_delay * (2 ** attempt), MAX_TOKEN_WAIT)
+                if fault.retry_after is not None:
+                    wait = max(wait, min(fault.retry_after, MAX_TOKEN_WAIT))
+                self._sleep(wait)
+                attempt += 1
         if "access_token" not in result:
             raise self._auth_error(result)
         self._token = result["access_token"]
@@ -352,6 +422,32 @@ class TokenProvider(object):
     def close(self):
         if self._session is not None:
             self._session.close()
+
+    def _discard_app(self):
+        if self._session is not None:
+            self._past_token_requests += self._session.token_requests
+            self._session.close()
+        self._app = self._session = None
+
+    def _acquire_once(self, force_refresh):
+        """One attempt: build the msal app if needed (OpenID discovery) and ask for a token; raise _TokenFault."""
+        if self._app is None:
+            self._app = self._build_app()
+        with self._cache_lock():
+            self._load_cache()
+            if force_refresh:
+                self._drop_access_tokens()
+            result = self._acquire()
+            self._save_cache()
+        if not isinstance(result, dict):
+            raise self._fault("%s instead of a token answer" % type(result).__name__)
+        if "access_token" not in result:
+            last = (self._session.last if self._session is not None else None) or {}
+            if result.get("error") in TRANSIENT_OAUTH_ERRORS or last.get("status") == 429:
+                raise self._fault("the OAuth error '%s'" % result.get("error", "throttled"))
+            if not result.get("error"):
+                raise self._fault("an answer with neither an access token nor an error")
+        return result
 
     # ------------------------------------------------------------------ msal
     def _verify(self):
@@ -376,29 +472,121 @@ class TokenProvider(object):
         kwargs = {}
         if self.settings.get("authority"):
             kwargs.update(validate_authority=False, instance_discovery=False)
+        # What escapes msal (1.2x-1.3x) while it builds the app, that is while it fetches the OpenID configuration
+        # (msal/authority.py tenant_discovery): requests exceptions for the network; MsalServiceError from msal's own
+        # response wrapper for a 5xx (older msal: requests' HTTPError); RuntimeError for another odd status; a
+        # ValueError for a 4xx (unknown tenant, wrong authority) and for a 200 that is not JSON (re-raised by
+        # Authority with the JSONDecodeError as its context); KeyError/AttributeError/TypeError for a JSON document
+        # without the endpoints. The session's record of the last answer says which endpoint failed and how.
         try:
             return msal.ConfidentialClientApplication(
                 self.settings["client_id"], client_credential=credential, authority="%s/%s" % (self.authority, self.tenant),
                 token_cache=self._cache, http_client=self._session, **kwargs)
-        except ValueError as exc:
-            raise AuthenticationError("Cannot use authority %s/%s: %s. Check tenant (a tenant ID GUID or its onmicrosoft.com "
-                                      "domain), cloud and authority_url." % (self.authority, self.tenant, exc))
         except requests.exceptions.RequestException as exc:
-            raise self._network_error(exc)
+            raise self._request_failure(exc)
+        except (MsalServiceError, RuntimeError):
+            raise self._fault("an unexpected status")
+        except ValueError as exc:
+            if _json_failure(exc):
+                raise self._fault("a body that is not JSON")
+            last = self._last()
+            detail = "%s answered HTTP %d" % (self._endpoint_name(last), last["status"]) if self._answered() \
+                else _first_line(exc)
+            raise AuthenticationError("Cannot use authority %s/%s: %s. Check tenant (a tenant ID GUID or its onmicrosoft.com "
+                                      "domain), cloud and authority_url." % (self.authority, self.tenant, detail))
+        except (KeyError, AttributeError, TypeError) as exc:
+            if self._answered():
+                raise self._fault("a JSON document without the endpoints (%s)" % type(exc).__name__)
+            raise AuthenticationError("msal could not be set up for authority %s/%s (%s: %s). Check tenant, cloud and "
+                                      "authority_url." % (self.authority, self.tenant, type(exc).__name__, exc))
 
     def _acquire(self):
+        # What escapes msal's acquire_token_for_client (msal/oauth2cli/oauth2.py _obtain_token): requests exceptions
+        # for the network; MsalServiceError (older msal: requests' HTTPError) for a 5xx; json's ValueError for an
+        # answer that is not JSON (any status below 500); ValueError/KeyError/AttributeError/TypeError while msal
+        # reads a JSON answer of the wrong shape (a list, a non-numeric expires_in). An OAuth error answer (4xx JSON)
+        # comes back as a dict with "error" and is judged by _acquire_once / _auth_error.
         try:
             return self._app.acquire_token_for_client(scopes=[self.scope])
         except requests.exceptions.RequestException as exc:
-            raise self._network_error(exc)
+            raise self._request_failure(exc)
+        except MsalServiceError:
+            raise self._fault("an unexpected status")
+        except ValueError as exc:
+            raise self._fault("a body that is not JSON" if _json_failure(exc) else "a token answer msal cannot use (%s)"
+                              % _first_line(exc))
+        except (KeyError, AttributeError, TypeError) as exc:
+            if self._answered():
+                raise self._fault("a token answer of the wrong shape (%s)" % type(exc).__name__)
+            raise
 
-    def _network_error(self, exc):
-        host = self.authority.split("://", 1)[-1].split("/", 1)[0]
+    # ------------------------------------------------------------------ failures
+    def _last(self):
+        return (self._session.last if self._session is not None else None) or {}
+
+    def _answered(self):
+        return self._last().get("status") is not None
+
+    def _endpoint_name(self, last=None):
+        last = last or self._last()
+        url = last.get("url") or "%s/%s" % (self.authority, self.tenant)
+        if "openid-configuration" in url or last.get("method") == "GET":
+            return "the OpenID discovery document %s" % url
+        return "the token endpoint %s" % url
+
+    def _fault(self, what):
+        """A _TokenFault describing the last answer of the token or discovery endpoint."""
+        last = self._last()
+        status = last.get("status")
+        if status is None:
+            text = "%s gave no answer" % self._endpoint_name(last)
+        else:
+            kind = ""
+            if "html" in (last.get("content_type") or "").lower():
+                kind = " (an HTML page)"
+            if what == "an unexpected status" or status >= 500:
+                text = "%s answered HTTP %d%s" % (self._endpoint_name(last), status, kind)
+                if what != "an unexpected status":
+                    text += " with %s" % what
+            else:
+                text = "%s answered HTTP %d with %s%s" % (self._endpoint_name(last), status, what, kind)
+        retry_after = None
+        try:
+            retry_after = float(last.get("retry_after")) if last.get("retry_after") else None
+        except ValueError:
+            pass
+        return _TokenFault(text, status=status, retry_after=retry_after)
+
+    def _request_failure(self, exc):
+        """A requests exception out of msal: TLS trust is a configuration error, anything else a _TokenFault."""
         if isinstance(exc, requests.exceptions.SSLError):
+            host = urlsplit(self._last().get("url") or self.authority).netloc
             return ConfigurationError("TLS verification of the token endpoint %s failed (%s). Set ca_path (EXO_CA_PATH) to "
                                       "the CA bundle that signs it, or validate_certs=false for a test endpoint."
                                       % (host, type(exc).__name__))
-        return TransientError("Cannot reach the token endpoint %s: %s" % (host, type(exc).__name__))
+        response = getattr(exc, "response", None)
+        if isinstance(exc, requests.exceptions.HTTPError) and response is not None:
+            return self._fault("an unexpected status")
+        if isinstance(exc, requests.exceptions.Timeout):
+            cause = "no answer within %s seconds" % (self._session.timeout if self._session is not None else TOKEN_TIMEOUT)
+        else:
+            cause = type(exc).__name__
+        fault = self._fault("")
+        fault.text = "%s could not be reached: %s" % (self._endpoint_name(), cause)
+        fault.status = None
+        return fault
+
+    def _endpoint_error(self, fault, attempts):
+        """The final error after ``attempts`` failed attempts: not retried again by the client."""
+        host = urlsplit(self.authority).netloc
+        error = TransientError(
+            "Cannot get an access token for tenant %s: %s (gave up after %d attempt%s). Check authority_url "
+            "(EXO_AUTHORITY_URL, now %s) and cloud, check tenant, and check the network between this host and %s (DNS, "
+            "proxy, firewall); if all are right the endpoint is failing: re-run the task later."
+            % (self.tenant, fault.text, attempts, "" if attempts == 1 else "s", self.authority, host),
+            status=fault.status, exception_type="TokenEndpointError")
+        error.retryable = False  # retried here already; the request to Exchange Online was never sent
+        return error
 
     def _auth_error(self, result):
         description = (result.get("error_description") or "").splitlines()
@@ -406,14 +594,30 @@ class TokenProvider(object):
         code = first.split(":", 1)[0] if first.startswith("AADSTS") else ""
         if not code and result.get("error_codes"):
             code = "AADSTS%s" % result["error_codes"][0]
-        hint = "check tenant, client_id and the credential"
+        hint = None
         for prefix, text in _AADSTS_HINTS:
             if code == prefix:
                 hint = text
                 break
+        if hint is None:
+            hint = self._credential_hint(result.get("error"))
         return AuthenticationError("Entra ID refused a token for client_id %s in tenant %s (%s%s): %s. %s" % (
             self.settings.get("client_id"), self.tenant, result.get("error", "error"), (", " + code) if code else "", hint,
             first or "no description"), exception_type=code or result.get("error"))
+
+    def _credential_hint(self, error):
+        """What to fix for an OAuth error without a known AADSTS code: name the option."""
+        if error == "invalid_client":
+            if self.kind == "certificate":
+                return ("the app registration refused the certificate: check certificate_path (EXO_CERTIFICATE_PATH) is the "
+                        "certificate uploaded under 'Certificates & secrets' of the app client_id (and "
+                        "certificate_password for an encrypted key or PFX)")
+            return ("the app registration refused the secret: check client_secret (EXO_CLIENT_SECRET) is the secret's "
+                    "Value (not its ID) of the app client_id and has not expired")
+        if error == "unauthorized_client":
+            return ("the application is not known or not allowed in the tenant: check client_id (EXO_CLIENT_ID) is the "
+                    "application (client) ID of an app registration in, or consented to by, tenant")
+        return "check tenant, client_id and the credential (certificate_path or client_secret)"
 
     def _cached_token(self):
         """A still valid token from the cache file, found without msal.

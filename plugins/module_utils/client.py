@@ -86,6 +86,8 @@ class Client(object):
             except ThrottledError as exc:
                 error = exc  # the service refused before doing any work: safe to resend
             except TransientError as exc:
+                if not exc.retryable:
+                    raise  # already retried where it happened (the token endpoint); the request was never sent
                 error = exc
                 if write and verify is None:
                     raise TransientError(

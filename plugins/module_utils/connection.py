@@ -209,6 +209,6 @@ def connect(params, log=None):
         transport = SandboxTransport(params["sandbox"])
     else:
         from ansible_collections.m365.mailflow.plugins.module_utils.rest import RestTransport
-        transport = RestTransport(settings_from_params(params))
+        transport = RestTransport(settings_from_params(params), memo=memo)
     return Client(transport, retries=params.get("retries", 5), retry_delay=params.get("retry_delay", 2.0), log=log,
                   memo=memo)

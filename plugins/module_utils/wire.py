@@ -14,8 +14,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import email.utils
 import json
 import re
+import time
+import zlib
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     AuthenticationError,
@@ -41,6 +44,15 @@ TRANSIENT_EXCEPTIONS = (
 )
 
 CONCURRENCY_TEXT = "maximum number of concurrent requests"
+
+# A dehydrated tenant refuses some configuration cmdlets until Enable-OrganizationCustomization has run once.
+# Confirmed for other configuration cmdlets (Microsoft365DSC#136, live_evidence.md); not known to happen for connectors
+# and transport rules, so this is defensive: the service's own text is kept in the message.
+DEHYDRATED_EXCEPTION = "InvalidOperationInDehydratedContextException"
+
+# Members one of which every InvokeCommand result envelope carries (exo_rest_api.md 4.1: ``@odata.context`` and a
+# present-and-empty ``@adminapi.warnings`` on every complete response, confirmed live by S3/S4).
+ENVELOPE_MEMBERS = ("value", "@odata.context", "@adminapi.warnings")
 
 PAGINATION_WARNING = (
     "There are more results available than are currently displayed. "
@@ -147,19 +159,55 @@ def strip_sidecars(obj):
     return dict((k, v) for k, v in obj.items() if not _SIDECAR.search(k) and not k.startswith("@"))
 
 
-def _load_json(raw):
-    if not raw.body:
-        return None
+def _decode(raw):
+    """``(document, problem)`` of a body: the parsed JSON, or None and why there is none.
+
+    ``problem`` is None for a body that is empty (or only NUL bytes and blanks), else a short description of what is
+    wrong with it (cannot be decompressed, not JSON).
+    """
     body = raw.body
+    if not body:
+        return None, None
     if raw.headers.get("content-encoding", "").lower() == "gzip" and body[:2] == b"\x1f\x8b":
         import gzip
-        body = gzip.decompress(body)
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error):
+            return None, "a gzip body that cannot be decompressed (cut short or damaged)"
     if not body.strip(b"\x00 \r\n\t"):
+        return None, None
+    try:
+        doc = json.loads(body.decode("utf-8", "replace"))
+        return doc, ("JSON null" if doc is None else None)
+    except ValueError:
+        return None, "a body that is not valid JSON (%d bytes, cut short or garbled)" % len(raw.body)
+
+
+def _load_json(raw):
+    return _decode(raw)[0]
+
+
+def retry_after_seconds(value, now=None):
+    """Seconds to wait from a ``Retry-After`` value: decimal seconds (what the module parses) or an HTTP date.
+
+    The date form is HTTP semantics (RFC 9110 10.2.3), not seen from this endpoint (live_evidence.md: inferred).
+    None when the value is neither.
+    """
+    value = str(value or "").strip()
+    if not value:
         return None
     try:
-        return json.loads(body.decode("utf-8", "replace"))
+        return max(0.0, float(value))
     except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
         return None
+    try:
+        when = email.utils.mktime_tz(parsed)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
 
 
 def _error_text(doc):
@@ -216,13 +264,7 @@ def raise_for_response(raw, cmdlet):
     text = message or (raw.body[:300].decode("utf-8", "replace").strip("\x00 \r\n") if raw.body else "")
 
     if status == 429:
-        retry_after = None
-        value = raw.headers.get("retry-after")
-        if value:
-            try:
-                retry_after = max(0.0, float(value))
-            except ValueError:
-                retry_after = None
+        retry_after = retry_after_seconds(raw.headers.get("retry-after"))
         raise ThrottledError("%s was throttled by Exchange Online (HTTP 429)%s" % (
             cmdlet, (": " + text) if text else ""), retry_after=retry_after, **ctx)
     if status == 401:
@@ -238,6 +280,12 @@ def raise_for_response(raw, cmdlet):
             "principal lacks the Exchange role for this cmdlet: assign %s to the app's service principal, wait for "
             "the role to replicate (up to an hour), then retry. (An unknown cmdlet name gives the same answer.)"
             % (cmdlet, permission_hint(cmdlet)), **ctx)
+    if DEHYDRATED_EXCEPTION in (exc_type or "") or DEHYDRATED_EXCEPTION in (text or ""):
+        raise MailflowError(
+            "Exchange Online refused %s because the tenant is not customizable yet ('dehydrated'): run "
+            "Enable-OrganizationCustomization once in Exchange Online PowerShell (Connect-ExchangeOnline, then "
+            "Enable-OrganizationCustomization), wait for it to complete, then re-run the task. The service said: %s"
+            % (cmdlet, text), **ctx)
     if short == "ManagementObjectNotFoundException" or (status == 404 and doc is not None):
         raise NotFoundError("%s: %s" % (cmdlet, text or "object not found"), **ctx)
     if short and any(name in (exc_type or "") or name in (text or "") for name in TRANSIENT_EXCEPTIONS):
@@ -253,16 +301,46 @@ def raise_for_response(raw, cmdlet):
     raise MailflowError("%s failed with HTTP %d: %s" % (cmdlet, status, text), **ctx)
 
 
-def parse_response(raw, cmdlet):
-    """Objects, warnings, non-terminating errors and next link of a response, or a typed error."""
-    raise_for_response(raw, cmdlet)
-    doc = _load_json(raw)
-    if doc is None:
-        return ParsedResponse([], [], [], None)
+def _envelope_problem(doc):
+    """Why a parsed 200 body is not an InvokeCommand result envelope, or None when it is one."""
     if not isinstance(doc, dict):
-        raise TransientError("%s returned an unexpected body (not a JSON object)" % cmdlet, cmdlet=cmdlet, status=raw.status)
+        return "JSON that is not an object (%s)" % type(doc).__name__
+    if not any(member in doc for member in ENVELOPE_MEMBERS):
+        return "a JSON object without a result (no value, @odata.context or @adminapi.warnings)"
+    if doc.get("value") is not None and not isinstance(doc["value"], list):
+        return "a value that is not a list"
+    link = doc.get("@odata.nextLink")
+    if link is not None and not isinstance(link, str):
+        return "an @odata.nextLink that is not a string"
+    return None
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def parse_response(raw, cmdlet):
+    """Objects, warnings, non-terminating errors and next link of a response, or a typed error.
+
+    A 2xx whose body is not a result envelope (empty, ``{}``, garbled or cut-short JSON, JSON that is not an object,
+    a ``value`` that is not a list) raises TransientError: nothing, and above all not "no objects", is concluded from
+    it. The client retries it like a 503 for a read, and settles a write by reading back.
+    """
+    raise_for_response(raw, cmdlet)
+    doc, problem = _decode(raw)
+    if problem is None:
+        problem = "an empty body" if doc is None else _envelope_problem(doc)
+    if problem:
+        raise TransientError(
+            "%s: Exchange Online answered HTTP %d with %s instead of a result; treated as a transient fault"
+            % (cmdlet, raw.status, problem), cmdlet=cmdlet, status=raw.status,
+            request_id=raw.headers.get("request-id") or raw.headers.get("client-request-id"))
+    # ``value`` absent or null with the other envelope members present: an empty result (exo_rest_api.md 4.1 lists
+    # empty, absent and null values as observed empty results; inferred for absent).
     values = doc.get("value") or []
     objects = [strip_sidecars(v) if isinstance(v, dict) else v for v in values]
-    warnings = [w for w in (doc.get("@adminapi.warnings") or []) if w]
-    errors = [e for e in (doc.get("@adminapi.errors") or []) if e]
+    warnings = [w for w in _as_list(doc.get("@adminapi.warnings")) if w]
+    errors = [e for e in _as_list(doc.get("@adminapi.errors")) if e]
     return ParsedResponse(objects, warnings, errors, doc.get("@odata.nextLink"))

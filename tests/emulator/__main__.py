@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Run the emulator in the foreground: python -m tests.emulator --state FILE [--port N] [--cert-dir DIR] [--tenant-domain D].
+"""Run the emulator in the foreground: python -m tests.emulator --state FILE [--port N] [--cert-dir DIR] [--tenant-domain D]
+[--redirect].
 
 Prints one JSON line (url, ca_path, tenant_id, tenant_domain, client_id, certificate_path, client_secret, ...) once it
 listens, then serves until SIGTERM or SIGINT.
@@ -22,6 +23,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--cert-dir", help="where to keep the test CA, server and app certificates (kept across runs)")
     parser.add_argument("--tenant-domain", help="tenant domain, e.g. contoso.onmicrosoft.com")
+    parser.add_argument("--redirect", action="store_true",
+                        help="a redirecting tenant: InvokeCommand on url answers 302 to tenant_url (a second port)")
     args = parser.parse_args(argv)
 
     from tests.emulator.server import Emulator
@@ -33,7 +36,8 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    emulator = Emulator(args.state, port=args.port, cert_dir=args.cert_dir, tenant_domain=args.tenant_domain)
+    emulator = Emulator(args.state, port=args.port, cert_dir=args.cert_dir, tenant_domain=args.tenant_domain,
+                        redirect=args.redirect)
     emulator.start()
     try:
         sys.stdout.write(json.dumps(emulator.info()) + "\n")

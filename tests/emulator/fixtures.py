@@ -27,4 +27,5 @@ def emulator(tmp_path_factory, tenant):  # pylint: disable=redefined-outer-name
 @pytest.fixture(autouse=True)
 def clean(emulator, tenant):  # pylint: disable=redefined-outer-name
     emulator.reset()
+    emulator.set_redirect(False)
     tenant.objects.clear()

@@ -9,23 +9,34 @@ Serves, on loopback only:
   ``tenant_id``, ``tenant_domain`` and ``execute(cmdlet, parameters) -> wire.RawResponse``), with paging
   through ``@odata.nextLink``;
 * a control API without authentication: ``GET /_emulator/calls``, ``POST /_emulator/reset``,
-  ``POST /_emulator/faults``, ``GET /_emulator/info``.
+  ``POST /_emulator/faults``, ``POST /_emulator/redirect``, ``GET /_emulator/info``.
 
-Call counting: ``requests`` counts every InvokeCommand HTTP request; ``cmdlets``/``reads``/``writes`` count the
-requests that passed authentication (faulted ones included); ``log`` has one entry per InvokeCommand request
-(rejected ones included) with the status answered.
+A redirecting tenant (``set_redirect`` or ``Emulator(..., redirect=True)``): a second listener (``tenant_url``) serves
+the tenant and every InvokeCommand on the front listener (``url``) answers 302 with a ``Location`` on it, as the
+service does for tenants it pins to a tenant-specific host. Continuation links keep naming the front host.
+
+Call counting: ``requests`` counts every InvokeCommand HTTP request (redirected ones included); ``hosts`` splits them
+by listener (``front``, ``tenant``); ``redirects`` counts the 3xx answers; ``cmdlets``/``reads``/``writes`` count the
+requests that passed authentication (faulted ones included); ``tokens`` the token requests and ``discovery`` the
+OpenID configuration requests; ``log`` has one entry per InvokeCommand request (rejected and redirected ones included)
+with the status answered (None when no answer was sent) and, for an injected fault, its kind under ``fault``;
+``faults`` lists every fault injected (``kind``, ``endpoint``, ``cmdlet``, ``after_execute``, ``random``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 import base64
 import datetime
+import email.utils
 import hashlib
 import hmac
 import json
 import os
+import random
 import shutil
+import socket
 import ssl
+import struct
 import tempfile
 import threading
 import time
@@ -47,6 +58,36 @@ EXCHANGE_ROLE = "Exchange.ManageAsApp"
 FAULT_STATUSES = (429, 500, 503, 504)
 RATE_LIMIT = 30000
 NUL_BODY = b"\x00" * 512
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_HOLD = 60.0
+
+# Fault kinds of InvokeCommand and whether each happens after the cmdlet ran by default (see tests/emulator/__init__).
+INVOKE_KINDS = {
+    "status": False,        # an error status (429 with Retry-After, 500, 503, 504)
+    "timeout": False,       # hold the answer ``hold`` seconds: before execution then drop it, after execution send it late
+    "reset": False,         # close the connection with a TCP reset, no answer
+    "close": False,         # close the connection cleanly (FIN), no answer
+    "garbled": True,        # 200 with a body that is not JSON (or ``body``)
+    "empty": True,          # 200 with an empty body
+    "empty_object": True,   # 200 with {}
+    "not_object": True,     # 200 with a JSON array
+    "truncated": True,      # 200 with a Content-Length larger than what is sent, then the connection is closed
+}
+TOKEN_KINDS = {
+    "token_500": "token",            # the token endpoint answers 500 with an HTML page
+    "token_malformed": "token",      # the token endpoint answers 200 with JSON cut short
+    "token_timeout": "token",        # the token endpoint holds ``hold`` seconds, then drops the connection
+    "token_reset": "token",          # the token endpoint resets the connection
+    "invalid_client": "token",       # 401 invalid_client (the secret or certificate is refused)
+    "unauthorized_client": "token",  # 400 unauthorized_client (the application is not known in the tenant)
+    "discovery_500": "discovery",    # the OpenID configuration answers 500 with an HTML page
+    "discovery_malformed": "discovery",  # the OpenID configuration answers 200 with a body that is not JSON
+}
+HOLD_KINDS = ("timeout", "token_timeout")
+FAULT_KEYS = ("kind", "cmdlet", "status", "count", "retry_after", "retry_after_date", "after_execute", "hold", "body")
+RANDOM_KEYS = ("rate", "seed", "kinds", "max_consecutive", "cmdlet", "hold", "retry_after")
+HTML_500 = (b"<!DOCTYPE html><html><head><title>500 - Internal server error.</title></head><body><h1>Server Error</h1>"
+            b"<p>There is a problem with the resource you are looking for, and it cannot be displayed.</p></body></html>")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -84,6 +125,34 @@ def aad_error(status, error, code, text):
         "correlation_id": str(uuid.uuid4()),
     }
     return status, body
+
+
+class _Action(object):
+    """An answer that is not a plain HTTP answer: ``reset`` or ``close`` the connection, or send a ``truncated`` body."""
+
+    def __init__(self, kind, body=b""):
+        self.kind = kind
+        self.body = body
+
+
+def _shorthand(name):
+    """A random-mode kind name as a fault: "503", "503_after", "429", "429_date", "reset_after", "garbled", ..."""
+    after = None
+    base = name
+    if name.endswith("_after"):
+        base, after = name[:-len("_after")], True
+    fault = {}
+    if base.isdigit():
+        fault.update(kind="status", status=int(base))
+    elif base == "429_date":
+        fault.update(kind="status", status=429, retry_after_date=1)
+    elif base in INVOKE_KINDS or base in TOKEN_KINDS:
+        fault["kind"] = base
+    else:
+        raise ValueError("unknown fault kind %r" % name)
+    if after is not None:
+        fault["after_execute"] = True
+    return fault
 
 
 class _Reject(Exception):
@@ -145,9 +214,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, emulator, context):
+    def __init__(self, address, emulator, context, role="front"):
         self.emulator = emulator
         self.ssl_context = context
+        self.role = role
         ThreadingHTTPServer.__init__(self, address, _Handler)
 
     def get_request(self):
@@ -196,14 +266,47 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _act(self, status, action, headers):
+        """Answer in a way that is not a plain HTTP answer (see _Action)."""
+        self.close_connection = True
+        if action.kind == "truncated":
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(action.body) + 64))
+            self.end_headers()
+            self.wfile.write(action.body[:len(action.body) // 2])
+            self.wfile.flush()
+        if action.kind == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()  # let go of the socket's files first so that close() resets it at once
+            self.wfile.close()
+            self.connection.close()
+            return
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)  # a FIN without TLS close_notify: the client reads EOF
+        except OSError:
+            pass
+
     def _dispatch(self):
         emulator = self.server.emulator
+        control = self.path.startswith("/_emulator/")
+        if not control:
+            emulator.busy(1)
         try:
-            body = self._body()
-            status, payload, headers = emulator.handle(self.command, self.path, self.headers, body)
-        except Exception as exc:  # pylint: disable=broad-except
-            status, payload, headers = 500, {"error": {"code": "InternalServerError", "message": "emulator bug: %r" % exc}}, {}
-        self._answer(status, payload, headers)
+            try:
+                body = self._body()
+                status, payload, headers = emulator.handle(self.command, self.path, self.headers, body, via=self.server.role)
+            except Exception as exc:  # pylint: disable=broad-except
+                status, payload, headers = 500, {"error": {"code": "InternalServerError", "message": "emulator bug: %r" % exc}}, {}
+            if isinstance(payload, _Action):
+                self._act(status, payload, headers)
+                return
+            self._answer(status, payload, headers)
+        finally:
+            if not control:
+                emulator.busy(-1)
 
     do_GET = _dispatch
     do_POST = _dispatch
@@ -218,7 +321,7 @@ class Emulator(object):
     """See the module docstring. Use as a context manager or call start() / stop()."""
 
     def __init__(self, state_path, host="127.0.0.1", port=0, cert_dir=None, tenant_domain=None, backend=None,
-                 expires_in=3600):
+                 expires_in=3600, redirect=False):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the emulator listens on loopback only")
         self.state_path = state_path
@@ -239,11 +342,18 @@ class Emulator(object):
                        _load_cert(self.app["encrypted_certificate_path"])]
         self._signing_key = os.urandom(32)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
         self._token_serial = 0
         self._min_token_serial = 0
         self._httpd = None
         self._thread = None
+        self._tenant_httpd = None
+        self._tenant_thread = None
         self.url = None
+        self.tenant_url = None
+        self._context = None
+        self._redirect = {"enabled": bool(redirect), "status": 302, "location": None}
         self._reset_counters()
         self._reset_faults()
 
@@ -251,20 +361,35 @@ class Emulator(object):
     def start(self):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.app["server_cert"], self.app["server_key"])
+        self._context = context
         self._httpd = _Server((self.host, self.port), self, context)
         self.port = self._httpd.server_address[1]
         self.url = "https://%s:%d" % ("127.0.0.1" if self.host == "localhost" else self.host, self.port)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="m365-emulator", daemon=True)
         self._thread.start()
+        if self._redirect["enabled"]:
+            self._start_tenant_host()
         return self
 
+    def _start_tenant_host(self):
+        """The tenant-specific host of a redirecting tenant: a second listener on another loopback port."""
+        if self._tenant_httpd is not None or self._context is None:
+            return
+        self._tenant_httpd = _Server((self.host, 0), self, self._context, role="tenant")
+        self.tenant_url = "https://%s:%d" % ("127.0.0.1" if self.host == "localhost" else self.host,
+                                             self._tenant_httpd.server_address[1])
+        self._tenant_thread = threading.Thread(target=self._tenant_httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                               name="m365-emulator-tenant", daemon=True)
+        self._tenant_thread.start()
+
     def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._thread.join(5)
-            self._httpd = None
+        for server, thread in ((self._tenant_httpd, self._tenant_thread), (self._httpd, self._thread)):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+                thread.join(5)
+        self._httpd = self._tenant_httpd = None
         if self._own_cert_dir:
             shutil.rmtree(self.cert_dir, ignore_errors=True)
 
@@ -276,14 +401,16 @@ class Emulator(object):
 
     def info(self):
         """What a client needs to connect (printed by ``python -m tests.emulator``)."""
-        return {"url": self.url, "ca_path": self.ca_path, "tenant_id": self.tenant_id, "tenant_domain": self.tenant_domain,
+        return {"url": self.url, "tenant_url": self.tenant_url, "redirect": self._redirect["enabled"],
+                "ca_path": self.ca_path, "tenant_id": self.tenant_id, "tenant_domain": self.tenant_domain,
                 "client_id": self.app["client_id"], "certificate_path": self.app["certificate_path"],
                 "client_secret": self.app["client_secret"], "pfx_path": self.app["pfx_path"],
                 "certificate_password": self.app["certificate_password"]}
 
     # ------------------------------------------------------------------ control API (also as methods)
     def _reset_counters(self):
-        self._calls = {"cmdlets": {}, "reads": 0, "writes": 0, "tokens": 0, "requests": 0, "log": []}
+        self._calls = {"cmdlets": {}, "reads": 0, "writes": 0, "tokens": 0, "discovery": 0, "requests": 0,
+                       "redirects": 0, "hosts": {"front": 0, "tenant": 0}, "log": [], "faults": []}
 
     def _reset_faults(self):
         self._faults = []
@@ -291,14 +418,41 @@ class Emulator(object):
         self._replication_delay = 0.0
         self._hidden = []  # (noun, created_at, set of lower-cased identities)
         self._forbidden = False
+        self._page_cap = 1000
+        self._random = None
 
     def calls(self):
         with self._lock:
             return json.loads(json.dumps(self._calls))
 
-    def reset(self):
-        """Clear counters and faults (not the tenant state)."""
+    def set_redirect(self, enabled=True, status=302, location=None):
+        """Make the tenant a redirecting one (or not): InvokeCommand on ``url`` answers ``status`` with a Location on
+        ``tenant_url`` (or ``location`` as given, to test bad ones). A property of the tenant: reset() keeps it."""
+        if status not in REDIRECT_STATUSES:
+            raise ValueError("redirect status must be one of %s" % (REDIRECT_STATUSES,))
+        if location is not None and not isinstance(location, str):
+            raise ValueError("location must be a string")
         with self._lock:
+            self._redirect = {"enabled": bool(enabled), "status": int(status), "location": location}
+        if enabled:
+            self._start_tenant_host()
+        return self.tenant_url
+
+    def busy(self, delta):
+        """Count the requests being answered (a held or slow answer included), so that reset() can wait for them."""
+        with self._idle:
+            self._in_flight += delta
+            if not self._in_flight:
+                self._idle.notify_all()
+
+    def reset(self, wait=10.0):
+        """Clear counters and faults (not the tenant state, nor its redirect).
+
+        Waits (at most ``wait`` seconds) for the requests still being answered, for example a fault holding its answer
+        for a client that gave up, so that they do not count in what follows.
+        """
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight <= 0, timeout=wait)
             self._reset_counters()
             self._reset_faults()
             self._min_token_serial = 0
@@ -319,32 +473,100 @@ class Emulator(object):
                 elif "expire_tokens" in fault:
                     if fault["expire_tokens"]:
                         self._min_token_serial = self._token_serial + 1
+                elif "page_size" in fault:
+                    self._page_cap = fault["page_size"]
+                elif "random" in fault:
+                    self._random = fault["random"]
                 else:
                     self._faults.append(fault)
 
-    @staticmethod
-    def _check_fault(fault):
+    @classmethod
+    def _check_fault(cls, fault):
         if not isinstance(fault, dict):
             raise ValueError("a fault must be a JSON object, got %r" % (fault,))
-        for key in ("latency", "replication_delay", "forbidden", "expire_tokens"):
+        for key in ("latency", "replication_delay", "forbidden", "expire_tokens", "page_size", "random"):
             if key in fault:
                 if len(fault) != 1:
                     raise ValueError("%s must be alone in its fault object" % key)
+                if key == "page_size":
+                    if not isinstance(fault[key], int) or isinstance(fault[key], bool) or not 1 <= fault[key] <= 1000:
+                        raise ValueError("page_size must be an integer in 1-1000")
+                if key == "random":
+                    return {"random": cls._check_random(fault[key])}
                 return dict(fault)
-        unknown = set(fault) - {"cmdlet", "status", "count", "retry_after", "after_execute"}
-        if unknown or "status" not in fault:
-            raise ValueError("fault %r: expected keys cmdlet, status, count, retry_after, after_execute" % (fault,))
-        if fault["status"] not in FAULT_STATUSES:
-            raise ValueError("fault status must be one of %s" % (FAULT_STATUSES,))
-        if fault.get("retry_after") is not None and fault["status"] != 429:
-            raise ValueError("retry_after is only for status 429")
-        return {"cmdlet": str(fault.get("cmdlet") or "*"), "status": int(fault["status"]), "count": int(fault.get("count", 1)),
+        return cls._normal_fault(fault, in_random=False)
+
+    @staticmethod
+    def _normal_fault(fault, in_random):
+        """One fault in its full form (see FAULT_KEYS); ValueError naming what is wrong."""
+        unknown = set(fault) - set(FAULT_KEYS)
+        if unknown:
+            raise ValueError("fault %r: unknown keys %s (expected %s)" % (fault, sorted(unknown), ", ".join(FAULT_KEYS)))
+        kind = fault.get("kind") or ("status" if "status" in fault else None)
+        if kind not in INVOKE_KINDS and kind not in TOKEN_KINDS:
+            raise ValueError("fault %r: give kind (one of %s) or status" % (fault, ", ".join(sorted(INVOKE_KINDS) + sorted(TOKEN_KINDS))))
+        if kind == "status":
+            if fault.get("status") not in FAULT_STATUSES:
+                raise ValueError("fault status must be one of %s" % (FAULT_STATUSES,))
+        elif "status" in fault:
+            raise ValueError("status is only for kind status")
+        if (fault.get("retry_after") is not None or fault.get("retry_after_date") is not None) and fault.get("status") != 429:
+            raise ValueError("retry_after and retry_after_date are only for status 429")
+        if fault.get("hold") is not None and kind not in HOLD_KINDS:
+            raise ValueError("hold is only for kinds %s" % ", ".join(HOLD_KINDS))
+        if fault.get("body") is not None and (kind != "garbled" or not isinstance(fault["body"], str)):
+            raise ValueError("body is only for kind garbled, as a string")
+        if kind in TOKEN_KINDS and ("cmdlet" in fault or "after_execute" in fault):
+            raise ValueError("cmdlet and after_execute are not for token endpoint faults")
+        if in_random and ("count" in fault or "cmdlet" in fault):
+            raise ValueError("count and cmdlet are not for the kinds of random mode")
+        hold = float(fault.get("hold") if fault.get("hold") is not None else 5.0)
+        if not 0 < hold <= MAX_HOLD:
+            raise ValueError("hold must be in (0, %s] seconds" % MAX_HOLD)
+        return {"kind": kind, "cmdlet": str(fault.get("cmdlet") or "*"), "status": fault.get("status"),
+                "count": int(fault.get("count", 1)),
                 "retry_after": None if fault.get("retry_after") is None else str(fault["retry_after"]),
-                "after_execute": bool(fault.get("after_execute", False))}
+                "retry_after_date": None if fault.get("retry_after_date") is None else float(fault["retry_after_date"]),
+                "after_execute": bool(fault.get("after_execute", INVOKE_KINDS.get(kind, False))),
+                "hold": hold, "body": fault.get("body")}
+
+    @classmethod
+    def _check_random(cls, spec):
+        """Random mode: ``{"rate", "seed", "kinds", "max_consecutive", "cmdlet", "hold", "retry_after"}`` (or None)."""
+        if spec in (None, False):
+            return None
+        if not isinstance(spec, dict) or set(spec) - set(RANDOM_KEYS):
+            raise ValueError("random must be an object with keys %s" % ", ".join(RANDOM_KEYS))
+        rate = float(spec.get("rate", 0.3))
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("random rate must be in [0, 1]")
+        kinds = spec.get("kinds") or ["429", "503", "503_after", "timeout", "reset", "garbled", "empty", "truncated"]
+        if not isinstance(kinds, list):
+            raise ValueError("random kinds must be a list")
+        normal = []
+        for kind in kinds:
+            fault = _shorthand(kind) if isinstance(kind, str) else kind
+            if not isinstance(fault, dict):
+                raise ValueError("random kinds are names or fault objects, got %r" % (kind,))
+            fault = dict(fault)
+            if spec.get("hold") is not None and fault.get("kind") in HOLD_KINDS:
+                fault.setdefault("hold", spec["hold"])
+            if fault.get("status") == 429 and fault.get("retry_after_date") is None:
+                fault.setdefault("retry_after", spec.get("retry_after", "0.05"))
+            normal.append(cls._normal_fault(fault, in_random=True))
+        limit = spec.get("max_consecutive")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError("random max_consecutive must be a positive integer")
+        seed = spec.get("seed", 0)
+        return {"rate": rate, "seed": seed, "rng": random.Random(seed), "cmdlet": str(spec.get("cmdlet") or "*"),
+                "max_consecutive": limit, "runs": {"invoke": 0, "token": 0, "discovery": 0},
+                "kinds": {"invoke": [f for f in normal if f["kind"] in INVOKE_KINDS],
+                          "token": [f for f in normal if TOKEN_KINDS.get(f["kind"]) == "token"],
+                          "discovery": [f for f in normal if TOKEN_KINDS.get(f["kind"]) == "discovery"]}}
 
     # ------------------------------------------------------------------ routing
-    def handle(self, method, path, headers, body):
-        """(status, JSON-able or bytes body, headers) for one HTTP request."""
+    def handle(self, method, path, headers, body, via="front"):
+        """(status, JSON-able or bytes body or _Action, headers) for one HTTP request on the ``via`` listener."""
         parts = urlsplit(path)
         segments = [s for s in parts.path.split("/") if s]
         query = parse_qs(parts.query)
@@ -355,8 +577,17 @@ class Emulator(object):
                 if method != "POST" or segments[1].lower() != "beta":
                     raise _Reject(405, wire.error_body(405, "System.NotSupportedException", "The requested resource does not "
                                                        "support http method '%s'." % method, code="MethodNotAllowed"))
-                return self._invoke(segments[2], query, headers, body)
+                with self._lock:
+                    redirect = dict(self._redirect)
+                if redirect["enabled"] and via == "front":
+                    return self._redirect_answer(redirect, path, headers, body)
+                return self._invoke(segments[2], query, headers, body, via=via)
             if len(segments) == 4 and segments[1:] == ["v2.0", ".well-known", "openid-configuration"] and method == "GET":
+                with self._lock:
+                    self._calls["discovery"] += 1
+                fault = self._take_endpoint_fault("discovery")
+                if fault:
+                    return self._token_fault_answer(fault, {})
                 return self._openid_configuration(segments[0])
             if len(segments) == 4 and segments[1:] == ["oauth2", "v2.0", "token"] and method == "POST":
                 return self._token(segments[0], headers, body)
@@ -378,6 +609,15 @@ class Emulator(object):
             except ValueError as exc:
                 raise _Reject(400, {"error": str(exc)})
             return 200, {"faults": len(self._faults)}, {}
+        if segments == ["redirect"] and method == "POST":
+            try:
+                spec = json.loads(body.decode("utf-8") or "{}")
+                if not isinstance(spec, dict) or set(spec) - {"enabled", "status", "location"}:
+                    raise ValueError("expected an object with enabled, status, location")
+                tenant_url = self.set_redirect(spec.get("enabled", True), spec.get("status", 302), spec.get("location"))
+            except ValueError as exc:
+                raise _Reject(400, {"error": str(exc)})
+            return 200, {"redirect": bool(spec.get("enabled", True)), "tenant_url": tenant_url}, {}
         raise _Reject(404, {"error": "unknown control endpoint"})
 
     # ------------------------------------------------------------------ tenant names
@@ -414,6 +654,9 @@ class Emulator(object):
         with self._lock:
             self._calls["tokens"] += 1
         form = dict((k, v[0]) for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items())
+        fault = self._take_endpoint_fault("token")
+        if fault:
+            return self._token_fault_answer(fault, form)
         if not self._is_tenant(tenant):
             status, err = aad_error(400, "invalid_request", 90002, "Tenant '%s' not found." % tenant)
             raise _Reject(status, err)
@@ -448,6 +691,26 @@ class Emulator(object):
         token = self.issue_token(client_id)
         return 200, {"token_type": "Bearer", "expires_in": self.expires_in, "ext_expires_in": self.expires_in,
                      "access_token": token}, {"Cache-Control": "no-store, no-cache"}
+
+    def _token_fault_answer(self, fault, form):
+        kind = fault["kind"]
+        if kind in ("token_500", "discovery_500"):
+            return 500, HTML_500, {"Content-Type": "text/html; charset=utf-8"}
+        if kind == "token_malformed":
+            return 200, b'{"token_type":"Bearer","expires_in":3599,"access_tok', {"Content-Type": "application/json; charset=utf-8"}
+        if kind == "discovery_malformed":
+            return 200, b'{"token_endpoint":"https://', {"Content-Type": "application/json; charset=utf-8"}
+        if kind == "token_timeout":
+            time.sleep(fault["hold"])
+            return None, _Action("close"), {}
+        if kind == "token_reset":
+            return None, _Action("reset"), {}
+        if kind == "unauthorized_client":
+            return aad_error(400, "unauthorized_client", 700016, "Application with identifier '%s' was not found in the "
+                             "directory '%s' (emulator fault)." % (form.get("client_id"), self.tenant_domain or self.tenant_id)) + ({},)
+        if form.get("client_secret") is not None:
+            return aad_error(401, "invalid_client", 7000215, "Invalid client secret provided (emulator fault).") + ({},)
+        return aad_error(401, "invalid_client", 700027, "Client assertion failed signature validation (emulator fault).") + ({},)
 
     def _check_assertion(self, assertion, client_id, tenant):
         try:
@@ -542,9 +805,12 @@ class Emulator(object):
             hdrs["client-request-id"] = request_headers["client-request-id"]
         return hdrs
 
-    def _log(self, cmdlet, parameters, status):
+    def _log(self, cmdlet, parameters, status, fault=None):
+        entry = {"cmdlet": cmdlet, "parameters": parameters, "status": status}
+        if fault:
+            entry["fault"] = fault
         with self._lock:
-            self._calls["log"].append({"cmdlet": cmdlet, "parameters": parameters, "status": status})
+            self._calls["log"].append(entry)
 
     def _count(self, cmdlet):
         with self._lock:
@@ -552,26 +818,77 @@ class Emulator(object):
             counts[cmdlet] = counts.get(cmdlet, 0) + 1
             self._calls["reads" if cmdlet.lower().startswith("get-") else "writes"] += 1
 
+    def _note_fault(self, fault, endpoint, cmdlet=None, chosen_at_random=False):
+        """Record an injected fault (the caller holds the lock) and return it."""
+        self._calls["faults"].append({"kind": fault["kind"], "endpoint": endpoint, "cmdlet": cmdlet,
+                                      "after_execute": fault["after_execute"] if endpoint == "invoke" else None,
+                                      "status": fault.get("status"), "random": chosen_at_random})
+        return dict(fault)
+
+    def _draw(self, endpoint, cmdlet=None):
+        """Random mode: a fault for this request or None, from the seeded generator (the caller holds the lock)."""
+        spec = self._random
+        if spec is None or not spec["kinds"][endpoint]:
+            return None
+        if endpoint == "invoke" and spec["cmdlet"].lower() not in ("*", (cmdlet or "").lower()):
+            return None
+        rng = spec["rng"]
+        roll, pick = rng.random(), rng.randrange(len(spec["kinds"][endpoint]))
+        limit = spec["max_consecutive"]
+        if roll < spec["rate"] and (limit is None or spec["runs"][endpoint] < limit):
+            spec["runs"][endpoint] += 1
+            return self._note_fault(spec["kinds"][endpoint][pick], endpoint, cmdlet, chosen_at_random=True)
+        spec["runs"][endpoint] = 0
+        return None
+
     def _take_fault(self, cmdlet):
         with self._lock:
             for fault in self._faults:
-                if fault["count"] > 0 and fault["cmdlet"].lower() in ("*", cmdlet.lower()):
+                if fault["kind"] in INVOKE_KINDS and fault["count"] > 0 and fault["cmdlet"].lower() in ("*", cmdlet.lower()):
                     fault["count"] -= 1
-                    return dict(fault)
-        return None
+                    return self._note_fault(fault, "invoke", cmdlet)
+            return self._draw("invoke", cmdlet)
 
-    def _invoke(self, tenant, query, headers, body):
+    def _take_endpoint_fault(self, endpoint):
         with self._lock:
-            self._calls["requests"] += 1
-        hdrs = self._response_headers(headers)
+            for fault in self._faults:
+                if TOKEN_KINDS.get(fault["kind"]) == endpoint and fault["count"] > 0:
+                    fault["count"] -= 1
+                    return self._note_fault(fault, endpoint)
+            return self._draw(endpoint)
+
+    @staticmethod
+    def _cmdlet_of(headers, body):
         try:
             doc = json.loads(body.decode("utf-8"))
             cmdlet_input = doc["CmdletInput"]
-            cmdlet = cmdlet_input["CmdletName"]
-            parameters = cmdlet_input.get("Parameters") or {}
+            cmdlet, parameters = cmdlet_input["CmdletName"], cmdlet_input.get("Parameters") or {}
             if not isinstance(cmdlet, str) or not isinstance(parameters, dict):
                 raise TypeError
+            return cmdlet, parameters
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+            return None, None
+
+    def _redirect_answer(self, redirect, path, headers, body):
+        """The front host of a redirecting tenant: 3xx to the same path and query on the tenant host (no auth check:
+        the redirect is routing, not a cmdlet result; nothing runs)."""
+        with self._lock:
+            self._calls["requests"] += 1
+            self._calls["redirects"] += 1
+            self._calls["hosts"]["front"] += 1
+        cmdlet, parameters = self._cmdlet_of(headers, body)
+        self._log(cmdlet or headers.get("X-CmdletName") or "", parameters or {}, redirect["status"])
+        location = redirect["location"] if redirect["location"] is not None else self.tenant_url + path
+        hdrs = {"Location": location, "request-id": str(uuid.uuid4()), "Content-Type": "text/html; charset=utf-8"}
+        return redirect["status"], b"<html><body>Object moved</body></html>", hdrs
+
+    def _invoke(self, tenant, query, headers, body, via="front"):
+        with self._lock:
+            self._calls["requests"] += 1
+            self._calls["hosts"][via] += 1
+        hdrs = self._response_headers(headers)
+        cmdlet, parameters = self._cmdlet_of(headers, body)
+        if cmdlet is None:
             cmdlet, parameters = headers.get("X-CmdletName") or "", {}
             self._log(cmdlet, parameters, 400)
             raise _Reject(400, wire.error_body(400, "Microsoft.OData.ODataException", "The request body is not a valid "
@@ -599,23 +916,50 @@ class Emulator(object):
             return self._fault_answer(cmdlet, parameters, fault, hdrs)
         raw = self._execute(cmdlet, parameters, headers, query, tenant)
         if fault:
-            return self._fault_answer(cmdlet, parameters, fault, hdrs)
+            return self._fault_answer(cmdlet, parameters, fault, hdrs, raw)
         self._log(cmdlet, parameters, raw.status)
         out = dict(raw.headers)
         out.update(hdrs)
         return raw.status, raw.body, out
 
-    def _fault_answer(self, cmdlet, parameters, fault, hdrs):
-        self._log(cmdlet, parameters, fault["status"])
-        if fault["status"] == 429:
-            if fault["retry_after"] is not None:
-                hdrs["Retry-After"] = fault["retry_after"]
-            body = wire.error_body(429, "Microsoft.Exchange.Admin.OData.Core.ThrottlingException",
-                                   "Too many requests (emulator fault).", code="TooManyRequests")
-        else:
-            body = wire.error_body(fault["status"], "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
-                                   "The service is temporarily unavailable (emulator fault).")
-        return fault["status"], body, hdrs
+    def _fault_answer(self, cmdlet, parameters, fault, hdrs, raw=None):
+        """The answer of an injected fault; ``raw`` is the real answer when the cmdlet ran (after_execute)."""
+        kind = fault["kind"]
+        if kind == "status":
+            self._log(cmdlet, parameters, fault["status"], fault=kind)
+            if fault["status"] == 429:
+                if fault["retry_after"] is not None:
+                    hdrs["Retry-After"] = fault["retry_after"]
+                elif fault["retry_after_date"] is not None:
+                    hdrs["Retry-After"] = email.utils.formatdate(time.time() + fault["retry_after_date"], usegmt=True)
+                body = wire.error_body(429, "Microsoft.Exchange.Admin.OData.Core.ThrottlingException",
+                                       "Too many requests (emulator fault).", code="TooManyRequests")
+            else:
+                body = wire.error_body(fault["status"], "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                                       "The service is temporarily unavailable (emulator fault).")
+            return fault["status"], body, hdrs
+        if kind == "timeout":
+            time.sleep(fault["hold"])
+            if raw is None:
+                self._log(cmdlet, parameters, None, fault=kind)
+                return None, _Action("close"), {}
+            self._log(cmdlet, parameters, raw.status, fault=kind)  # sent late, to a client that gave up
+            out = dict(raw.headers)
+            out.update(hdrs)
+            return raw.status, raw.body, out
+        if kind in ("reset", "close"):
+            self._log(cmdlet, parameters, None, fault=kind)
+            return None, _Action(kind), {}
+        real = raw.body if raw is not None and raw.status == 200 else json.dumps(
+            wire.success_body([], tenant=self.tenant_domain or "")).encode("utf-8")
+        self._log(cmdlet, parameters, 200, fault=kind)
+        hdrs["Content-Type"] = "application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8"
+        if kind == "truncated":
+            return 200, _Action("truncated", real), hdrs
+        body = {"garbled": (fault["body"].encode("utf-8") if fault["body"] is not None
+                            else real[:max(1, len(real) // 2)] + b"\x00\x1f<garbled>"),
+                "empty": b"", "empty_object": b"{}", "not_object": b"[]"}[kind]
+        return 200, body, hdrs
 
     # ------------------------------------------------------------------ execution, replication delay, paging
     def _execute(self, cmdlet, parameters, headers, query, tenant):
@@ -698,14 +1042,15 @@ class Emulator(object):
         doc["@adminapi.warnings"] = warnings
         return wire.RawResponse(raw.status, raw.headers, json.dumps(doc).encode("utf-8"))
 
-    @staticmethod
-    def _page_size(headers):
+    def _page_size(self, headers):
         prefer = headers.get("Prefer") or ""
+        with self._lock:
+            cap = self._page_cap
         for item in prefer.split(";"):
             name, _unused, value = item.strip().partition("=")
             if name.lower() == "odata.maxpagesize":
                 try:
-                    return max(1, min(1000, int(value)))
+                    return max(1, min(cap, int(value)))
                 except ValueError:
                     break
-        return 1000
+        return cap

@@ -322,3 +322,226 @@ def test_cli(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ----------------------------------------------------------------------------- transport fault kinds
+
+def _raw_invoke(emulator, cmdlet, parameters=None, timeout=10, path=None, port=None):
+    """One InvokeCommand through http.client: (status, headers, body) or the exception it raised."""
+    import http.client
+    context = ssl.create_default_context(cafile=emulator.ca_path)
+    conn = http.client.HTTPSConnection("127.0.0.1", port or emulator.port, context=context, timeout=timeout)
+    body = json.dumps(wire.request_body(cmdlet, parameters or {}))
+    try:
+        conn.request("POST", path or "/adminapi/beta/%s/InvokeCommand" % emulator.tenant_id, body=body,
+                     headers={"Authorization": "Bearer " + emulator.issue_token(), "X-AnchorMailbox": "APP:x",
+                              "Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    except Exception as exc:  # pylint: disable=broad-except
+        return exc
+    finally:
+        conn.close()
+
+
+# ----------------------------------------------------------------------------- redirecting tenant
+
+def test_redirecting_tenant(emulator, tenant):
+    tenant.add("InboundConnector", "A")
+    status, _unused, info = http(emulator, "POST", "/_emulator/redirect", {"enabled": True})
+    assert status == 200 and info["tenant_url"].startswith("https://127.0.0.1:") and info["tenant_url"] != emulator.url
+    path = "/adminapi/beta/%s/InvokeCommand?$skiptoken=abc" % emulator.tenant_id
+    status, headers, _unused = _raw_invoke(emulator, "Get-InboundConnector", path=path)  # http.client never follows
+    assert status == 302 and headers["Location"] == info["tenant_url"] + path
+    status, _unused, body = _raw_invoke(emulator, "Get-InboundConnector", port=int(info["tenant_url"].rsplit(":", 1)[1]))
+    assert status == 200 and json.loads(body)["value"][0]["Name"] == "A"
+    calls = emulator.calls()
+    assert calls["redirects"] == 1 and calls["hosts"] == {"front": 1, "tenant": 1} and calls["requests"] == 2
+    assert [e["status"] for e in calls["log"]] == [302, 200] and calls["cmdlets"] == {"Get-InboundConnector": 1}
+    emulator.reset()  # a property of the tenant: kept
+    assert _raw_invoke(emulator, "Get-InboundConnector")[0] == 302
+    assert http(emulator, "POST", "/_emulator/redirect", {"enabled": False})[0] == 200
+    assert invoke(emulator, "Get-InboundConnector")[0] == 200
+    assert http(emulator, "POST", "/_emulator/redirect", {"status": 200})[0] == 400
+
+
+def test_redirect_with_a_given_location(emulator):
+    emulator.set_redirect(True, status=307, location="http://insecure.example/x")
+    status, headers, _unused = _raw_invoke(emulator, "New-InboundConnector", {"Name": "x"})
+    assert status == 307 and headers["Location"] == "http://insecure.example/x" and emulator.calls()["writes"] == 0
+
+
+@pytest.mark.parametrize("kind, after", [("reset", False), ("reset", True), ("close", False), ("close", True)])
+def test_faults_without_an_answer(emulator, tenant, kind, after):
+    import http.client
+    emulator.add_faults([{"kind": kind, "cmdlet": "New-InboundConnector", "after_execute": after}])
+    outcome = _raw_invoke(emulator, "New-InboundConnector", {"Name": "n"})
+    assert isinstance(outcome, (http.client.HTTPException, OSError)), outcome
+    assert len(tenant.objects.get("inboundconnector", [])) == (1 if after else 0)
+    log = emulator.calls()["log"]
+    assert log[0]["status"] is None and log[0]["fault"] == kind
+    assert emulator.calls()["faults"] == [{"kind": kind, "endpoint": "invoke", "cmdlet": "New-InboundConnector",
+                                           "after_execute": after, "status": None, "random": False}]
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_timeout_fault(emulator, tenant, after):
+    emulator.add_faults([{"kind": "timeout", "hold": 0.8, "after_execute": after}])
+    start = time.time()
+    outcome = _raw_invoke(emulator, "New-InboundConnector", {"Name": "n"}, timeout=0.3)
+    assert isinstance(outcome, OSError) and "timed out" in str(outcome)
+    time.sleep(max(0.0, 0.9 - (time.time() - start)))
+    assert len(tenant.objects.get("inboundconnector", [])) == (1 if after else 0)
+
+
+@pytest.mark.parametrize("kind, body", [("garbled", None), ("empty", b""), ("empty_object", b"{}"), ("not_object", b"[]")])
+def test_200_faults_after_execution(emulator, tenant, kind, body):
+    emulator.add_faults([{"kind": kind, "cmdlet": "New-InboundConnector"}])
+    status, _unused, got = _raw_invoke(emulator, "New-InboundConnector", {"Name": "n"})
+    assert status == 200 and len(tenant.objects["inboundconnector"]) == 1
+    if body is None:
+        with pytest.raises(ValueError):
+            json.loads(got.decode("utf-8", "replace"))
+        assert got.startswith(b'{"@odata.context"')
+    else:
+        assert got == body
+
+
+def test_garbled_body_as_given(emulator):
+    emulator.add_faults([{"kind": "garbled", "body": '{"value": 1}'}])
+    assert _raw_invoke(emulator, "Get-InboundConnector")[2] == b'{"value": 1}'
+
+
+def test_truncated_fault(emulator, tenant):
+    import http.client
+    tenant.add("InboundConnector", "A")
+    emulator.add_faults([{"kind": "truncated"}])
+    outcome = _raw_invoke(emulator, "Get-InboundConnector")
+    assert isinstance(outcome, http.client.IncompleteRead) and outcome.partial.startswith(b'{"@odata.context"')
+
+
+def test_429_with_a_date(emulator):
+    import email.utils
+    emulator.add_faults([{"status": 429, "retry_after_date": 30}])
+    status, headers, _unused = invoke(emulator, "Get-InboundConnector")
+    assert status == 429
+    assert 25 <= email.utils.mktime_tz(email.utils.parsedate_tz(headers["Retry-After"])) - time.time() <= 31
+
+
+def test_page_size_cap(emulator, tenant):
+    for i in range(3):
+        tenant.add("InboundConnector", "c%d" % i)
+    emulator.add_faults([{"page_size": 2}])
+    _unused, _unused, page = invoke(emulator, "Get-InboundConnector", prefer="odata.maxpagesize=1000")
+    assert len(page["value"]) == 2 and "@odata.nextLink" in page
+
+
+@pytest.mark.parametrize("fault", [
+    {"kind": "nope"}, {"kind": "reset", "status": 503}, {"kind": "reset", "hold": 2}, {"kind": "timeout", "hold": 0},
+    {"kind": "timeout", "hold": 120}, {"kind": "empty", "body": "x"}, {"kind": "token_500", "cmdlet": "Get-X"},
+    {"status": 503, "retry_after_date": 1}, {"page_size": 0}, {"page_size": 2, "latency": 1},
+    {"random": {"rate": 2}}, {"random": {"kinds": ["nope"]}}, {"random": {"kinds": [{"kind": "reset", "count": 2}]}},
+    {"random": {"max_consecutive": 0}}, {"random": {"bogus": 1}},
+])
+def test_bad_new_faults_rejected(emulator, fault):
+    assert http(emulator, "POST", "/_emulator/faults", [fault])[0] == 400
+
+
+# ----------------------------------------------------------------------------- token endpoint faults
+
+def _token_form(emulator):
+    return {"grant_type": "client_credentials", "client_id": emulator.app["client_id"],
+            "client_secret": emulator.app["client_secret"], "scope": "https://outlook.office365.com/.default"}
+
+
+@pytest.mark.parametrize("kind, status, check", [
+    ("token_500", 500, lambda body: body.startswith(b"<!DOCTYPE html>")),
+    ("token_malformed", 200, lambda body: isinstance(body, bytes) and body.startswith(b'{"token_type"')),
+    ("invalid_client", 401, lambda body: body["error"] == "invalid_client" and body["error_codes"] == [7000215]),
+    ("unauthorized_client", 400, lambda body: body["error"] == "unauthorized_client" and body["error_codes"] == [700016]),
+])
+def test_token_faults(emulator, kind, status, check):
+    emulator.add_faults([{"kind": kind}])
+    got, _unused, body = _token_request(emulator, _token_form(emulator))
+    assert got == status and check(body)
+    assert _token_request(emulator, _token_form(emulator))[0] == 200  # count 1: the next request is served
+    assert emulator.calls()["faults"][0]["endpoint"] == "token"
+
+
+@pytest.mark.parametrize("kind, status", [("discovery_500", 500), ("discovery_malformed", 200)])
+def test_discovery_faults(emulator, kind, status):
+    emulator.add_faults([{"kind": kind}])
+    path = "/%s/v2.0/.well-known/openid-configuration" % emulator.tenant_id
+    got, _unused, body = http(emulator, "GET", path)
+    assert got == status and isinstance(body, bytes)
+    assert http(emulator, "GET", path)[0] == 200 and emulator.calls()["discovery"] == 2
+
+
+# ----------------------------------------------------------------------------- random mode
+
+def _fault_sequence(emulator, spec, requests=40):
+    emulator.reset()
+    emulator.add_faults([{"random": spec}])
+    statuses = [invoke(emulator, "Get-InboundConnector")[0] for _unused in range(requests)]
+    return statuses, emulator.calls()["faults"]
+
+
+def test_random_mode_is_replayable_from_its_seed(emulator):
+    spec = {"rate": 0.5, "seed": 1234, "kinds": ["429", "503", "500", "504"]}
+    first = _fault_sequence(emulator, spec)
+    assert first == _fault_sequence(emulator, spec)
+    statuses, faults = first
+    assert 5 < len(faults) < 35 and all(f["random"] for f in faults)
+    assert sorted(set(s for s in statuses)) == sorted(set([200] + [f["status"] for f in faults]))
+    assert _fault_sequence(emulator, dict(spec, seed=99))[0] != statuses
+
+
+def test_random_mode_limits_consecutive_faults(emulator):
+    statuses, faults = _fault_sequence(emulator, {"rate": 1.0, "seed": 7, "kinds": ["503"], "max_consecutive": 2}, 9)
+    assert statuses == [503, 503, 200] * 3 and len(faults) == 6
+    statuses, faults = _fault_sequence(emulator, {"rate": 0.0, "seed": 7}, 5)
+    assert statuses == [200] * 5 and faults == []
+
+
+def test_random_mode_kind_shapes(emulator, tenant):
+    spec = {"rate": 1.0, "seed": 3, "max_consecutive": 1, "retry_after": "0.2",
+            "kinds": ["429", "429_date", "503_after", {"kind": "garbled", "body": "x"}]}
+    emulator.add_faults([{"random": spec}])
+    seen = {}
+    for index in range(16):
+        outcome = _raw_invoke(emulator, "New-InboundConnector", {"Name": "n%d" % index})
+        if index % 2 == 0:  # every other request is faulted (max_consecutive 1)
+            seen.setdefault(outcome[0], outcome)
+    faults = emulator.calls()["faults"]
+    assert len(faults) == 8 and set(f["kind"] for f in faults) <= {"status", "garbled"}
+    if 429 in seen:
+        assert seen[429][1]["Retry-After"] in ("0.2",) or "GMT" in seen[429][1]["Retry-After"]
+    executed = [f for f in faults if f["after_execute"]]
+    # requests not faulted and faults after execution both ran; faults before execution did not
+    assert len(tenant.objects["inboundconnector"]) == 8 + len(executed)
+    emulator.add_faults([{"random": None}])
+    assert invoke(emulator, "Get-InboundConnector")[0] == 200
+
+
+def test_random_token_faults(emulator):
+    emulator.add_faults([{"random": {"rate": 1.0, "seed": 5, "kinds": ["token_500"], "max_consecutive": 1}}])
+    assert [_token_request(emulator, _token_form(emulator))[0] for _unused in range(4)] == [500, 200, 500, 200]
+    assert invoke(emulator, "Get-InboundConnector")[0] == 200  # no InvokeCommand kinds: not drawn at all
+
+
+@needs_sandbox
+def test_cli_redirecting_tenant(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--state", str(tmp_path / "t.db"), "--cert-dir",
+                             str(tmp_path / "pki"), "--redirect"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["redirect"] is True and info["tenant_url"].startswith("https://127.0.0.1:")
+        assert info["tenant_url"] != info["url"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

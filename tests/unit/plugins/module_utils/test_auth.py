@@ -384,10 +384,14 @@ def test_unreachable_authority_is_transient(tmp_path):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
+    sleeps = []
     provider = auth.TokenProvider({"tenant": "t", "client_id": "c", "client_secret": "s", "token_cache": False,
-                                   "authority": "https://127.0.0.1:%d" % port, "timeout": 5})
-    with pytest.raises(TransientError, match="127.0.0.1:%d" % port):
+                                   "authority": "https://127.0.0.1:%d" % port, "timeout": 5, "retries": 1,
+                                   "retry_delay": 0.5}, sleep=sleeps.append)
+    with pytest.raises(TransientError, match="127.0.0.1:%d" % port) as info:
         provider.get_token()
+    # retried within retries / retry_delay, then not retried again by the client (the request was never sent)
+    assert sleeps == [0.5] and "gave up after 2 attempts" in info.value.msg and info.value.retryable is False
 
 
 def test_cached_token_is_used_without_building_the_msal_app(tmp_path):
@@ -405,3 +409,104 @@ def test_cached_token_is_used_without_building_the_msal_app(tmp_path):
         assert second._app is None  # no msal app, hence no OpenID discovery request
         assert (emu.calls()["requests"], emu.calls()["tokens"]) == before
         assert second.get_token(force_refresh=True) != token
+
+
+# ----------------------------------------------------------------------------- token endpoint faults
+
+def _provider(emulator, credential="certificate", **overrides):
+    sleeps = []
+    settings = client_settings(emulator, credential, **dict({"retries": 2, "retry_delay": 0.01, "timeout": 1}, **overrides))
+    return auth.TokenProvider(settings, sleep=sleeps.append), sleeps
+
+
+@pytest.mark.parametrize("kind, endpoint, status", [
+    ("token_500", "the token endpoint %s/%s/oauth2/v2.0/token answered HTTP 500 (an HTML page)", 500),
+    ("token_malformed", "the token endpoint %s/%s/oauth2/v2.0/token answered HTTP 200 with a body that is not JSON", 200),
+    ("token_timeout", "the token endpoint %s/%s/oauth2/v2.0/token could not be reached: no answer within 1 seconds", None),
+    ("token_reset", "the token endpoint %s/%s/oauth2/v2.0/token could not be reached", None),
+    ("discovery_500", "the OpenID discovery document %s/%s/v2.0/.well-known/openid-configuration answered HTTP 500", 500),
+    ("discovery_malformed", "the OpenID discovery document %s/%s/v2.0/.well-known/openid-configuration answered HTTP "
+                            "200 with a body that is not JSON", 200),
+])
+def test_token_endpoint_failures_are_retried_then_explained(emulator, kind, endpoint, status):
+    emulator.add_faults([dict({"kind": kind, "count": 10}, **({"hold": 1.5} if kind == "token_timeout" else {}))])
+    provider, sleeps = _provider(emulator)
+    with pytest.raises(TransientError) as info:
+        provider.get_token()
+    error = info.value
+    assert endpoint % (emulator.url, emulator.tenant_id) in error.msg
+    assert "gave up after 3 attempts" in error.msg
+    for hint in ("authority_url", "tenant", "network"):
+        assert hint in error.msg
+    assert error.status == status and error.retryable is False  # the client must not retry it again
+    assert sleeps == [0.01, 0.02]
+    calls = emulator.calls()
+    assert calls["tokens" if kind.startswith("token") else "discovery"] == 3
+
+
+@pytest.mark.parametrize("kind", ["token_500", "discovery_500", "token_malformed", "token_reset"])
+def test_one_token_endpoint_failure_is_overcome(emulator, kind):
+    emulator.add_faults([{"kind": kind, "count": 1}])
+    provider, sleeps = _provider(emulator)
+    assert auth.decode_jwt_payload(provider.get_token())["tid"] == emulator.tenant_id
+    assert sleeps == [0.01]
+    # msal replays a 5xx from its own throttle cache for seconds: the retry must really reach the endpoint again
+    assert provider.token_requests == emulator.calls()["tokens"] == (1 if kind.startswith("discovery") else 2)
+
+
+@pytest.mark.parametrize("kind, credential, option", [
+    ("invalid_client", "secret", "client_secret"),
+    ("invalid_client", "certificate", "certificate_path"),
+    ("unauthorized_client", "certificate", "client_id"),
+])
+def test_refused_credentials_name_the_option_and_are_not_retried(emulator, kind, credential, option):
+    emulator.add_faults([{"kind": kind, "count": 10}])
+    provider, sleeps = _provider(emulator, credential)
+    with pytest.raises(AuthenticationError) as info:
+        provider.get_token()
+    assert option in info.value.msg and kind in info.value.msg
+    assert sleeps == [] and emulator.calls()["tokens"] == 1
+
+
+def test_credential_hints_without_a_known_code():
+    secret = auth.TokenProvider({"tenant": "t", "client_id": "c", "client_secret": "s", "token_cache": False})
+    assert "client_secret" in secret._auth_error({"error": "invalid_client"}).msg
+    cert = auth.TokenProvider({"tenant": "t", "client_id": "c", "certificate_path": "/c.pem", "token_cache": False})
+    assert "certificate_path" in cert._auth_error({"error": "invalid_client"}).msg
+    assert "client_id" in cert._auth_error({"error": "unauthorized_client"}).msg
+
+
+def test_token_failure_before_a_write_sends_nothing_to_exchange(emulator):
+    from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
+    from ansible_collections.m365.mailflow.plugins.module_utils.rest import RestTransport
+    emulator.add_faults([{"kind": "token_500", "count": 10}])
+    sleeps = []
+    settings = client_settings(emulator, retries=1, retry_delay=0.01)
+    client = Client(RestTransport(settings, token_provider=auth.TokenProvider(settings, sleep=sleeps.append)),
+                    retries=5, retry_delay=0.01, sleep=sleeps.append)
+    with pytest.raises(TransientError) as info:
+        client.invoke("New-InboundConnector", {"Name": "x"}, write=True, verify=lambda: False)
+    assert "token endpoint" in info.value.msg and "may or may not" not in info.value.msg
+    assert sleeps == [0.01]  # the token provider's one retry, none by the client on top
+    assert emulator.calls()["requests"] == 0 and emulator.calls()["tokens"] == 2
+
+
+def test_msal_does_not_print_its_tracebacks(emulator):
+    """msal logs a token answer that is not JSON with its traceback; in a module process (no logging set up) that
+    would land on stderr. Run in a fresh interpreter: pytest's own log handlers would hide it here."""
+    import subprocess
+    import sys
+    emulator.add_faults([{"kind": "token_malformed", "count": 10}])
+    settings = client_settings(emulator, retries=0)
+    script = ("import json, sys\n"
+              "from ansible_collections.m365.mailflow.plugins.module_utils import auth\n"
+              "from ansible_collections.m365.mailflow.plugins.module_utils.errors import TransientError\n"
+              "try:\n"
+              "    auth.TokenProvider(json.loads(sys.argv[1])).get_token()\n"
+              "except TransientError as exc:\n"
+              "    print(exc.msg)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(settings)], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=os.path.join(root, ".build", "collections")), check=False)
+    assert "answered HTTP 200 with a body that is not JSON" in proc.stdout, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.strip() == ""

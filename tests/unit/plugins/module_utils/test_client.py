@@ -150,3 +150,61 @@ def test_pause_backs_off_within_bounds():
     for attempt in range(4):
         client.pause(attempt)
     assert sleeps == [1.0, 2.0, 3.0, 3.0]
+
+
+# ----------------------------------------------------------------------------- bodies that are not a result
+
+def garbled():
+    return wire.RawResponse(200, {"Content-Type": "application/json"}, b'{"value": [{"Name": "a", "Sender')
+
+
+@pytest.mark.parametrize("bad", [b"", b"{}", b"[]", b'{"value": [{"Na'])
+def test_read_of_a_200_that_is_not_an_envelope_is_retried_not_taken_as_empty(bad):
+    client, transport, sleeps = make([wire.RawResponse(200, {}, bad), ok([{"Name": "a"}])], retry_delay=0.01)
+    assert client.invoke("Get-InboundConnector", {"Identity": "a"}) == [{"Name": "a"}]
+    assert len(transport.sent) == 2 and len(sleeps) == 1
+
+
+def test_read_of_malformed_200s_gives_up_with_a_transient_error():
+    client, transport, sleeps = make([garbled()] * 3, retries=2, retry_delay=0.01)
+    with pytest.raises(TransientError) as exc:
+        client.invoke("Get-InboundConnector", {"Identity": "a"})
+    assert "not valid JSON" in exc.value.msg and "gave up after 3 attempts" in exc.value.msg
+
+
+def test_continuation_page_that_is_not_an_envelope_is_retried():
+    first = ok([{"Name": "a"}], next_link="https://h/next?$skiptoken=1")
+    client, transport, sleeps = make([first, wire.RawResponse(200, {}, b""), ok([{"Name": "b"}])], retry_delay=0.01)
+    assert [o["Name"] for o in client.invoke("Get-TransportRule")] == ["a", "b"]
+    assert [s[2] for s in transport.sent] == [None, "https://h/next?$skiptoken=1", "https://h/next?$skiptoken=1"]
+
+
+def test_write_with_a_malformed_200_is_settled_by_reading_back():
+    client, transport, sleeps = make([garbled()], retry_delay=0.01)
+    checks = []
+    result = client.invoke("New-InboundConnector", {"Name": "x"}, write=True, verify=lambda: checks.append(1) or True)
+    assert result == [] and checks == [1] and len(transport.sent) == 1  # applied: never sent again
+
+
+def test_write_with_a_malformed_200_not_applied_is_sent_again():
+    client, transport, sleeps = make([wire.RawResponse(200, {}, b"{}"), ok([{"Name": "x"}])], retry_delay=0.01)
+    assert client.invoke("New-InboundConnector", {"Name": "x"}, write=True, verify=lambda: False) == [{"Name": "x"}]
+    assert len(transport.sent) == 2
+
+
+def test_write_without_verify_after_a_malformed_200_is_not_resent():
+    client, transport, sleeps = make([wire.RawResponse(200, {}, b""), ok()])
+    with pytest.raises(TransientError) as exc:
+        client.invoke("Set-InboundConnector", {"Identity": "x"}, write=True)
+    assert "may or may not have been applied" in exc.value.msg and len(transport.sent) == 1
+
+
+def test_an_error_already_retried_by_the_token_provider_is_not_retried_again():
+    exhausted = TransientError("Cannot get an access token: the token endpoint answered HTTP 500 (gave up after 6 attempts)")
+    exhausted.retryable = False
+    for write in (False, True):
+        checks = []
+        client, transport, sleeps = make([exhausted], retry_delay=0.01)
+        with pytest.raises(TransientError) as exc:
+            client.invoke("New-InboundConnector", {"Name": "x"}, write=write, verify=lambda: checks.append(1))
+        assert exc.value is exhausted and sleeps == [] and checks == [] and len(transport.sent) == 1
