@@ -212,8 +212,7 @@ class ActionModule(ActionBase):
     @staticmethod
     def _inline(value, var, report, file_var="partner_file"):
         """[(source, data)] from partner_definition (mapping, YAML text, or a list of them), or None if not given."""
-        if value is None or (isinstance(value, (str, list, dict)) and not (value.strip() if isinstance(value, str)
-                                                                          else value)):
+        if _empty(value):
             return None
         if isinstance(value, str):
             try:
@@ -251,8 +250,7 @@ class ActionModule(ActionBase):
     @staticmethod
     def _file_list(value, var, report):
         """[(label, path)] from a list, comma-separated text or a YAML list as text; None when not given."""
-        if value is None or (isinstance(value, (str, list, tuple)) and not (value.strip() if isinstance(value, str)
-                                                                            else value)):
+        if _empty(value):
             return None
         if isinstance(value, str):
             text = value.strip()
@@ -364,6 +362,13 @@ class ActionModule(ActionBase):
 
 
 _MISSING = object()
+
+
+def _empty(value):
+    """Not given: null, empty or blank text, an empty list or mapping (as an empty AWX survey answer is)."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, tuple, dict)) and not value)
 
 
 def _secretless(value):

@@ -316,9 +316,10 @@ def check_definition(partner, definition_spec, report):
     partner.data = data
     name = data.get("name")
     if isinstance(name, str) and not NAME_PATTERN.match(name):
+        shown = "'%s' is not allowed" % name if name.strip() else "empty"
         report.invalid(source, "name", "%s; a partner name is 1 to 40 letters, digits, spaces, dots, underscores or "
-                                     "hyphens, starting with a letter or digit (the connector and rule names derive "
-                                     "from it)" % ("'%s' is not allowed" % name if name.strip() else "empty"))
+                                       "hyphens, starting with a letter or digit (the connector and rule names "
+                                       "derive from it)" % shown)
     if report.is_bad(source, "name"):
         return  # object names cannot be derived; the rest would only repeat the problem
     _object_names(partner)
@@ -453,10 +454,10 @@ def _rule_checks(partner, report, problem):
             problem(field + ".name", "an empty rule name; give the rule a short name", uses=(field + ".name",))
         if (not _has_predicates(rule.get("conditions")) and not _has_predicates(rule.get("exceptions"))
                 and not rule.get("apply_to_all_messages") and not rule.get("extra_parameters")):
+            options = ("conditions", "exceptions", "apply_to_all_messages", "extra_parameters")
             problem(field, "rule '%s' has no conditions, so it would route every message to the partner; add "
                            "conditions (for example recipient_domain_is) or set apply_to_all_messages: true"
-                    % rule_name, uses=tuple(field + "." + o for o in ("conditions", "exceptions", "apply_to_all_messages",
-                                                                       "extra_parameters")))
+                    % rule_name, uses=tuple("%s.%s" % (field, option) for option in options))
         if rule.get("priority") is not None and rule.get("position") is not None:
             problem(field, "priority and position are mutually exclusive in one rule; keep one of them",
                     uses=(field + ".priority", field + ".position"))
@@ -538,10 +539,13 @@ def _locate(message, prefix, values):
     for part in field.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, list) and rest.startswith("'"):
-        for index, item in enumerate(value):
-            if rest.startswith("'%s'" % (item,)):
-                field = "%s[%d]" % (field, index)
-                break
+        items = [str(item) for item in value]
+        exact = [i for i, item in enumerate(items) if rest.startswith("'%s'" % item)]
+        quoted = rest[1:rest.find("'", 1)] if rest.find("'", 1) > 0 else None
+        partial = [i for i, item in enumerate(items) if quoted and quoted in item]
+        found = exact or (partial if len(partial) == 1 else [])
+        if found:
+            field = "%s[%d]" % (field, found[0])
     return prefix + field, rest
 
 
@@ -569,13 +573,15 @@ def _module_preflight(partner, report, touched):
         if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
             continue
         field = "rules[%d]" % index
-        params = rule_parameters(partner, rule)
+        _run_preflight(_rule_preflight(rule_parameters(partner, rule)), field + ".", rule, skip(field), source, report)
 
-        def check(params=params):
-            spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
-            spec.preflight(params["name"], rule_utils.desired_state(params))
 
-        _run_preflight(check, field + ".", rule, skip(field), source, report)
+def _rule_preflight(params):
+    """mail_flow_rule's pre-flight on its options ``params``, as a function of no argument."""
+    def check():
+        spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
+        spec.preflight(params["name"], rule_utils.desired_state(params))
+    return check
 
 
 def _run_preflight(check, prefix, values, touched, source, report):
@@ -691,8 +697,9 @@ def carries_marker(comment, name):
     start = text.find(marker)
     while start >= 0:
         end = start + len(marker)
-        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or text[end] in ".;\r\n"
-                                                                or marker.endswith(".")):
+        starts = start == 0 or not text[start - 1].isalnum()
+        ends = end == len(text) or text[end] in ".;\r\n" or marker.endswith(".")
+        if starts and ends:
             return True
         start = text.find(marker, start + 1)
     return False

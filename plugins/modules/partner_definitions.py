@@ -26,14 +26,14 @@ description:
   - B(Across the partners of the tenant), partner names are compared without case, the names of the objects they
     write must not collide, and a sender or recipient domain may belong to one partner only (an error); a domain
     covered by another partner's wildcard is a warning.
-  - B(Against the tenant as it is) (one read of its connectors and rules, 4 calls, never a write): an object that
+  - "B(Against the tenant as it is) (one read of its connectors and rules, 4 calls, never a write): an object that
     onboarding would take over but did not create (its comment lacks C(Managed by m365.mailflow partner <name>))
     is refused unless O(adopt) or the partner's C(adopt: true); a domain already used by another connector is
     refused; the modules' checks that need the current object run too. For offboarding, every object to remove
     must carry the marker (unless O(force)) and no rule the definition does not name may route to the partner's
-    outbound connector.
-  - Every problem is reported at once, each as C(<source>: <field>: <message>), for example
-    C(partners/badhost.yml: outbound.smart_hosts[0]: 'mail.x.example:587' has a port; ...).
+    outbound connector."
+  - "Every problem is reported at once, each as C(<source>: <field>: <message>), for example
+    C(partners/badhost.yml: outbound.smart_hosts[0]: 'mail.x.example:587' has a port; ...)."
 author:
   - m365.mailflow contributors (@m365-mailflow)
 options:
@@ -79,7 +79,7 @@ options:
     description:
       - Let onboarding take over objects of the same name that it did not create (their comment lacks the marker).
         Each adopted object is reported as a warning; onboarding then writes the marker into its comment.
-      - A partner definition can allow it for itself with C(adopt: true).
+      - "A partner definition can allow it for itself with C(adopt: true)."
       - A boolean or its text form (V(true), V(yes), V(1)...).
     type: raw
     default: false
@@ -174,8 +174,8 @@ EXAMPLES = r"""
 RETURN = r"""
 partners:
   description:
-    - The checked definitions in the order given, each with C(source) (the file as given, or the variable) and
-      C(definition) (C({partner: ...}), types converted, keys that were not given left out).
+    - "The checked definitions in the order given, each with C(source) (the file as given, or the variable) and
+      C(definition) (C({partner: ...}), types converted, keys that were not given left out)."
   returned: success
   type: list
   elements: dict
@@ -203,7 +203,7 @@ tenant_read:
   returned: success
   type: bool
 problems:
-  description: Every problem found, each C(<source>: <field>: <message>).
+  description: "Every problem found, each C(<source>: <field>: <message>)."
   returned: failure
   type: list
   elements: str
