@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: partner_definitions
 short_description: Load and check every partner definition of a run before anything is written to the tenant
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Loads the partner definitions of a run (partner files, inline definitions from extra vars or an AWX survey, or
     definitions already loaded), checks all of them, and returns the checked, normalised list that the
