@@ -101,7 +101,7 @@ def measure(size, workdir, with_seed):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--no-seed", action="store_true", help="an empty tenant instead of one holding every partner")
     args = parser.parse_args()

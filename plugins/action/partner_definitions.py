@@ -92,6 +92,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
+        self._pending = {}
         args = dict(self._task.args)
         names = dict(pu.DEFAULT_NAMES)
         names.update(dict((str(k), str(v)) for k, v in (args.get("variables") or {}).items()))
@@ -119,6 +120,8 @@ class ActionModule(ActionBase):
             pu.check_tenant(partners, tenant, report, mode=mode, adopt=adopt, force=force, names=names)
             result["tenant_calls"] = tenant.get("calls")
 
+        for key, values in self._pending.items():
+            result.setdefault(key, []).extend(values)
         if report.warnings:
             result.setdefault("warnings", []).extend(report.warnings)
         if report.errors:
@@ -358,6 +361,9 @@ class ActionModule(ActionBase):
             failure["msg"] = ("reading the tenant before any change failed, nothing was changed: %s"
                               % outcome.get("msg", "no message"))
             return None, failure
+        for key in ("warnings", "deprecations"):  # e.g. about the connection settings: shown once, here
+            if outcome.get(key):
+                self._pending.setdefault(key, []).extend(outcome[key])
         return outcome.get("tenant") or {}, None
 
 

@@ -33,7 +33,7 @@ from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_T
 
 from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
 from ansible_collections.m365.mailflow.plugins.module_utils import rules as rule_utils
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
 from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
 
@@ -686,6 +686,36 @@ def _check_domains(partners, report):
 
 
 # --------------------------------------------------------------------------------------------------- the tenant
+
+RULE_KEYS = ("Name", "Guid", "Identity", "Comments", "Priority", "RouteMessageOutboundConnector", "State")
+
+
+def _get_all(client, cmdlet, parameters):
+    try:
+        return client.invoke(cmdlet, parameters)
+    except NotFoundError:
+        return []
+
+
+def read_tenant(client):
+    """What ``check_tenant`` needs, in 4 reads: every inbound connector, every outbound connector (test-mode ones
+    are only listed with IncludeTestModeConnectors, connector_cmdlets.md 3.3, so both ways) and the rules (the keys
+    the checks use). Every Get-* returns 1000 objects unless told otherwise (connector_cmdlets.md 2.2, 3.3, 4.x), so
+    each asks for ResultSize Unlimited."""
+    unlimited = {"ResultSize": "Unlimited"}
+    outbound = {}
+    for extra in ({}, {"IncludeTestModeConnectors": True}):
+        for obj in _get_all(client, "Get-OutboundConnector", dict(unlimited, **extra)):
+            outbound[str(obj.get("Guid") or obj.get("Name")).lower()] = obj
+    rules = _get_all(client, "Get-TransportRule", dict(unlimited))
+    tenant = {
+        "inbound": _get_all(client, "Get-InboundConnector", dict(unlimited)),
+        "outbound": list(outbound.values()),
+        "rules": [dict((key, rule.get(key)) for key in RULE_KEYS) for rule in rules],
+    }
+    tenant["calls"] = len(client.calls)
+    return tenant
+
 
 def carries_marker(comment, name):
     """Whether ``comment`` carries the marker of partner ``name`` ("Managed by m365.mailflow partner <name>"),

@@ -224,31 +224,8 @@ tenant:
 
 import os
 
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import NotFoundError
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-
-RULE_KEYS = ("Name", "Guid", "Identity", "Comments", "Priority", "RouteMessageOutboundConnector", "State")
-
-
-def _get(client, cmdlet, parameters):
-    try:
-        return client.invoke(cmdlet, parameters)
-    except NotFoundError:
-        return []
-
-
-def read_tenant(client):
-    """The tenant's connectors (test-mode ones included) and its rules (the keys the checks use)."""
-    outbound = {}
-    for extra in ({}, {"IncludeTestModeConnectors": True}):
-        for obj in _get(client, "Get-OutboundConnector", extra):
-            outbound[str(obj.get("Guid") or obj.get("Name")).lower()] = obj
-    rules = _get(client, "Get-TransportRule", {"ResultSize": "Unlimited"})
-    return {
-        "inbound": _get(client, "Get-InboundConnector", {}),
-        "outbound": list(outbound.values()),
-        "rules": [dict((k, r.get(k)) for k in RULE_KEYS) for r in rules],
-    }
+from ansible_collections.m365.mailflow.plugins.module_utils.partners import read_tenant
 
 
 def main():
@@ -275,9 +252,7 @@ def main():
         if sandbox and not os.path.exists(sandbox):
             # An empty sandbox tenant: nothing to read, and reading would create its state file.
             return {"changed": False, "tenant": {"inbound": [], "outbound": [], "rules": [], "calls": 0}}
-        tenant = read_tenant(mod.client)
-        tenant["calls"] = len(mod.client.calls)
-        return {"changed": False, "tenant": tenant}
+        return {"changed": False, "tenant": read_tenant(mod.client)}
 
     module.run(work)
 

@@ -335,3 +335,31 @@ def test_linear_checks_for_many_partners(spec):
                    for i in range(1000)]
     report, partners = check(spec, *definitions)
     assert report.errors == [] and len(partners) == 1000
+
+
+class FakeClient(object):
+    """Answers Get-* from lists and records the calls."""
+
+    def __init__(self, **objects):
+        self.objects = objects
+        self.calls = []
+
+    def invoke(self, cmdlet, parameters=None, write=False, verify=None):
+        assert not write
+        self.calls.append({"cmdlet": cmdlet, "parameters": dict(parameters or {})})
+        test_mode = (parameters or {}).get("IncludeTestModeConnectors")
+        if cmdlet == "Get-OutboundConnector":
+            return [o for o in self.objects.get("outbound", []) if bool(o.get("TestMode")) == bool(test_mode)]
+        return list(self.objects.get({"Get-InboundConnector": "inbound", "Get-TransportRule": "rules"}[cmdlet], []))
+
+
+def test_read_tenant_reads_everything_in_four_calls():
+    client = FakeClient(inbound=[{"Name": "A inbound"}],
+                        outbound=[{"Name": "A outbound", "Guid": "1"}, {"Name": "T outbound", "Guid": "2", "TestMode": True}],
+                        rules=[{"Name": "A - r", "Comments": "c", "Conditions": ["x"], "RouteMessageOutboundConnector": "A outbound"}])
+    tenant = pu.read_tenant(client)
+    assert sorted(o["Name"] for o in tenant["outbound"]) == ["A outbound", "T outbound"]  # test-mode ones too
+    assert tenant["rules"][0]["Comments"] == "c" and "Conditions" not in tenant["rules"][0]
+    assert tenant["calls"] == 4
+    # Get-* returns 1000 objects by default: a tenant with more connectors or rules must be read in full.
+    assert all(call["parameters"].get("ResultSize") == "Unlimited" for call in client.calls), client.calls
