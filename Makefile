@@ -134,6 +134,7 @@ bench: venv collection
 	$(call say,bench: benchmarks/ (speed ratios measured in one run; not part of make test))
 	"$(VPY)" benchmarks/inbound_noop.py
 	"$(VPY)" benchmarks/probe_concurrency.py
+	"$(VPY)" benchmarks/partner_check.py
 
 clean:
 	$(call say,clean: removing .build/ansible-test .build/ee .build/dist tests/output .pytest_cache)

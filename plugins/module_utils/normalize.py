@@ -405,10 +405,11 @@ def ci_key(value):
 
 
 def raise_errors(errors):
-    """Raise one ConfigurationError listing every problem found (None entries are ignored)."""
+    """Raise one ConfigurationError listing every problem found (None entries are ignored); ``details`` keeps them
+    one by one (the partner definition checks report each with its field)."""
     errors = [e for e in errors if e]
     if errors:
-        raise ConfigurationError("; ".join(errors) if len(errors) > 1 else errors[0])
+        raise ConfigurationError("; ".join(errors) if len(errors) > 1 else errors[0], details=errors)
 
 
 def check_each(field, values, check, **kwargs):

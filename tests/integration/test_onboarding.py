@@ -159,15 +159,15 @@ def test_dry_run_on_an_empty_tenant_plans_everything_and_writes_nothing(tmp_path
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["partner"].__setitem__("inboud", d["partner"].pop("inbound")),
-     "bad.yml: partner.inboud. Supported parameters include"),
+     "bad.yml: inboud: unknown key (did you mean inbound?)"),
     (lambda d: d["partner"]["outbound"].__setitem__("tls_settings", "certificate_validation"),
-     "bad.yml: outbound.tls_domain requires outbound.tls_settings: domain_validation (it is certificate_validation)"),
+     "bad.yml: outbound.tls_domain: requires outbound.tls_settings: domain_validation (it is certificate_validation)"),
     (lambda d: d["partner"]["outbound"].__setitem__("tls_settings", "strict"),
-     "bad.yml: value of tls_settings must be one of"),
+     "bad.yml: outbound.tls_settings: 'strict' (text) is not one of"),
     (lambda d: d["partner"]["outbound"].__setitem__("recipient_domains", ["adatum.example"]),
-     "bad.yml: outbound.recipient_domains cannot be combined with rules"),
+     "bad.yml: outbound.recipient_domains: cannot be combined with rules"),
     (lambda d: d["partner"]["inbound"].__setitem__("restrict_domains_to_ip_addresses", True),
-     "bad.yml: inbound.restrict_domains_to_ip_addresses requires inbound.sender_ip_addresses"),
+     "bad.yml: inbound.restrict_domains_to_ip_addresses: requires inbound.sender_ip_addresses"),
 ])
 def test_bad_definition_fails_before_anything_is_touched(tmp_path, edit, message):
     state = str(tmp_path / "tenant.db")
@@ -222,7 +222,7 @@ def test_offboarding_refuses_objects_the_partner_did_not_create(tmp_path):
     run = playbook(OFFBOARD, tmp_path, extra(partner_file=os.path.join(EXAMPLES, "litware.yml")),
                    env={"EXO_SANDBOX": state})
     assert run.returncode != 0
-    assert "Not created by partner_onboarding for this partner" in " ".join(run.stdout.split())
+    assert "was not created by partner_onboarding for this partner" in " ".join(run.stdout.split())
     assert "Litware inbound" in run.stdout
     assert objects(state) == before
 

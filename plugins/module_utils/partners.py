@@ -1,0 +1,870 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.mailflow contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Partner definitions: every check that can be made before the first write, for every partner of a run.
+
+Used by the ``m365.mailflow.partner_definitions`` action plugin (on the controller), which loads the definitions
+and reads the tenant; this module only judges data:
+
+1. shape and types of each definition against the role's argument spec (``roles/partner_onboarding/meta/
+   argument_specs.yml``, passed in as data), with the path of each value (``rules[1].conditions``);
+2. the cross-field rules of a partner (``inbound.restrict_domains_to_certificate`` needs a certificate name...);
+3. the modules' own pre-flight of each object the role would write (``InboundConnectorSpec.preflight``,
+   ``OutboundConnectorSpec.preflight``, ``rules.desired_state`` and ``TransportRuleSpec.preflight``), on the exact
+   parameters the role passes;
+4. across the partners of a tenant: names compared without case, object names, shared sender and recipient domains;
+5. against the tenant as it is (``check_tenant``): objects of the same name that onboarding did not create (adopted
+   only when asked), domains claimed by other connectors, the modules' checks that need the current object, and for
+   offboarding the marker and the rules that still route to the partner's connector.
+
+Every problem is collected, never raised, as ``<source>: <field>: <message>``, so that a run reports all of them at
+once. Everything here is linear in the number of partners (dictionaries keyed by lower-cased names and domains).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import difflib
+import re
+
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+
+from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+from ansible_collections.m365.mailflow.plugins.module_utils import rules as rule_utils
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
+from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
+
+MARKER_PREFIX = "Managed by m365.mailflow partner "
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
+RULE_NAME_MAX = 64
+_OWNER = re.compile(re.escape(MARKER_PREFIX) + r"(.+?)(?:\.\s|\.?$)", re.IGNORECASE)
+_LEAD = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_.]*): (?P<rest>.*)$", re.DOTALL)
+
+# How the names of the run's variables read in messages (the playbooks' variables by default).
+DEFAULT_NAMES = {
+    "file": "partner_file",
+    "files": "partner_files",
+    "definition": "partner_definition",
+    "partners": "partner_onboarding_partners",
+    "adopt": "partner_adopt",
+    "force": "partner_offboarding_force",
+    "connection": "mailflow_connection",
+    "validation": "mailflow_validation",
+}
+
+_KIND_WORDS = {
+    "str": "text", "path": "a path (text)", "bool": "true or false", "int": "a whole number", "float": "a number",
+    "list": "a list", "dict": "a mapping (key: value)", "raw": "a value",
+}
+
+
+# --------------------------------------------------------------------------------------------------- reporting
+
+class Report(object):
+    """Problems (errors) and warnings, each ``<source>: <field>: <message>``."""
+
+    def __init__(self):
+        self.errors = []
+        self.warnings = []
+        self._bad = {}
+
+    @staticmethod
+    def line(source, field, message):
+        return ": ".join(part for part in (source, field, message) if part)
+
+    def error(self, source, field, message):
+        self.errors.append(self.line(source, field, message))
+
+    def invalid(self, source, field, message):
+        """An error about a value that is then left out: later checks that need it do not judge it."""
+        self.error(source, field, message)
+        self._bad.setdefault(source, []).append(field or "")
+
+    def warn(self, source, field, message):
+        self.warnings.append(self.line(source, field, message))
+
+    def is_bad(self, source, path, inside=True):
+        """Whether a problem was reported at ``path``, at a value that contains it (``outbound`` for
+        ``outbound.tls_domain``) or, with ``inside``, at a value within it (``outbound.smart_hosts[1]``)."""
+        for bad in self._bad.get(source, ()):
+            if bad == path or path.startswith(bad + ".") or path.startswith(bad + "["):
+                return True
+            if inside and (bad.startswith(path + ".") or bad.startswith(path + "[")):
+                return True
+        return False
+
+    def bad_values(self, source, section):
+        """The values under ``section`` that had a problem and were left out, as paths relative to it
+        (``tls_settings`` for ``outbound.tls_settings``); list entries are not included (they are left out of the
+        list, and the rest of it is still judged)."""
+        out = set()
+        for bad in self._bad.get(source, ()):
+            if bad.startswith(section + ".") and not bad.endswith("]"):
+                out.add(bad[len(section) + 1:])
+        return out
+
+
+def describe(value):
+    """A short description of a value and its YAML type, for messages."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "%s (a boolean)" % ("true" if value else "false")
+    if isinstance(value, (int, float)):
+        return "%r (a number)" % (value,)
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return "'%s' (text)" % shown if value else "'' (empty text)"
+    if isinstance(value, dict):
+        return "a mapping with the keys %s" % ", ".join(sorted(str(k) for k in value)) if value else "an empty mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list of %d entr%s" % (len(value), "y" if len(value) == 1 else "ies")
+    return "a %s" % type(value).__name__
+
+
+def to_bool(value):
+    """True/False for what Ansible users write as a boolean (true/yes/on/1, false/no/off/0), else None."""
+    if isinstance(value, bool):
+        return value
+    key = value.strip().lower() if isinstance(value, str) else value
+    try:
+        if key in BOOLEANS_TRUE:
+            return True
+        if key in BOOLEANS_FALSE:
+            return False
+    except TypeError:  # unhashable (list, dict)
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------------------------------- argument spec
+
+def check_options(value, options, path, report, source, strict_text=("name",)):
+    """Check a mapping against argument-spec ``options``; return it with types converted and unset keys dropped.
+
+    The semantics are those of an Ansible argument spec (types, ``elements``, ``choices``, ``required``, nested
+    ``options``; ``null`` means not given), with stricter text: a boolean, list or mapping is not silently turned
+    into text, and options named in ``strict_text`` must be written as text (a partner called ``42`` must be quoted).
+    """
+    if not isinstance(value, dict):
+        report.invalid(source, path, "expected %s, got %s" % (_KIND_WORDS["dict"], describe(value)))
+        return None
+    out = {}
+    for key in value:
+        if key not in options:
+            known = sorted(options)
+            close = difflib.get_close_matches(str(key), known, n=1)
+            report.invalid(source, _join(path, key), "unknown key%s; the keys here are %s" % (
+                " (did you mean %s?)" % close[0] if close else "", ", ".join(known)))
+    for key in sorted(options):
+        spec = options[key] or {}
+        given = value.get(key)
+        field = _join(path, key)
+        if given is None:
+            if spec.get("required"):
+                report.invalid(source, field, "missing; it is required")
+            continue
+        checked = _check_value(given, spec, field, report, source, strict_text, key in strict_text)
+        if checked is not None:
+            out[key] = checked
+    return out
+
+
+def _join(path, key):
+    return "%s.%s" % (path, key) if path else str(key)
+
+
+def _check_value(value, spec, field, report, source, strict_text, strict):
+    kind = spec.get("type") or "str"
+    if kind == "list":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",")] if value.strip() else []
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [str(value)]
+        elif not isinstance(value, (list, tuple)):
+            report.invalid(source, field, "expected %s, got %s" % (_KIND_WORDS["list"], describe(value)))
+            return None
+        element = dict(spec, type=spec.get("elements") or "raw")
+        element.pop("elements", None)
+        out = []
+        for index, item in enumerate(value):
+            item_field = "%s[%d]" % (field, index)
+            if item is None:
+                report.invalid(source, item_field, "an empty entry; remove it or give a value")
+                out.append(None)  # keeps the positions of the entries after it (messages name them by index)
+                continue
+            out.append(_check_value(item, element, item_field, report, source, strict_text, strict))
+        return out
+    if kind == "dict":
+        if spec.get("options"):
+            return check_options(value, spec["options"], field, report, source, strict_text)
+        if not isinstance(value, dict):
+            report.invalid(source, field, "expected %s, got %s" % (_KIND_WORDS["dict"], describe(value)))
+            return None
+        return dict(value)
+    converted = _scalar(value, kind, strict)
+    if converted is None and spec.get("no_log"):
+        report.invalid(source, field, "expected %s, got a value of another type" % _KIND_WORDS.get(kind, kind))
+        return None
+    if converted is None:
+        hint = ""
+        if kind in ("str", "path") and isinstance(value, (bool, int, float)):
+            hint = "; quote it in YAML ('%s') if that is what you mean" % (
+                ("true" if value else "false") if isinstance(value, bool) else value)
+        report.invalid(source, field, "expected %s, got %s%s" % (_KIND_WORDS.get(kind, kind), describe(value), hint))
+        return None
+    choices = spec.get("choices")
+    if choices and converted not in choices:
+        close = difflib.get_close_matches(str(converted), [str(c) for c in choices], n=1)
+        report.invalid(source, field, "%s is not one of %s%s" % (
+            describe(converted), ", ".join(str(c) for c in choices), " (did you mean %s?)" % close[0] if close else ""))
+        return None
+    return converted
+
+
+def _scalar(value, kind, strict):
+    """The value converted to ``kind``, or None when it cannot be."""
+    if kind in ("str", "path"):
+        if isinstance(value, str):
+            return value
+        if strict or isinstance(value, (bool, list, tuple, dict)) or value is None:
+            return None
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            return value.isoformat()
+        if isinstance(value, (int, float)):
+            return str(value)
+        return None
+    if kind == "bool":
+        return to_bool(value)
+    if kind == "int":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and re.match(r"^\s*[-+]?\d+\s*$", value):
+            return int(value)
+        return None
+    if kind == "float":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return None
+        return None
+    return value  # raw
+
+
+# --------------------------------------------------------------------------------------------------- one partner
+
+class Partner(object):
+    """One definition of the run: where it came from, the raw data and, once checked, the converted mapping."""
+
+    def __init__(self, source, raw):
+        self.source = source
+        self.raw = raw
+        self.data = None  # the mapping under partner:, converted; None when its shape is wrong
+        self.object_names = []  # [(kind, name, field)] the objects onboarding writes
+
+    @property
+    def name(self):
+        return (self.data or {}).get("name")
+
+    @property
+    def marker(self):
+        return MARKER_PREFIX + (self.name or "")
+
+    def result(self):
+        return {"source": self.source, "definition": {"partner": self.data}}
+
+
+def check_definition(partner, definition_spec, report):
+    """Shape, types, cross-field rules and the modules' pre-flight of one definition."""
+    source, raw = partner.source, partner.raw
+    if raw is None:
+        report.error(source, "", "empty; it must hold a mapping with the key partner (partner: {name: ..., inbound: "
+                                 "..., outbound: ...}, see docs/partner-definitions.md)")
+        return
+    if isinstance(raw, (list, tuple)):
+        report.error(source, "", "holds %s; it must hold one mapping with the key partner (one partner per file, see "
+                                 "docs/partner-definitions.md)" % describe(raw))
+        return
+    if not isinstance(raw, dict):
+        report.error(source, "", "holds %s, not a partner definition; it must hold a mapping with the key partner "
+                                 "(partner: {name: ..., inbound: ..., outbound: ...})" % describe(raw))
+        return
+    if "partner" not in raw:
+        hint = " Put the definition under partner:." if "name" in raw else ""
+        report.error(source, "", "has no key partner (its keys are %s); it must hold a mapping with the key partner.%s"
+                     % (", ".join(sorted(str(k) for k in raw)) or "none", hint))
+        return
+    for key in sorted(str(k) for k in raw if k != "partner"):
+        report.error(source, key, "unknown top-level key; a partner definition holds only partner:")
+    if not isinstance(raw["partner"], dict):
+        report.error(source, "partner", "expected a mapping with the partner's name and its inbound and/or outbound "
+                                        "sections, got %s" % describe(raw["partner"]))
+        return
+    data = check_options(raw["partner"], definition_spec, "", report, source)
+    partner.data = data
+    name = data.get("name")
+    if isinstance(name, str) and not NAME_PATTERN.match(name):
+        shown = "'%s' is not allowed" % name if name.strip() else "empty"
+        report.invalid(source, "name", "%s; a partner name is 1 to 40 letters, digits, spaces, dots, underscores or "
+                                       "hyphens, starting with a letter or digit (the connector and rule names "
+                                       "derive from it)" % shown)
+    if report.is_bad(source, "name"):
+        return  # object names cannot be derived; the rest would only repeat the problem
+    _object_names(partner)
+    touched = _cross_field(partner, report)
+    _module_preflight(partner, report, touched)
+
+
+def _object_names(partner):
+    data, name = partner.data, partner.data["name"]
+    names = []
+    if data.get("inbound") is not None:
+        names.append(("inbound", "%s inbound" % name, "inbound"))
+    if data.get("outbound") is not None:
+        names.append(("outbound", "%s outbound" % name, "outbound"))
+    for index, rule in enumerate(data.get("rules") or []):
+        if isinstance(rule, dict) and isinstance(rule.get("name"), str):
+            names.append(("rule", "%s - %s" % (name, rule["name"]), "rules[%d]" % index))
+    partner.object_names = names
+
+
+def _has_predicates(section):
+    return isinstance(section, dict) and any(v not in (None, "", [], {}) for v in section.values())
+
+
+def _cross_field(partner, report):
+    """The rules that span fields of one definition. Returns {section: option names involved in a problem}."""
+    source, p = partner.source, partner.data
+    inbound = p.get("inbound") or {}
+    has_outbound = p.get("outbound") is not None
+    outbound = p.get("outbound") or {}
+    rules = [r for r in (p.get("rules") or []) if isinstance(r, dict)]
+    validation = p.get("validation") or {}
+    touched = {}
+
+    def problem(field, message, uses=(), needs=()):
+        """Report, unless a value the rule ``uses`` (or anything in it), or a section it ``needs`` (or one that
+        contains it), already has a problem: the rule could not be judged on it."""
+        if any(report.is_bad(source, path) for path in uses) or any(
+                report.is_bad(source, path, inside=False) for path in needs):
+            return
+        report.error(source, field, message)
+        for path in tuple(uses) + tuple(needs):
+            section, _dot, option = path.rpartition(".")
+            touched.setdefault(section, set()).add(option)
+
+    i_cert, i_ips = "inbound.restrict_domains_to_certificate", "inbound.restrict_domains_to_ip_addresses"
+    o_scoped, o_domains = "outbound.transport_rule_scoped", "outbound.recipient_domains"
+    o_mx, o_hosts = "outbound.use_mx_record", "outbound.smart_hosts"
+    o_tls, o_tls_domain = "outbound.tls_settings", "outbound.tls_domain"
+    if p.get("inbound") is None and not has_outbound:
+        problem("", "the partner has neither inbound nor outbound; give at least one of them",
+                needs=("inbound", "outbound"))
+    if inbound.get("restrict_domains_to_certificate") and not inbound.get("tls_sender_certificate_name"):
+        problem(i_cert, "requires inbound.tls_sender_certificate_name (the certificate the partner's servers present, "
+                        "for example *.partner.example)", uses=(i_cert, "inbound.tls_sender_certificate_name"))
+    if inbound.get("restrict_domains_to_ip_addresses") and not inbound.get("sender_ip_addresses"):
+        problem(i_ips, "requires inbound.sender_ip_addresses (the partner's public IPv4 addresses)",
+                uses=(i_ips, "inbound.sender_ip_addresses"))
+    if inbound.get("restrict_domains_to_certificate") and inbound.get("restrict_domains_to_ip_addresses"):
+        problem(i_cert, "cannot be true together with inbound.restrict_domains_to_ip_addresses; restrict the "
+                        "partner's domains either to its certificate or to its IP addresses", uses=(i_cert, i_ips))
+    if inbound.get("tls_sender_certificate_name") and inbound.get("require_tls", True) is False:
+        problem("inbound.tls_sender_certificate_name",
+                "requires inbound.require_tls: true (a certificate can only be checked over TLS); remove "
+                "require_tls: false", uses=("inbound.tls_sender_certificate_name", "inbound.require_tls"))
+    if outbound.get("transport_rule_scoped") and outbound.get("recipient_domains"):
+        problem(o_scoped, "true cannot be combined with outbound.recipient_domains; a connector is scoped either to "
+                          "recipient domains or to mail flow rules", uses=(o_scoped, o_domains))
+    if rules and not has_outbound:
+        problem("rules", "rules route messages through the partner's outbound connector; add an outbound section",
+                needs=("rules", "outbound"))
+    if rules and outbound.get("recipient_domains"):
+        problem(o_domains, "cannot be combined with rules; a connector is scoped either to recipient domains or to "
+                           "mail flow rules (remove recipient_domains to route only what the rules select)",
+                uses=(o_domains,), needs=("rules",))
+    if rules and outbound.get("transport_rule_scoped") is False:
+        problem(o_scoped, "rules route to the outbound connector, which must then be scoped to mail flow rules; "
+                          "remove outbound.transport_rule_scoped: false", uses=(o_scoped,), needs=("rules",))
+    if has_outbound and not rules and not outbound.get("recipient_domains") and not outbound.get("transport_rule_scoped"):
+        problem("outbound", "needs recipient_domains (the partner's domains) or rules that route to it",
+                uses=(o_domains, o_scoped), needs=("rules", "outbound"))
+    if outbound.get("transport_rule_scoped") and not rules:
+        problem(o_scoped, "true but no rules route to the connector; add rules or use recipient_domains",
+                uses=(o_scoped, o_domains), needs=("rules",))
+    if outbound.get("use_mx_record") and outbound.get("smart_hosts"):
+        problem(o_mx, "true cannot be combined with outbound.smart_hosts; deliver either through the partner's MX "
+                      "records or through its smart hosts", uses=(o_mx, o_hosts))
+    if outbound.get("use_mx_record") is False and not outbound.get("smart_hosts"):
+        problem(o_mx, "false requires outbound.smart_hosts", uses=(o_mx, o_hosts))
+    tls = outbound.get("tls_settings") or "certificate_validation"
+    if outbound.get("tls_domain") and tls != "domain_validation":
+        problem(o_tls_domain, "requires outbound.tls_settings: domain_validation (it is %s)" % tls,
+                uses=(o_tls_domain, o_tls))
+    if outbound.get("tls_settings") == "domain_validation" and not outbound.get("tls_domain"):
+        problem(o_tls, "domain_validation requires outbound.tls_domain (the name on the partner's certificate)",
+                uses=(o_tls_domain, o_tls))
+    if (has_outbound and validation.get("enabled", True) and validation.get("service_validation", True)
+            and not validation.get("recipients") and not outbound.get("validation_recipients")):
+        problem("outbound.validation_recipients",
+                "validation needs recipients for the test message: set outbound.validation_recipients (or "
+                "validation.recipients), or validation.enabled: false",
+                uses=("outbound.validation_recipients", "validation.recipients", "validation.enabled",
+                      "validation.service_validation"), needs=("outbound",))
+    if validation and not has_outbound:
+        problem("validation", "validation applies to the outbound connector, and the partner has none; remove "
+                              "validation or add outbound", needs=("validation", "outbound"))
+    if not report.is_bad(source, "rules", inside=False):
+        _rule_checks(partner, report, problem)
+    return touched
+
+
+def _rule_checks(partner, report, problem):
+    name = partner.data["name"]
+    seen = {}
+    for index, rule in enumerate(partner.data.get("rules") or []):
+        field = "rules[%d]" % index
+        rule_name = rule.get("name") if isinstance(rule, dict) else None
+        if not isinstance(rule_name, str):
+            continue
+        key = rule_name.strip().lower()
+        if key in seen:
+            problem(field + ".name", "'%s': two rules have the same name (rules[%d] is '%s'; names are compared "
+                                     "without case)" % (rule_name, seen[key][0], seen[key][1]), uses=(field + ".name",))
+        else:
+            seen[key] = (index, rule_name)
+        full = "%s - %s" % (name, rule_name)
+        if len(full) > RULE_NAME_MAX:
+            problem(field + ".name", "the rule in the tenant is named '%s' (%d characters), which must be at most %d "
+                                     "characters; shorten the rule name" % (full, len(full), RULE_NAME_MAX),
+                    uses=(field + ".name",))
+        if not rule_name.strip():
+            problem(field + ".name", "an empty rule name; give the rule a short name", uses=(field + ".name",))
+        if (not _has_predicates(rule.get("conditions")) and not _has_predicates(rule.get("exceptions"))
+                and not rule.get("apply_to_all_messages") and not rule.get("extra_parameters")):
+            options = ("conditions", "exceptions", "apply_to_all_messages", "extra_parameters")
+            problem(field, "rule '%s' has no conditions, so it would route every message to the partner; add "
+                           "conditions (for example recipient_domain_is) or set apply_to_all_messages: true"
+                    % rule_name, uses=tuple("%s.%s" % (field, option) for option in options))
+        if rule.get("priority") is not None and rule.get("position") is not None:
+            problem(field, "priority and position are mutually exclusive in one rule; keep one of them",
+                    uses=(field + ".priority", field + ".position"))
+
+
+# --------------------------------------------------------------------------------------------------- module pre-flight
+
+def inbound_parameters(partner):
+    """The partner_inbound_connector options the role passes (None: left out), as the module sees them."""
+    inbound = partner.data["inbound"]
+    desired = dict((field.option, None) for field in InboundConnectorSpec.fields)
+    for option in desired:
+        if inbound.get(option) is not None:
+            desired[option] = _clean(inbound[option])
+    desired["require_tls"] = inbound.get("require_tls", True)
+    desired["comment"] = _comment(partner.marker, inbound.get("comment"))
+    return desired
+
+
+def outbound_parameters(partner):
+    """The partner_outbound_connector options the role passes, as the module sees them."""
+    outbound, rules = partner.data["outbound"], partner.data.get("rules") or []
+    desired = dict((field.option, None) for field in OutboundConnectorSpec.fields)
+    for option in desired:
+        if outbound.get(option) is not None:
+            desired[option] = _clean(outbound[option])
+    desired["transport_rule_scoped"] = bool(outbound.get("transport_rule_scoped")) or len(rules) > 0
+    desired["tls_settings"] = outbound.get("tls_settings") or "certificate_validation"
+    desired["comment"] = _comment(partner.marker, outbound.get("comment"))
+    return desired
+
+
+def rule_parameters(partner, rule):
+    """The mail_flow_rule options the role passes for one rule of the definition."""
+    name = partner.data["name"]
+    actions = _clean(dict(rule.get("actions") or {}))
+    actions["route_message_outbound_connector"] = "%s outbound" % name
+    params = {
+        "name": "%s - %s" % (name, rule["name"]),
+        "state": "present",
+        "comments": _comment(partner.marker, rule.get("comments")),
+        "actions": actions,
+        "purge_conditions": rule.get("purge_conditions", True),
+        "purge_exceptions": rule.get("purge_exceptions", True),
+        "purge_actions": rule.get("purge_actions", True),
+        "apply_to_all_messages": bool(rule.get("apply_to_all_messages", False)),
+    }
+    for option in ("enabled", "mode", "activation_date", "expiry_date", "priority", "position", "conditions",
+                   "exceptions", "extra_parameters"):
+        params[option] = _clean(rule.get(option))
+    return params
+
+
+def _clean(value):
+    """``value`` without the list entries left out for a problem already reported (None placeholders)."""
+    if isinstance(value, list):
+        return [_clean(v) for v in value if v is not None]
+    if isinstance(value, dict):
+        return dict((k, _clean(v)) for k, v in value.items())
+    return value
+
+
+def _comment(marker, text):
+    return "%s. %s" % (marker, text) if text else marker
+
+
+def _messages(exc):
+    return [m for m in (exc.details if isinstance(exc.details, list) else [exc.msg]) if m]
+
+
+def _locate(message, prefix, values):
+    """(field, message) of a module message ``option: ...``: the option under ``prefix``, with the index of the
+    list entry it quotes (``smart_hosts: 'mail.x:587' has a port`` -> ``outbound.smart_hosts[0]``)."""
+    match = _LEAD.match(message)
+    if not match:
+        return prefix.rstrip("."), message
+    field, rest = match.group("field"), match.group("rest")
+    value = values
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, list) and rest.startswith("'"):
+        items = [str(item) for item in value]
+        exact = [i for i, item in enumerate(items) if rest.startswith("'%s'" % item)]
+        quoted = rest[1:rest.find("'", 1)] if rest.find("'", 1) > 0 else None
+        partial = [i for i, item in enumerate(items) if quoted and quoted in item]
+        found = exact or (partial if len(partial) == 1 else [])
+        if found:
+            field = "%s[%d]" % (field, found[0])
+    return prefix + field, rest
+
+
+def _keep(message, touched):
+    """False when a module message is about an option a cross-field problem already reported."""
+    return not any(re.search(r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" % re.escape(option), message) for option in touched)
+
+
+def _module_preflight(partner, report, touched):
+    """Each object's pre-flight, as its module runs it on the parameters the role passes. Values that already had a
+    problem were left out; the messages about them, and about options a cross-field rule reported, are dropped."""
+    source, data = partner.source, partner.data
+
+    def skip(section):
+        return set(touched.get(section, ())) | report.bad_values(source, section)
+
+    if isinstance(data.get("inbound"), dict):
+        _run_preflight(lambda: InboundConnectorSpec().preflight("%s inbound" % data["name"], inbound_parameters(partner)),
+                       "inbound.", data["inbound"], skip("inbound"), source, report)
+    if isinstance(data.get("outbound"), dict):
+        _run_preflight(lambda: OutboundConnectorSpec().preflight("%s outbound" % data["name"],
+                                                                 outbound_parameters(partner)),
+                       "outbound.", data["outbound"], skip("outbound"), source, report)
+    for index, rule in enumerate(data.get("rules") or []):
+        if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
+            continue
+        field = "rules[%d]" % index
+        _run_preflight(_rule_preflight(rule_parameters(partner, rule)), field + ".", rule, skip(field), source, report)
+
+
+def _rule_preflight(params):
+    """mail_flow_rule's pre-flight on its options ``params``, as a function of no argument."""
+    def check():
+        spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
+        spec.preflight(params["name"], rule_utils.desired_state(params))
+    return check
+
+
+def _run_preflight(check, prefix, values, touched, source, report):
+    try:
+        check()
+    except ConfigurationError as exc:
+        for message in _messages(exc):
+            if _keep(message, touched):
+                field, rest = _locate(message, prefix, values)
+                report.error(source, field, rest)
+
+
+# --------------------------------------------------------------------------------------------------- the whole run
+
+def check_definitions(partners, definition_spec, report, mode="onboard"):
+    """Check every partner of a tenant's run: each one, then names, objects and domains across them."""
+    for partner in partners:
+        check_definition(partner, definition_spec, report)
+    named = [p for p in partners if p.data is not None and isinstance(p.name, str)
+             and not report.is_bad(p.source, "name")]
+    _check_names(named, report)
+    if mode == "onboard":
+        _check_domains(named, report)
+
+
+def _check_names(partners, report):
+    by_name, by_object = {}, {}
+    for partner in partners:
+        key = partner.name.strip().lower()
+        first = by_name.get(key)
+        if first is not None:
+            report.error(partner.source, "name", "'%s' is also the name of the partner in %s ('%s'); partner names are "
+                                                 "compared without case, as Exchange Online compares object names, so "
+                                                 "both would manage the same connectors and rules. Rename one of them, "
+                                                 "or remove one of the files" % (partner.name, first.source, first.name))
+            continue
+        by_name[key] = partner
+        for kind, name, field in partner.object_names:
+            other = by_object.get((kind, name.lower()))
+            if other is not None:
+                report.error(partner.source, field, "%s '%s' would also be written for partner '%s' (%s, %s); rename "
+                                                    "one of them" % (_NOUNS[kind], name, other[0].name, other[0].source,
+                                                                     other[1]))
+            else:
+                by_object[(kind, name.lower())] = (partner, field)
+
+
+_NOUNS = {"inbound": "inbound connector", "outbound": "outbound connector", "rule": "mail flow rule"}
+_DOMAIN_FIELDS = (
+    ("inbound", "sender_domains", "sender domain",
+     "Exchange Online could not tell the two partners' mail apart (one connector's restrictions would reject the "
+     "other partner's mail)"),
+    ("outbound", "recipient_domains", "recipient domain",
+     "mail to it would match two outbound connectors and go through either"),
+)
+
+
+def _domain_entries(partner, section, option):
+    """(field, domain, wildcard) for each domain of a partner's connector; '*' (any domain) is left out."""
+    values = (partner.data.get(section) or {}).get(option) or []
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            continue
+        domain = n.parse_address_space(value)[0] if section == "inbound" else n.domain_key(value)
+        if domain == "*" or not domain:
+            continue
+        wildcard = domain.startswith("*.")
+        yield "%s.%s[%d]" % (section, option, index), (domain[2:] if wildcard else domain), wildcard
+
+
+def _check_domains(partners, report):
+    """A domain given to two partners is an error; a domain covered by another partner's wildcard is a warning."""
+    for section, option, noun, why in _DOMAIN_FIELDS:
+        exact, wild = {}, {}
+        entries = []
+        for partner in partners:
+            if report.is_bad(partner.source, "%s.%s" % (section, option)):
+                continue
+            for field, domain, wildcard in _domain_entries(partner, section, option):
+                table = wild if wildcard else exact
+                owner = table.get(domain)
+                shown = ("*." if wildcard else "") + domain
+                if owner is not None and owner[0] is not partner:
+                    report.error(partner.source, field, "'%s' is also a %s of partner '%s' (%s, %s); %s. Keep each %s "
+                                                        "in one partner definition" % (shown, noun, owner[0].name,
+                                                                                       owner[0].source, owner[1], why,
+                                                                                       noun))
+                    continue
+                table.setdefault(domain, (partner, field))
+                entries.append((partner, field, domain, wildcard))
+        for partner, field, domain, wildcard in entries:
+            labels = domain.split(".")
+            start = 1 if wildcard else 0
+            for cut in range(start, len(labels) - 1):
+                owner = wild.get(".".join(labels[cut:]))
+                if owner is not None and owner[0] is not partner:
+                    report.warn(partner.source, field, "'%s%s' is covered by '*.%s', a %s of partner '%s' (%s); the "
+                                                       "more specific entry wins, make sure that is intended"
+                                % ("*." if wildcard else "", domain, ".".join(labels[cut:]), noun, owner[0].name,
+                                   owner[0].source))
+                    break
+
+
+# --------------------------------------------------------------------------------------------------- the tenant
+
+RULE_KEYS = ("Name", "Guid", "Identity", "Comments", "Priority", "RouteMessageOutboundConnector", "State")
+
+
+def _get_all(client, cmdlet, parameters):
+    try:
+        return client.invoke(cmdlet, parameters)
+    except NotFoundError:
+        return []
+
+
+def read_tenant(client):
+    """What ``check_tenant`` needs, in 4 reads: every inbound connector, every outbound connector (test-mode ones
+    are only listed with IncludeTestModeConnectors, connector_cmdlets.md 3.3, so both ways) and the rules (the keys
+    the checks use). Every Get-* returns 1000 objects unless told otherwise (connector_cmdlets.md 2.2, 3.3, 4.x), so
+    each asks for ResultSize Unlimited."""
+    unlimited = {"ResultSize": "Unlimited"}
+    outbound = {}
+    for extra in ({}, {"IncludeTestModeConnectors": True}):
+        for obj in _get_all(client, "Get-OutboundConnector", dict(unlimited, **extra)):
+            outbound[str(obj.get("Guid") or obj.get("Name")).lower()] = obj
+    rules = _get_all(client, "Get-TransportRule", dict(unlimited))
+    tenant = {
+        "inbound": _get_all(client, "Get-InboundConnector", dict(unlimited)),
+        "outbound": list(outbound.values()),
+        "rules": [dict((key, rule.get(key)) for key in RULE_KEYS) for rule in rules],
+    }
+    tenant["calls"] = len(client.calls)
+    return tenant
+
+
+def carries_marker(comment, name):
+    """Whether ``comment`` carries the marker of partner ``name`` ("Managed by m365.mailflow partner <name>"),
+    followed by the end, a dot or a line break: the marker of "Ada" is not in that of "Adatum". Case-insensitive,
+    as the object names are."""
+    if not isinstance(comment, str) or not isinstance(name, str):
+        return False
+    text, marker = comment.lower(), (MARKER_PREFIX + name).lower()
+    start = text.find(marker)
+    while start >= 0:
+        end = start + len(marker)
+        starts = start == 0 or not text[start - 1].isalnum()
+        ends = end == len(text) or text[end] in ".;\r\n" or marker.endswith(".")
+        if starts and ends:
+            return True
+        start = text.find(marker, start + 1)
+    return False
+
+
+def marker_owner(comment):
+    """The partner name in a comment's marker, or None."""
+    match = _OWNER.search(comment or "")
+    return match.group(1) if match else None
+
+
+def _comment_of(obj):
+    return obj.get("Comment") if "Comment" in obj else obj.get("Comments")
+
+
+def _index(objects):
+    return dict((str(o.get("Name") or "").lower(), o) for o in objects or [])
+
+
+def _ours(names):
+    return set((kind, name.lower()) for partner in names for kind, name, _field in partner.object_names)
+
+
+def check_tenant(partners, tenant, report, mode="onboard", adopt=False, force=False, names=None):
+    """Checks against the tenant as it is: ``tenant`` = {inbound: [objects], outbound: [...], rules: [...]}, the
+    Get-InboundConnector, Get-OutboundConnector (test-mode ones included) and Get-TransportRule objects."""
+    names = dict(DEFAULT_NAMES, **(names or {}))
+    current = {"inbound": _index(tenant.get("inbound")), "outbound": _index(tenant.get("outbound")),
+               "rule": _index(tenant.get("rules"))}
+    checked = [p for p in partners if p.data is not None and p.object_names]
+    if mode == "offboard":
+        for partner in checked:
+            _offboard_checks(partner, current, tenant.get("rules") or [], report, force, names)
+        return
+    for partner in checked:
+        _adoption(partner, current, report, adopt or bool(partner.data.get("adopt")), names)
+        _preflight_current(partner, current, report)
+    _tenant_domains(checked, tenant, report)
+
+
+def _describe_owner(comment, name):
+    owner = marker_owner(comment)
+    if owner and owner.lower() != (name or "").lower():
+        return "it carries the marker of partner '%s'" % owner
+    if comment:
+        return "its comment is '%s'" % (comment if len(comment) <= 80 else comment[:77] + "...")
+    return "it has no comment"
+
+
+def _adoption(partner, current, report, adopt, names):
+    for kind, name, field in partner.object_names:
+        obj = current[kind].get(name.lower())
+        if obj is None or carries_marker(_comment_of(obj), partner.name):
+            continue
+        comment = _comment_of(obj)
+        if adopt:
+            report.warn(partner.source, field, "adopting the existing %s '%s' (%s): onboarding takes it over and "
+                                               "writes the marker '%s' into its comment"
+                        % (_NOUNS[kind], obj.get("Name") or name, _describe_owner(comment, partner.name), partner.marker))
+            continue
+        report.error(partner.source, field, "%s '%s' already exists in the tenant without the marker '%s' (%s), so "
+                                            "partner_onboarding did not create it for this partner and would take it "
+                                            "over. Remove or rename it, or adopt it: -e %s=true for the run, or "
+                                            "adopt: true in the partner definition"
+                     % (_NOUNS[kind], obj.get("Name") or name, partner.marker, _describe_owner(comment, partner.name),
+                        names["adopt"]))
+
+
+def _preflight_current(partner, current, report):
+    """The modules' checks that need the object as it is (its type; the definition merged with its values)."""
+    data = partner.data
+    checks = []
+    if data.get("inbound") is not None:
+        checks.append(("inbound", InboundConnectorSpec(), inbound_parameters(partner)))
+    if data.get("outbound") is not None:
+        checks.append(("outbound", OutboundConnectorSpec(), outbound_parameters(partner)))
+    for kind, spec, desired in checks:
+        name = "%s %s" % (data["name"], kind)
+        obj = current[kind].get(name.lower())
+        if obj is None:
+            continue
+        _run_preflight(lambda spec=spec, name=name, desired=desired, obj=obj: spec.preflight_current(name, desired, obj),
+                       kind + ".", data[kind], (), partner.source, report)
+
+
+def _tenant_domains(partners, tenant, report):
+    """A domain of the run that another connector in the tenant (not one of the run's objects) already has."""
+    ours = _ours(partners)
+    for section, option, noun, why in _DOMAIN_FIELDS:
+        param = "SenderDomains" if section == "inbound" else "RecipientDomains"
+        claimed = {}
+        for obj in tenant.get(section) or []:
+            name = str(obj.get("Name") or "")
+            if (section, name.lower()) in ours:
+                continue
+            values = obj.get(param) or []
+            for value in (values if isinstance(values, list) else [values]):
+                domain = n.parse_address_space(str(value))[0]
+                if domain != "*":
+                    claimed.setdefault(domain, obj)
+        if not claimed:
+            continue
+        for partner in partners:
+            for field, domain, wildcard in _domain_entries(partner, section, option):
+                shown = ("*." if wildcard else "") + domain
+                obj = claimed.get(shown)
+                if obj is None:
+                    continue
+                owner = marker_owner(_comment_of(obj))
+                report.error(partner.source, field, "'%s' is already a %s of the %s connector '%s' in the tenant (%s); "
+                                                    "%s. Offboard or change that connector first"
+                             % (shown, noun, section, obj.get("Name"), "partner '%s'" % owner if owner
+                                else "not managed by m365.mailflow", why))
+
+
+def _offboard_checks(partner, current, tenant_rules, report, force, names):
+    source, name = partner.source, partner.name
+    if not force:
+        for kind, obj_name, field in partner.object_names:
+            obj = current[kind].get(obj_name.lower())
+            if obj is not None and not carries_marker(_comment_of(obj), name):
+                report.error(source, field, "refusing to offboard %s, nothing was removed: %s '%s' was not created by "
+                                            "partner_onboarding for this partner (its comment lacks '%s'; %s). Remove "
+                                            "it by hand, or set %s: true to remove it anyway"
+                             % (name, _NOUNS[kind], obj.get("Name") or obj_name, partner.marker,
+                                _describe_owner(_comment_of(obj), name), names["force"]))
+    if partner.data.get("outbound") is None:
+        return
+    connector = ("%s outbound" % name).lower()
+    named = set(obj_name.lower() for kind, obj_name, _field in partner.object_names if kind == "rule")
+    routing = [str(r.get("Name")) for r in tenant_rules
+               if str(r.get("RouteMessageOutboundConnector") or "").strip().lower() == connector
+               and str(r.get("Name") or "").lower() not in named]
+    if routing:
+        report.error(source, "outbound", "refusing to offboard %s, nothing was removed: mail flow rules that the partner "
+                                         "definition does not name route to '%s outbound': %s; remove them or point "
+                                         "them at another connector first"
+                     % (name, name, ", ".join("'%s'" % r for r in sorted(routing))))
