@@ -10,7 +10,10 @@
 Fault shapes for add_faults / POST /_emulator/faults (a list of any of):
     {"cmdlet": "Get-X" or "*", "status": 429|500|503|504, "count": N, "retry_after": "0.5", "after_execute": False}
     {"latency": seconds}            every InvokeCommand is delayed
-    {"replication_delay": seconds}  objects created from now on stay invisible to Get-* for that long
+    {"replication_delay": seconds}  replication lag: on a SandboxTenant backend its replication_lag setting (objects
+                                    created from now on are invisible to Get, Set, Remove, Validate and to rules
+                                    routing to them for that long; a removed rule is still referenced by its
+                                    connector for that long); on another backend new objects are hidden from Get-*
     {"forbidden": True}             every InvokeCommand answers 403 with a NUL-byte body
     {"expire_tokens": True}         every token issued so far is rejected with 401
 """
