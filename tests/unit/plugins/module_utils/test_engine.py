@@ -90,10 +90,24 @@ def test_diff_holds_only_changed_properties(client):
 def test_duplicate_on_create_waits_for_replication(client):
     spec = InboundConnectorSpec()
     engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"]))
+    other_run = Client(client.transport, retry_delay=0.0, sleep=lambda s: None)  # its memo knows nothing of "A"
     client.transport.hide_reads = 2  # first read misses it; New says duplicate; then it becomes visible
-    outcome = engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"], comment="x"))
+    outcome = engine.ensure(other_run, spec, "A", "present", inbound(sender_domains=["adatum.example"], comment="x"))
     assert outcome.action == "update" and outcome.changed_properties == ["comment"] and outcome.after["comment"] == "x"
     assert client.transport.sent.count("New-InboundConnector") == 2
+
+
+def test_our_own_new_object_is_waited_for_not_created_twice(client):
+    """The memo says this run created it: a read that misses it is replication, not absence (no second New)."""
+    spec = InboundConnectorSpec()
+    engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"]))
+    client.transport.hide_reads = 2
+    outcome = engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"], comment="x"))
+    assert outcome.action == "update" and outcome.after["comment"] == "x"
+    assert client.transport.sent.count("New-InboundConnector") == 1
+    client.transport.hide_reads = 2
+    gone = engine.ensure(client, spec, "A", "absent", {})
+    assert gone.action == "delete" and client.transport.sent[-1] == "Remove-InboundConnector"
 
 
 def test_onpremises_connector_is_refused(client):
@@ -115,10 +129,11 @@ def test_outbound_leaving_domain_validation_clears_tls_domain_in_the_same_call(c
     assert outcome.after["tls_domain"] is None
 
 
-def test_outbound_test_mode_connector_found_with_two_reads_at_most(client):
+def test_outbound_test_mode_connector_is_a_no_op_in_one_read(client):
     spec = OutboundConnectorSpec()
     engine.ensure(client, spec, "T", "present", outbound(recipient_domains=["t.example"], test_mode=True))
     client.transport.sent[:] = []
     outcome = engine.ensure(client, spec, "T", "present", outbound(recipient_domains=["t.example"], test_mode=True))
     assert outcome.action == "none"
-    assert client.transport.sent == ["Get-OutboundConnector", "Get-OutboundConnector"]
+    assert client.transport.sent == ["Get-OutboundConnector"]
+    assert client.warnings == []
