@@ -65,6 +65,12 @@ def released_recently(client, kind, name, by=None):
     return bool(name) and client.memo.recent(RELEASED % kind, name if by is None else _pair(name, by))
 
 
+def forget(client, spec_or_kind, name):
+    """After a wait for our own object ran out: a later task reads the tenant as it is instead of waiting again (it may
+    have been removed by someone else meanwhile)."""
+    client.memo.remember(getattr(spec_or_kind, "noun", spec_or_kind), name, "unseen")
+
+
 def lag_exhausted(error, reason, attempts):
     """``error`` again (same type and context) with the replication explanation and what to do."""
     out = type(error)(
@@ -344,10 +350,11 @@ def ensure(client, spec, name, state, desired, check_mode=False):
         waited = True
         current = await_visible(client, spec, name)
         if current is None and state == "absent":
+            forget(client, spec, name)
             raise ConfigurationError(
                 "%s '%s' was created or changed by an earlier task of this run but Exchange Online does not show it yet "
-                "(replication delay), so it cannot be removed now. Wait a few minutes and re-run the task, or raise "
-                "retries or retry_delay." % (spec.noun, name))
+                "(replication delay), so it cannot be removed now. Re-run the task in a few minutes (it then takes the "
+                "tenant as it reads it), or raise retries or retry_delay." % (spec.noun, name))
     outcome.before = spec.view(current)
 
     if state == "absent":

@@ -114,10 +114,11 @@ class Validation(object):
             # Created by an earlier task of this run: replication may not show it yet (live_evidence.md).
             self.connector = engine.await_visible(self.client, spec, name)
             if self.connector is None:
+                engine.forget(self.client, spec, name)
                 raise ConfigurationError(
                     "%s connector '%s' was created or changed by an earlier task of this run but Exchange Online does not show "
-                    "it yet (replication delay). Wait a few minutes and re-run the task, or raise retries or "
-                    "retry_delay." % (direction, name))
+                    "it yet (replication delay). Re-run the task in a few minutes (it then takes the tenant as it reads "
+                    "it), or raise retries or retry_delay." % (direction, name))
         if self.connector is None:
             raise ConfigurationError(
                 "%s connector '%s' does not exist in the tenant: create it first (m365.mailflow.partner_%s_connector) "

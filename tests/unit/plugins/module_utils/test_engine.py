@@ -137,3 +137,15 @@ def test_outbound_test_mode_connector_is_a_no_op_in_one_read(client):
     assert outcome.action == "none"
     assert client.transport.sent == ["Get-OutboundConnector"]
     assert client.warnings == []
+
+
+def test_our_own_object_that_never_shows_fails_once_then_is_read_as_it_is(client):
+    spec = InboundConnectorSpec()
+    engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"]))
+    client.invoke("Remove-InboundConnector", {"Identity": "A", "Confirm": False}, write=True)  # by someone else
+    with pytest.raises(ConfigurationError) as exc:
+        engine.ensure(client, spec, "A", "absent", {})
+    assert "replication" in exc.value.msg and "retries" in exc.value.msg
+    sent = len(client.transport.sent)
+    assert engine.ensure(client, spec, "A", "absent", {}).action == "none"  # no second wait
+    assert client.transport.sent[sent:] == ["Get-InboundConnector"]
