@@ -79,6 +79,7 @@ class Client(object):
     def _send(self, cmdlet, parameters, next_link=None, write=False, verify=None):
         """One request with bounded retries: the parsed response, or None when a write proved already applied."""
         attempt = 0
+        uncertain = None  # the transient failure of an earlier attempt of this write, which may have applied it
         while True:
             error = None
             try:
@@ -89,11 +90,19 @@ class Client(object):
                 if not exc.retryable:
                     raise  # already retried where it happened (the token endpoint); the request was never sent
                 error = exc
+                if write:
+                    uncertain = uncertain or exc.msg
                 if write and verify is None:
                     raise TransientError(
                         "%s may or may not have been applied: %s. Re-run the task: it reads the tenant first and "
                         "converges." % (cmdlet, exc.msg), cmdlet=cmdlet, status=exc.status,
                         exception_type=exc.exception_type, request_id=exc.request_id)
+            except MailflowError as exc:
+                # A refusal of a resent write ("already exists", "not found") may be the first attempt's own effect:
+                # say so, and let the caller decide what the task did (engine.ensure).
+                if uncertain is not None:
+                    exc.earlier_attempt = uncertain
+                raise
             if attempt >= self.retries:
                 raise type(error)(
                     "%s (gave up after %d attempts)" % (error.msg, attempt + 1), cmdlet=cmdlet,

@@ -7,6 +7,13 @@ A ``ResourceSpec`` describes one object family (cmdlets, fields, pre-flight
 checks); ``ensure`` reads the object once, plans create / update / delete /
 nothing, sends only the parameters that differ, makes no write in check mode,
 and returns the object as it stands after the task with a per-property diff.
+
+Replication lag. Exchange Online replicates changes with a delay: a new object can be missed by the next read, the
+next Set or a rule that routes to it, and a removed rule can still be seen for a while by the connector it routed
+to (live_evidence.md; docs/dev/architecture.md "Replication lag and test-mode connectors"). The engine notes every
+write it makes in the client's memo (``remember``: one place, shared by the tasks of a run), and ``send`` retries a
+write that the service refused only when the spec's ``lagging`` says that refusal is explained by one of those
+writes, after a bounded, growing pause, and explains it when the wait runs out. Nothing else is ever resent.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,9 +28,93 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     NotFoundError,
 )
 
+# Memo kind under which we note that one of our writes stopped an object referring to an object of ``kind`` (a rule
+# removed or re-pointed away from a connector): ``RELEASED % "outbound connector"``.
+RELEASED = "reference to %s"
+
 
 def _identity(value):
     return value
+
+
+# --------------------------------------------------------------------------- what this run wrote (memo.py)
+
+def remember(client, spec, name, op, current=None, changes=None):
+    """Note a successful write of the engine: ``op`` on ``spec.noun`` ``name``, and the references it released
+    (under the target, and under the pair target / ``name``)."""
+    client.memo.remember(spec.noun, name, op)
+    if current is not None:
+        for kind, target in spec.released(current, changes):
+            client.memo.remember(RELEASED % kind, target, op)
+            client.memo.remember(RELEASED % kind, _pair(target, name), op)
+
+
+def _pair(target, referrer):
+    return "%s <- %s" % (target, referrer)
+
+
+def made_recently(client, kind, name):
+    """True when this run created (or since updated) ``kind`` ``name`` recently enough that replication may still
+    hide it: by our own successful write it exists, so "not found" can only be replication (or someone removing it
+    meanwhile, which the bounded wait then reports)."""
+    return bool(name) and client.memo.recent(kind, name, ("create", "update"))
+
+
+def released_recently(client, kind, name, by=None):
+    """True when this run recently removed or re-pointed an object that referred to ``kind`` ``name`` (the object
+    named ``by``, when given)."""
+    return bool(name) and client.memo.recent(RELEASED % kind, name if by is None else _pair(name, by))
+
+
+def forget(client, spec_or_kind, name):
+    """After a wait for our own object ran out: a later task reads the tenant as it is instead of waiting again (it may
+    have been removed by someone else meanwhile)."""
+    client.memo.remember(getattr(spec_or_kind, "noun", spec_or_kind), name, "unseen")
+
+
+def lag_exhausted(error, reason, attempts):
+    """``error`` again (same type and context) with the replication explanation and what to do."""
+    out = type(error)(
+        "%s. This is replication delay: %s. Exchange Online still refused after %d attempts with growing pauses "
+        "(retries / retry_delay); wait a few minutes and re-run the task, or raise retries or retry_delay."
+        % (error.msg.rstrip("."), reason, attempts),
+        cmdlet=error.cmdlet, status=error.status, exception_type=error.exception_type, request_id=error.request_id)
+    out.changed = error.changed
+    return out
+
+
+def send(client, spec, name, cmdlet, parameters, verify=None):
+    """Send one write of ``spec`` object ``name`` and return what it returned.
+
+    When the service refuses it and ``spec.lagging`` explains the refusal by replication of one of this run's own
+    earlier writes, wait (``client.pause``: bounded, growing) and send it again, at most ``client.retries`` times;
+    then raise the refusal with the explanation. Any other refusal is raised at once. A refusal that may be the
+    effect of an earlier attempt of this very write (``earlier_attempt``) is left to the caller.
+    """
+    attempt = 0
+    while True:
+        try:
+            return client.invoke(cmdlet, parameters, write=True, verify=verify)
+        except MailflowError as exc:
+            if exc.earlier_attempt is not None:
+                raise
+            reason = spec.lagging(client, exc, cmdlet, parameters, name)
+            if reason is None:
+                raise
+            if attempt >= client.retries:
+                raise lag_exhausted(exc, reason, attempt + 1)
+            client.pause(attempt)
+            attempt += 1
+
+
+def await_visible(client, spec, name):
+    """The object ``name`` once replication shows it to ``spec.read`` (bounded, growing pauses), or None."""
+    for attempt in range(max(1, client.retries)):
+        client.pause(attempt)
+        current = spec.read(client, name)
+        if current is not None:
+            return current
+    return None
 
 
 class Field(object):
@@ -88,6 +179,8 @@ class ResourceSpec(object):
     fields = ()
     # Parameters always sent on New (e.g. ConnectorType) that are not user options.
     create_constants = {}
+    # Options that New does not take: set by one Set right after New (post_create).
+    set_only = ()
 
     def __init__(self):
         self.by_option = dict((f.option, f) for f in self.fields)
@@ -157,8 +250,27 @@ class ResourceSpec(object):
         """The write calls that apply ``changes``, in order. Default: one Set with only what differs."""
         return [{"cmdlet": self.set_cmdlet, "parameters": self.update_parameters(current, changes)}]
 
-    def post_create(self, client, name, desired, created, check_mode):
-        """Writes that must follow New (e.g. Set-only parameters). Return extra commands."""
+    def post_create(self, name, desired, created):
+        """The writes that must follow New: one Set of the ``set_only`` options given (the engine sends it)."""
+        rest = dict((o, desired[o]) for o in self.set_only if desired.get(o) not in (None, [], ""))
+        if not rest:
+            return [], {}
+        return self.update_commands(created or {"Name": name}, rest), rest
+
+    # ---- replication lag -----------------------------------------------------
+    def lagging(self, client, error, cmdlet, parameters, name):
+        """Why replication of this run's own earlier write explains ``error`` of write ``cmdlet``, or None.
+
+        The default: a write to the object that this run created moments ago answered "not found".
+        """
+        if isinstance(error, NotFoundError) and cmdlet != self.new_cmdlet and made_recently(client, self.noun, name):
+            return ("%s '%s' was created or changed by this run moments ago and %s does not see it yet"
+                    % (self.noun, name, cmdlet))
+        return None
+
+    def released(self, current, changes):
+        """[(kind, name)] of the objects that ``current`` stops referring to by this removal (``changes`` None) or
+        update: noted in the memo, so that a later write refused because of the old reference may wait."""
         return []
 
     def remove_parameters(self, current):
@@ -240,16 +352,6 @@ class Outcome(object):
         }
 
 
-def _await_visible(client, spec, name):
-    """After New said 'already exists' for an object our read did not see: replication lag. Wait for it."""
-    for attempt in range(client.retries + 1):
-        current = spec.read(client, name)
-        if current is not None:
-            return current
-        client.pause(attempt)
-    return None
-
-
 def ensure(client, spec, name, state, desired, check_mode=False):
     """Converge one object. ``desired`` maps option -> value (None = leave unmanaged)."""
     spec.check_name(name)
@@ -258,52 +360,123 @@ def ensure(client, spec, name, state, desired, check_mode=False):
         desired = spec.prepare(client, name, desired)
     outcome = Outcome(spec, name)
     current = spec.read(client, name)
+    waited = False
+    if current is None and made_recently(client, spec.noun, name):
+        # An earlier task of this run created it: replication may not show it yet. Wait rather than conclude
+        # that it is absent (which would remove nothing, or create it twice).
+        waited = True
+        current = await_visible(client, spec, name)
+        if current is None and state == "absent":
+            forget(client, spec, name)
+            raise ConfigurationError(
+                "%s '%s' was created or changed by an earlier task of this run but Exchange Online does not show it yet "
+                "(replication delay), so it cannot be removed now. Re-run the task in a few minutes (it then takes the "
+                "tenant as it reads it), or raise retries or retry_delay." % (spec.noun, name))
     outcome.before = spec.view(current)
 
     if state == "absent":
         if current is None:
             return outcome
-        spec.preflight_current(name, None, current)
-        spec.guard(client, name, None, current)
-        params = spec.remove_parameters(current)
-        outcome.commands.append({"cmdlet": spec.remove_cmdlet, "parameters": params})
-        outcome.changed, outcome.action = True, "delete"
-        if not check_mode:
-            client.invoke(spec.remove_cmdlet, params, write=True, verify=lambda: spec.read(client, name) is None)
-        return outcome
+        return _delete(client, spec, name, current, outcome, check_mode)
 
     spec.preflight_current(name, desired, current)
     if current is None:
-        spec.guard(client, name, desired, None)
-        params = spec.create_parameters(name, desired)
-        outcome.commands.append({"cmdlet": spec.new_cmdlet, "parameters": params})
-        outcome.changed, outcome.action = True, "create"
-        outcome.changed_properties = sorted(o for o, v in desired.items() if v is not None)
-        if check_mode:
-            outcome.after = spec.predict({}, name, dict((o, v) for o, v in desired.items() if v is not None))
-            outcome.commands.extend(spec.post_create(client, name, desired, None, True))
-            return outcome
-        try:
-            created = client.invoke(spec.new_cmdlet, params, write=True,
-                                    verify=lambda: spec.read(client, name) is not None)
-        except DuplicateError:
-            current = _await_visible(client, spec, name)
-            if current is None:
-                raise ConfigurationError(
-                    "%s '%s' already exists in the tenant but cannot be read yet (replication delay). Re-run the task "
-                    "in a few minutes." % (spec.noun, name))
-            fresh = Outcome(spec, name)  # it existed after all: judge it as an update
-            fresh.commands = outcome.commands[:-1]
-            return _update(client, spec, name, desired, current, fresh, check_mode)
-        created = spec.match(created, name) if created else None
-        outcome.commands.extend(spec.post_create(client, name, desired, created, False))
-        final = created
-        if created is None or len(outcome.commands) > 1:
-            final = spec.read(client, name) or created
-        outcome.after = spec.view(final) if final else spec.predict({}, name, desired)
-        return outcome
-
+        return _create(client, spec, name, desired, outcome, check_mode, waited)
     return _update(client, spec, name, desired, current, outcome, check_mode)
+
+
+def _delete(client, spec, name, current, outcome, check_mode):
+    spec.preflight_current(name, None, current)
+    spec.guard(client, name, None, current)
+    params = spec.remove_parameters(current)
+    outcome.commands.append({"cmdlet": spec.remove_cmdlet, "parameters": params})
+    outcome.changed, outcome.action = True, "delete"
+    if check_mode:
+        return outcome
+    try:
+        send(client, spec, name, spec.remove_cmdlet, params, verify=lambda: spec.read(client, name) is None)
+    except NotFoundError as exc:
+        if exc.earlier_attempt is None:
+            if spec.lagging(client, exc, spec.remove_cmdlet, params, name) is not None:
+                raise  # our own new object, still not visible to Remove after the wait (explained by send)
+            # Gone between our read and the removal (removed by someone else): absent, but not by this task.
+            outcome.changed, outcome.action, outcome.commands = False, "none", []
+            return outcome
+        # The first attempt answered with a transient failure after removing it; the resend found nothing left.
+        client.warnings.append("%s: the first attempt failed (%s) but had removed %s '%s'"
+                               % (spec.remove_cmdlet, exc.earlier_attempt, spec.noun, name))
+    remember(client, spec, name, "delete", current=current)
+    return outcome
+
+
+def _create(client, spec, name, desired, outcome, check_mode, waited):
+    spec.guard(client, name, desired, None)
+    params = spec.create_parameters(name, desired)
+    outcome.commands.append({"cmdlet": spec.new_cmdlet, "parameters": params})
+    outcome.changed, outcome.action = True, "create"
+    outcome.changed_properties = sorted(o for o, v in desired.items() if v is not None)
+    if check_mode:
+        outcome.after = spec.predict({}, name, dict((o, v) for o, v in desired.items() if v is not None))
+        outcome.commands.extend(spec.post_create(name, desired, None)[0])
+        return outcome
+    try:
+        created = send(client, spec, name, spec.new_cmdlet, params, verify=lambda: spec.read(client, name) is not None)
+    except DuplicateError as exc:
+        return _created_elsewhere(client, spec, name, desired, outcome, check_mode, waited, exc)
+    remember(client, spec, name, "create")
+    created = spec.match(created, name) if created else None
+    commands, rest = spec.post_create(name, desired, created)
+    if commands:
+        _apply(client, spec, name, commands, rest)
+        outcome.commands.extend(commands)
+    final = created
+    if created is None or len(outcome.commands) > 1:
+        final = spec.read(client, name) or created
+    outcome.after = spec.view(final) if final else spec.predict({}, name, desired)
+    return outcome
+
+
+def _created_elsewhere(client, spec, name, desired, outcome, check_mode, waited, error):
+    """New said "already exists" for an object our read did not see: replication delay.
+
+    When an earlier attempt of this New failed after it was sent (a 5xx or a network failure, ``earlier_attempt``),
+    the object is this task's own: the outcome stays a create (issue: a create under replication delay is a
+    change). Otherwise it existed before the task, and it is judged as an update once it can be read.
+    """
+    ours = error.earlier_attempt is not None
+    if ours:
+        remember(client, spec, name, "create")
+        client.warnings.append("%s: the first attempt failed (%s) but had created %s '%s'; the resend was refused "
+                               "as a duplicate and not applied twice"
+                               % (spec.new_cmdlet, error.earlier_attempt, spec.noun, name))
+    current = None if waited and not ours else await_visible(client, spec, name)
+    if current is None:
+        failure = ConfigurationError(
+            "%s '%s' %s but Exchange Online does not show it yet (replication delay). Wait a few minutes and re-run "
+            "the task: it reads the tenant first and converges." % (
+                spec.noun, name, "was created by this task (%s answered '%s' first, then 'already exists')"
+                % (spec.new_cmdlet, error.earlier_attempt) if ours else "already exists in the tenant"))
+        failure.changed = ours
+        raise failure
+    fresh = Outcome(spec, name)  # judge what is left to change against the object as it is
+    fresh.commands = outcome.commands[:-1]
+    _update(client, spec, name, desired, current, fresh, check_mode)
+    if not ours:
+        return fresh
+    outcome.commands.extend(fresh.commands)
+    outcome.after = fresh.after
+    return outcome
+
+
+def _apply(client, spec, name, commands, changes):
+    """Send ``commands`` (the writes of one change) in order; a transient failure is settled by reading back."""
+
+    def applied():
+        now = spec.read(client, name)
+        return now is not None and not spec.changes(changes, now)
+
+    for command in commands:
+        send(client, spec, name, command["cmdlet"], command["parameters"], verify=applied)
 
 
 def _update(client, spec, name, desired, current, outcome, check_mode):
@@ -321,13 +494,8 @@ def _update(client, spec, name, desired, current, outcome, check_mode):
     if check_mode:
         outcome.after = predicted
         return outcome
-
-    def applied():
-        now = spec.read(client, name)
-        return now is not None and not spec.changes(changes, now)
-
-    for command in commands:
-        client.invoke(command["cmdlet"], command["parameters"], write=True, verify=applied)
+    _apply(client, spec, name, commands, changes)
+    remember(client, spec, name, "update", current=current, changes=changes)
     final = spec.read(client, name)
     outcome.after = spec.view(final) if final is not None else predicted
     return outcome

@@ -16,6 +16,11 @@ class MailflowError(Exception):
     """Base class. ``msg`` is the human message; the other attributes give context."""
 
     retryable = False
+    # Set by the client when an earlier attempt of the same write failed in a way that may have applied it (a 5xx or
+    # a network failure after the request was sent): "already exists" or "not found" may then be our own doing.
+    earlier_attempt = None
+    # Set when the task changed the tenant before it failed (for example created an object it then could not read).
+    changed = False
 
     def __init__(self, msg, cmdlet=None, status=None, exception_type=None, request_id=None, details=None):
         super(MailflowError, self).__init__(msg)
@@ -33,6 +38,8 @@ class MailflowError(Exception):
             value = getattr(self, key)
             if value is not None:
                 result[key if key != "status" else "http_status"] = value
+        if self.changed:
+            result["changed"] = True
         return result
 
 

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import ipaddress
 import re
 import warnings
@@ -414,3 +415,47 @@ def raise_errors(errors):
 
 def check_each(field, values, check, **kwargs):
     return [check(field, value, **kwargs) for value in (values or [])]
+
+
+# --------------------------------------------------------------------------- timestamps
+
+_STAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+_MS_STAMP = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+
+
+def utc_datetime(value):
+    """A timezone-aware UTC datetime from a timestamp the service reads back, or None when it is not one.
+
+    A value without an offset is UTC: Exchange Online stores ``LastValidationTimestamp`` in UTC (Set-OutboundConnector
+    reference: "Specify the date/time value in UTC") and reads it back without an offset (live record
+    ``"2026-07-24T18:59:12.0000000"``, live_evidence.md, confirmed).
+    """
+    if isinstance(value, datetime.datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+        return stamp.astimezone(datetime.timezone.utc)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    match = _MS_STAMP.match(text)
+    if match:
+        return datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=int(match.group(1)))
+    match = _STAMP.match(text)
+    if not match:
+        return None
+    zone = match.group(7)
+    tz = datetime.timezone.utc
+    if zone and zone.upper() != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        tz = datetime.timezone(-offset if zone[0] == "-" else offset)
+    try:
+        stamp = datetime.datetime(*[int(g or 0) for g in match.groups()[:6]], tzinfo=tz)
+    except ValueError:
+        return None
+    return stamp.astimezone(datetime.timezone.utc)
+
+
+def utc_timestamp(value):
+    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) for a timestamp the service reads back; other values unchanged."""
+    stamp = utc_datetime(value)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else value

@@ -56,7 +56,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 
 FAILURE_CLASSES = (
-    "resolve", "connect", "ehlo", "starttls", "certificate_untrusted", "certificate_self_signed",
+    "resolve", "resolver_timeout", "connect", "ehlo", "starttls", "certificate_untrusted", "certificate_self_signed",
     "certificate_expired", "subject_mismatch", "recipient_rejected",
 )
 TLS_MODES = (None, "encryption_only", "certificate_validation", "domain_validation")
@@ -78,6 +78,9 @@ _VERIFY_CODE_CLASSES = {
 
 _FIXES = {
     "resolve": "Publish the missing DNS record for {host} (MX or A), or correct the host/domain name on the connector",
+    # A timeout says nothing about the records: the resolver asked did not answer in time.
+    "resolver_timeout": "Check that the DNS servers the probe asks (dns_servers, or the system resolver) are reachable "
+                        "from this host and answer, or raise probe_timeout; the records of {host} were not checked",
     "connect": "Make {host} ({ip}) listen on TCP {port} and allow inbound SMTP from Exchange Online through firewalls",
     "ehlo": "Point the connector at a real SMTP server: {host} ({ip}:{port}) must answer EHLO with 250",
     "starttls": "Enable STARTTLS with a valid certificate on {host}:{port} (and remove inline devices that strip it)",
@@ -632,19 +635,23 @@ def _lookup_factory(dns_servers, timeout):
 
 
 def _address_records(lookup, name):
-    """A records of ``name``; AAAA only when there is no A. Returns (ips, evidence)."""
+    """A records of ``name``; AAAA only when there is no A. Returns (ips, evidence, reason of the failure)."""
     try:
-        return [r.to_text() for r in lookup(name, "A")], None
+        return [r.to_text() for r in lookup(name, "A")], None, None
     except _LookupFailure as first:
         if first.reason not in ("nodata",):
-            return [], first.evidence
+            return [], first.evidence, first.reason
         try:
-            return [r.to_text() for r in lookup(name, "AAAA")], None
+            return [r.to_text() for r in lookup(name, "AAAA")], None, None
         except _LookupFailure as second:
-            return [], first.evidence + "; " + second.evidence
+            return [], first.evidence + "; " + second.evidence, second.reason
 
 
-def _resolve_failure(name, message, evidence):
+def _resolve_failure(name, message, evidence, reason=None):
+    """A failed lookup: a missing record (``resolve``), or a resolver that did not answer (``resolver_timeout``)."""
+    if reason == "timeout":
+        return _failure("resolver_timeout", "resolve", "DNS lookup for %s timed out: the resolver did not answer, so "
+                        "its records are unknown" % name, evidence, host=name)
     return _failure("resolve", "resolve", message, evidence, host=name)
 
 
@@ -652,9 +659,9 @@ def _host_entry(lookup, name, via, preference):
     """Route entry for one host name or IP literal, or a resolve failure."""
     if _is_ip(name):
         return {"host": name, "ips": [name], "via": via, "preference": preference}, None
-    ips, evidence = _address_records(lookup, name)
+    ips, evidence, reason = _address_records(lookup, name)
     if not ips:
-        return None, _resolve_failure(name, "%s has no A/AAAA record" % name, evidence)
+        return None, _resolve_failure(name, "%s has no A/AAAA record" % name, evidence, reason)
     return {"host": name, "ips": ips, "via": via, "preference": preference}, None
 
 
@@ -675,7 +682,6 @@ def _mx_hosts(lookup, domain):
 _MX_MESSAGES = {
     "nxdomain": "recipient domain %s does not exist in DNS (NXDOMAIN)",
     "nullmx": "recipient domain %s publishes a null MX and accepts no mail",
-    "timeout": "MX lookup for %s timed out",
 }
 
 
@@ -683,14 +689,15 @@ def _domain_entries(lookup, domain):
     try:
         targets = _mx_hosts(lookup, domain)
     except _LookupFailure as exc:
-        return [], [_resolve_failure(domain, _MX_MESSAGES.get(exc.reason, "MX lookup for %s failed") % domain, exc.evidence)]
+        return [], [_resolve_failure(domain, _MX_MESSAGES.get(exc.reason, "MX lookup for %s failed") % domain, exc.evidence,
+                                     exc.reason)]
     entries, failures = [], []
     for preference, host, via in targets:
         entry, failure = _host_entry(lookup, host, via, preference)
         if entry:
             entries.append(entry)
         else:
-            if via.startswith("a:"):
+            if via.startswith("a:") and failure["class"] == "resolve":
                 failure["message"] = "%s has neither MX nor A/AAAA records" % domain
             failures.append(failure)
     return entries, failures

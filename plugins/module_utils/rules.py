@@ -22,6 +22,7 @@ import re
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+from ansible_collections.m365.mailflow.plugins.module_utils import outbound
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError,
@@ -1122,23 +1123,22 @@ class TransportRuleSpec(ResourceSpec):
                                  "fix the connector; a real run fails here, before any write)" % exc.msg)
 
     def check_connector(self, client, connector):
-        """The rule may only route to an existing, enabled, rule-scoped outbound connector: read both kinds."""
-        found = {}
-        for extra in ({}, {"IncludeTestModeConnectors": True}):
-            try:
-                objects = client.invoke("Get-OutboundConnector", extra)
-            except NotFoundError:
-                objects = []
-            for obj in objects:
-                found[str(obj.get("Guid") or obj.get("Name")).lower()] = obj
+        """The rule may only route to an existing, enabled, rule-scoped outbound connector (test-mode ones too)."""
         wanted = connector.strip().lower()
-        matches = [o for o in found.values() if wanted in (str(o.get("Name", "")).lower(), str(o.get("Guid", "")).lower())]
+        matches = [o for o in outbound.outbound_connectors(client, connector)
+                   if wanted in (str(o.get("Name", "")).lower(), str(o.get("Guid", "")).lower())]
         field = ROUTE
+        if not matches and engine.made_recently(client, outbound.NOUN, connector):
+            # An earlier task of this run created it moments ago and replication does not show it yet: the service
+            # checks it when the rule is written, and a "not found" then is waited for (lagging).
+            return
         if not matches:
             raise ConfigurationError(
                 "%s: outbound connector '%s' does not exist in the tenant (looked with and without "
                 "IncludeTestModeConnectors). Create it first, scoped to mail flow rules (m365.mailflow."
-                "partner_outbound_connector with transport_rule_scoped: true), or correct the name" % (field, connector))
+                "partner_outbound_connector with transport_rule_scoped: true), or correct the name. If it was created "
+                "moments ago outside this run, Exchange Online may not show it yet: re-run in a few minutes"
+                % (field, connector))
         if len(matches) > 1:
             raise ConfigurationError("%s: more than one outbound connector matches '%s'; give its exact name or GUID"
                                      % (field, connector))
@@ -1154,6 +1154,30 @@ class TransportRuleSpec(ResourceSpec):
                 "rule cannot route to it. Set transport_rule_scoped: true on it (m365.mailflow."
                 "partner_outbound_connector; its recipient_domains must then be empty)" % (field, label))
         self.aliases[wanted] = label
+
+    # ---- replication lag -----------------------------------------------------------------------------------------
+    def lagging(self, client, error, cmdlet, parameters, name):
+        """Also: New/Set refused because the connector it routes to, created by this run moments ago, is not found
+        yet (the refusal must name that connector)."""
+        reason = super(TransportRuleSpec, self).lagging(client, error, cmdlet, parameters, name)
+        target = (parameters or {}).get("RouteMessageOutboundConnector")
+        if reason is not None or not isinstance(target, str) or not target.strip():
+            return reason
+        text = (error.msg or "").lower()
+        if (isinstance(error, (NotFoundError, InvalidParameterError)) and target.strip().lower() in text
+                and ("found" in text or "exist" in text) and engine.made_recently(client, outbound.NOUN, target)):
+            return ("outbound connector '%s' was created or changed by this run moments ago and %s does not find it yet"
+                    % (target, cmdlet))
+        return None
+
+    def released(self, current, changes):
+        """The connector this rule routed to, when the rule is removed or routed elsewhere (or nowhere)."""
+        route = self.props[ROUTE].current(current)
+        if not route:
+            return []
+        if changes is None or (ROUTE in changes and self.props[ROUTE].differs(self._effective(ROUTE, changes[ROUTE]), route)):
+            return [(outbound.NOUN, route)]
+        return []
 
     # ---- desired versus current ----------------------------------------------------------------------------------
     def _effective(self, path, value):

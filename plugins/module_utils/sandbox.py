@@ -32,7 +32,7 @@ EXTRA_ACCEPTED_DOMAINS = ("contoso.com",)
 BUSY_TIMEOUT = 120.0
 NUL_BODY = b"\x00" * 2048
 SIDECARS = {"Priority": "System.Int32"}
-DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0}
+DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0, "replication_lag": 0.0}
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -42,6 +42,9 @@ _DDL = (
     "domain_type TEXT NOT NULL DEFAULT 'Authoritative')",
     # The directory (Get-Recipient): apart from the configuration objects, as in the service.
     "CREATE TABLE IF NOT EXISTS recipients (guid TEXT PRIMARY KEY, name_lc TEXT NOT NULL UNIQUE, data TEXT NOT NULL)",
+    # Replication lag (settings: replication_lag): objects not visible yet, references that still count.
+    "CREATE TABLE IF NOT EXISTS replication (kind TEXT NOT NULL, guid TEXT NOT NULL, event TEXT NOT NULL, "
+    "name TEXT NOT NULL, target TEXT, until REAL NOT NULL)",
 )
 
 
@@ -173,6 +176,14 @@ def _check_settings(settings):
         elif key == "timeout" and value is not None:
             if isinstance(value, bool) or float(value) <= 0:
                 raise ConfigurationError("timeout must be a positive number of seconds, not %r" % (value,))
+            value = float(value)
+        elif key == "replication_lag":
+            try:
+                if isinstance(value, bool) or float(value) < 0 or float(value) != float(value):
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise ConfigurationError("replication_lag must be 0 (no lag) or a positive number of seconds, not %r"
+                                         % (value,))
             value = float(value)
         elif key == "ca_path" and value is not None:
             value = str(value)
@@ -335,7 +346,9 @@ class SandboxTenant(object):
 
     # ------------------------------------------------------------------ settings and accepted domains
     def configure(self, **settings):
-        """Persist sandbox settings used by Validate-OutboundConnector: dns_servers, smtp_port, ca_path, timeout."""
+        """Persist sandbox settings: dns_servers, smtp_port, ca_path, timeout (used by Validate-OutboundConnector) and
+        replication_lag (seconds during which a new object stays invisible and a removed rule's reference still
+        counts; 0, the default, means none: see ``sandbox_common.Store``)."""
         checked = _check_settings(settings)
         conn = self._connect()
         try:

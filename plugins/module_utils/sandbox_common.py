@@ -16,6 +16,7 @@ import ipaddress
 import json
 import re
 import warnings
+import time
 import zlib
 
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import RESERVED_IPV4_NETWORKS, SIZE_UNITS
@@ -514,6 +515,13 @@ def fmt_date(stamp):
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + ".%07d+00:00" % (stamp.microsecond * 10)
 
 
+def fmt_unzoned(stamp):
+    """``2026-07-24T18:59:12.0000000`` (UTC, no offset): how LastValidationTimestamp reads back (live_evidence.md)."""
+    if stamp is None:
+        return None
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + ".%07d" % (stamp.microsecond * 10)
+
+
 def fmt_utc(stamp):
     """``2026-07-23T22:55:13.0000000Z``"""
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + ".%07dZ" % (stamp.microsecond * 10)
@@ -557,7 +565,14 @@ def common_tail(obj, container, object_class, tenant, org_id):
 # --------------------------------------------------------------------------- store
 
 class Store(object):
-    """Objects of one tenant on an open SQLite connection (inside the caller's transaction)."""
+    """Objects of one tenant on an open SQLite connection (inside the caller's transaction).
+
+    Replication lag (setting ``replication_lag``, seconds; 0, the default, means none): Exchange Online replicates
+    changes with a delay (a Get 6 s after New answered 404; "outbound connector changes may take time to
+    replicate": live_evidence.md). With a lag, an object is invisible for that long after it was created to every
+    lookup by identity and every list (Get, Set, Remove, Validate, a rule routing to it), though its name is taken;
+    and a rule removed or routed elsewhere still counts for that long as a reference of the connector it routed to.
+    """
 
     def __init__(self, conn, tenant_domain, tenant_id, settings):
         self.conn = conn
@@ -565,15 +580,56 @@ class Store(object):
         self.tenant_id = tenant_id
         self.settings = settings
         self.warnings = []
+        self.lag = float(settings.get("replication_lag") or 0.0)
+        self.now = time.time()
+        self._pending = {}
 
     def all(self, kind):
         rows = self.conn.execute("SELECT data FROM objects WHERE kind = ?", (kind,)).fetchall()
         return [json.loads(row[0]) for row in rows]
 
+    # ---- replication lag
+    def pending(self, kind):
+        """Guids of the ``kind`` objects that replication does not show yet."""
+        if self.lag <= 0:
+            return frozenset()
+        if kind not in self._pending:
+            rows = self.conn.execute("SELECT guid FROM replication WHERE kind = ? AND event = 'created' AND until > ?",
+                                     (kind, self.now)).fetchall()
+            self._pending[kind] = frozenset(row[0] for row in rows)
+        return self._pending[kind]
+
+    def visible(self, kind, objects):
+        hidden = self.pending(kind)
+        return [obj for obj in objects if obj["Guid"] not in hidden] if hidden else list(objects)
+
+    def note_created(self, kind, obj):
+        if self.lag > 0:
+            self.conn.execute("DELETE FROM replication WHERE until <= ?", (self.now,))
+            self.conn.execute("INSERT INTO replication (kind, guid, event, name, target, until) VALUES (?, ?, 'created', ?, "
+                              "NULL, ?)", (kind, obj["Guid"], obj["Name"], self.now + self.lag))
+
+    def note_unreferenced(self, kind, obj, target):
+        """``obj`` stopped referring to ``target`` (a connector name): it still counts as a reference for a while."""
+        if self.lag > 0 and target:
+            self.conn.execute("INSERT INTO replication (kind, guid, event, name, target, until) VALUES (?, ?, "
+                              "'unreferenced', ?, ?, ?)", (kind, obj["Guid"], obj["Name"], target.lower(), self.now + self.lag))
+
+    def stale_references(self, kind, target):
+        """Names of ``kind`` objects that stopped referring to ``target`` less than the lag ago."""
+        if self.lag <= 0:
+            return []
+        rows = self.conn.execute("SELECT name FROM replication WHERE kind = ? AND event = 'unreferenced' AND target = ? "
+                                 "AND until > ?", (kind, target.lower(), self.now)).fetchall()
+        return [row[0] for row in rows]
+
     def find(self, kind, identity, candidates=None):
-        """Match Name, Guid or DistinguishedName case-insensitively."""
+        """Match Name, Guid or DistinguishedName case-insensitively (objects replication does not show yet: never)."""
         wanted = str(identity).strip().lower()
+        hidden = self.pending(kind)
         for obj in self.all(kind) if candidates is None else candidates:
+            if obj["Guid"] in hidden:
+                continue
             if wanted in (obj["Name"].lower(), obj["Guid"].lower(), obj.get("DistinguishedName", "").lower()):
                 return obj
         return None

@@ -15,7 +15,8 @@ import uuid
 
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
     ARGUMENT, NS_SCT, STILL_REFERENCED, CmdletError, Param, apply_bound, common_tail, connector_ip,
-    connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, fail, fmt_date, limit_results, max_length,
+    connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, fail, fmt_date, fmt_unzoned, limit_results,
+    max_length,
     networks_of, non_empty, not_found, plain_domain, require, schema, smart_host, smtp_address, unchanged_warning, utcnow,
 )
 
@@ -167,9 +168,12 @@ def _check_duplicate(store, kind, obj):
 
 
 def referencing_rules(store, connector_name_):
-    """Names of transport rules whose RouteMessageOutboundConnector is this connector (by name)."""
+    """Names of transport rules whose RouteMessageOutboundConnector is this connector (by name), and, under
+    replication lag, of rules removed or routed elsewhere that the connector still sees."""
     wanted = connector_name_.lower()
-    return sorted(rule["Name"] for rule in store.all(RULE) if (rule.get("RouteMessageOutboundConnector") or "").lower() == wanted)
+    names = set(rule["Name"] for rule in store.all(RULE) if (rule.get("RouteMessageOutboundConnector") or "").lower() == wanted)
+    names.update(store.stale_references(RULE, wanted))
+    return sorted(names)
 
 
 def _cmc_inbound(conn):
@@ -321,21 +325,30 @@ def _sorted(objs):
     return sorted(objs, key=lambda o: o["Name"].lower())
 
 
+# What a plain Get-OutboundConnector adds when it leaves test-mode connectors out (live_evidence.md, confirmed live).
+TEST_MODE_WARNING = ("There is at least one test mode connector which is not included in the result. Please use "
+                     "-IncludeTestModeConnectors to view test mode connectors.")
+
+
 def _outbound_filter(bound):
-    test_mode = bool(bound.get("IncludeTestModeConnectors"))
+    include_test_mode = bool(bound.get("IncludeTestModeConnectors"))
     scoped = bound.get("IsTransportRuleScoped")
 
     def keep(conn):
-        # Docs semantics: IncludeTestModeConnectors true returns only test-mode connectors, false/absent only the others;
-        # IsTransportRuleScoped filters the same way when given. Applied to Identity lookups too.
-        return conn["TestMode"] == test_mode and (scoped is None or conn["IsTransportRuleScoped"] == scoped)
+        # Observed semantics (live_evidence.md: Microsoft365DSC reads with $true as its only call): with
+        # IncludeTestModeConnectors true every connector is returned; without it (or false) test-mode ones are left
+        # out. The cmdlet page says $true returns only test-mode ones; the live evidence wins. IsTransportRuleScoped
+        # filters as documented when given. Applied to Identity lookups too.
+        return (include_test_mode or not conn["TestMode"]) and (scoped is None or conn["IsTransportRuleScoped"] == scoped)
     return keep
 
 
 def get_handler(kind):
     def handler(store, bound):
-        objs = store.all(kind)
+        objs = store.visible(kind, store.all(kind))
         if kind == OUTBOUND:
+            if not bound.get("IncludeTestModeConnectors") and any(o["TestMode"] for o in objs):
+                store.warn(TEST_MODE_WARNING)
             objs = [o for o in objs if _outbound_filter(bound)(o)]
         if bound.get("Identity") is not None:
             found = store.find(kind, bound["Identity"], objs)
@@ -358,6 +371,7 @@ def new_handler(kind):
         _validate(store, kind, obj, None, bound)
         obj = finish(store, kind, _ordered(kind, obj))
         store.save(kind, obj)
+        store.note_created(kind, obj)
         return [obj]
     return handler
 
@@ -386,6 +400,9 @@ def set_handler(kind):
         require(bound, "Set", "Identity")
         before = store.get(kind, bound["Identity"])
         obj = apply_bound(copy.deepcopy(before), bound, _FIELD_SCHEMA[kind])
+        if kind == OUTBOUND and bound.get("LastValidationTimestamp") is not None:
+            # Read back in UTC without an offset: "2026-07-24T18:59:12.0000000" (live_evidence.md, confirmed live).
+            obj["LastValidationTimestamp"] = fmt_unzoned(bound["LastValidationTimestamp"])
         if obj["Name"] != before["Name"]:
             _check_duplicate(store, kind, obj)
         _validate(store, kind, obj, before, bound)

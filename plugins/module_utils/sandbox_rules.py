@@ -434,7 +434,7 @@ def _description_filter(text):
 
 
 def get_rules(store, bound):
-    rules = _ordered_rules(store)
+    rules = store.visible(RULE, _ordered_rules(store))
     if bound.get("State"):
         rules = [r for r in rules if r["State"] == bound["State"]]
     if bound.get("Filter"):
@@ -479,6 +479,7 @@ def new_rule(store, bound):
     obj = _record(store, obj)
     rules.insert(priority, obj)
     store.save(RULE, obj)
+    store.note_created(RULE, obj)
     _renumber(store, rules)
     return [obj]
 
@@ -497,6 +498,8 @@ def set_rule(store, bound):
     if not 0 <= priority <= len(rules):
         _priority_error(len(rules))
     obj["Priority"] = priority
+    if (before.get("RouteMessageOutboundConnector") or "").lower() != (obj.get("RouteMessageOutboundConnector") or "").lower():
+        store.note_unreferenced(RULE, before, before.get("RouteMessageOutboundConnector"))
     return _save_changed(store, before, obj, rules)
 
 
@@ -517,6 +520,7 @@ def remove_rule(store, bound):
     require(bound, "Remove", "Identity")
     obj = store.get(RULE, bound["Identity"])
     store.delete(RULE, obj)
+    store.note_unreferenced(RULE, obj, obj.get("RouteMessageOutboundConnector"))
     _renumber(store, [r for r in _ordered_rules(store) if r["Guid"] != obj["Guid"]])
     return []
 

@@ -12,7 +12,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import ipaddress
+import math
 
+from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
 from ansible_collections.m365.mailflow.plugins.module_utils import probe
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
@@ -47,6 +50,43 @@ def _recipient_domains(recipients):
     return _plain_domains(r.rsplit("@", 1)[1] for r in recipients or [])
 
 
+def dns_server_error(field, server):
+    """Why ``server`` is not a DNS server the probe can ask (``ip``, ``ip:port``, ``[ipv6]:port`` or ``ipv6``)."""
+    text = str(server).strip()
+    if text.startswith("["):
+        address, _sep, port = text[1:].partition("]")
+        if port and not port.startswith(":"):
+            address = None
+        port = port[1:]
+    elif text.count(":") == 1:
+        address, _sep, port = text.partition(":")
+    else:
+        address, port = text, ""
+    try:
+        ipaddress.ip_address(address or "")
+    except ValueError:
+        return ("%s: '%s' is not an IP address of a DNS server; write 'ip' or 'ip:port' (for example 192.0.2.53 or "
+                "192.0.2.53:5353, or [2001:db8::53]:53 for IPv6)" % (field, server))
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return "%s: '%s' has port '%s'; a port is a number from 1 to 65535 (DNS uses 53)" % (field, server, port)
+    return None
+
+
+def preflight(params):
+    """Refuse settings no probe can use, naming the option and the fix, before any call."""
+    errors = []
+    port = params.get("smtp_port")
+    if port is not None and (isinstance(port, bool) or not 1 <= port <= 65535):
+        errors.append("smtp_port: %s is not a TCP port; give a number from 1 to 65535 (Exchange Online delivers on 25, "
+                      "the default)" % (port,))
+    timeout = params.get("probe_timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not (timeout > 0 and math.isfinite(timeout))):
+        errors.append("probe_timeout: %s is not a usable timeout; give a positive number of seconds (default 10)"
+                      % (timeout,))
+    errors.extend(dns_server_error("dns_servers", server) for server in params.get("dns_servers") or [])
+    n.raise_errors(errors)
+
+
 class Validation(object):
     """One validation run; ``result()`` is the module result."""
 
@@ -61,13 +101,24 @@ class Validation(object):
         self.recorded = False
         self.record_command = None
         self.connector = None
+        self.spec = None
 
     # ------------------------------------------------------------------ entry
     def run(self):
+        preflight(self.params)
         name = self.params["name"]
         direction = self.params["direction"]
-        spec = OutboundConnectorSpec() if direction == "outbound" else InboundConnectorSpec()
+        self.spec = spec = OutboundConnectorSpec() if direction == "outbound" else InboundConnectorSpec()
         self.connector = spec.read(self.client, name)
+        if self.connector is None and engine.made_recently(self.client, spec.noun, name):
+            # Created by an earlier task of this run: replication may not show it yet (live_evidence.md).
+            self.connector = engine.await_visible(self.client, spec, name)
+            if self.connector is None:
+                engine.forget(self.client, spec, name)
+                raise ConfigurationError(
+                    "%s connector '%s' was created or changed by an earlier task of this run but Exchange Online does not show "
+                    "it yet (replication delay). Re-run the task in a few minutes (it then takes the tenant as it reads "
+                    "it), or raise retries or retry_delay." % (direction, name))
         if self.connector is None:
             raise ConfigurationError(
                 "%s connector '%s' does not exist in the tenant: create it first (m365.mailflow.partner_%s_connector) "
@@ -116,9 +167,9 @@ class Validation(object):
                 self.notes.append("service validation (Validate-OutboundConnector) not run in check mode: it sends "
                                   "real test messages")
             else:
-                tree = self.client.invoke("Validate-OutboundConnector",
-                                          {"Identity": connector.get("Guid") or connector.get("Name"),
-                                           "Recipients": recipients}, write=True)
+                # A connector created moments ago may not be found yet: waited for (engine.send, spec.lagging).
+                tree = engine.send(self.client, self.spec, self.params["name"], "Validate-OutboundConnector",
+                                   {"Identity": connector.get("Guid") or connector.get("Name"), "Recipients": recipients})
                 self.service_result = tree[0] if len(tree) == 1 else {"SubTaskResults": tree}
                 # Every failed leaf task is classified (from its task name when its detail carries no class).
                 self.failures.extend(self._tag(probe.failures_from_tree(self.service_result), "service"))
@@ -153,7 +204,7 @@ class Validation(object):
         params = {"Identity": self.connector.get("Guid") or self.connector.get("Name"), "IsValidated": self.validated}
         if self.validated:
             params["LastValidationTimestamp"] = _utc_now()
-        self.client.invoke("Set-OutboundConnector", params, write=True)
+        engine.send(self.client, self.spec, self.params["name"], "Set-OutboundConnector", params)
         self.record_command = {"cmdlet": "Set-OutboundConnector", "parameters": params}
         self.recorded = True
 
@@ -192,6 +243,12 @@ class Validation(object):
         return "%s connector '%s' failed validation: [%s] %s%s. Fix: %s" % (
             self.params["direction"], name, first.get("class"), first.get("message"), more, first.get("fix"))
 
+    def _last_validation(self):
+        """When the connector was last marked validated, in UTC with a Z (the service reads it back without an
+        offset, live_evidence.md); the time just written when this run recorded a pass."""
+        written = (self.record_command or {}).get("parameters", {}).get("LastValidationTimestamp")
+        return n.utc_timestamp(written or self.connector.get("LastValidationTimestamp"))
+
     def result(self):
         result = {
             "changed": self.recorded,
@@ -205,6 +262,7 @@ class Validation(object):
             "summary": self.summary(),
             "msg": self.summary(),
             "connector": self.connector.get("Name"),
+            "last_validation_timestamp": self._last_validation(),
             "commands": [self.record_command] if self.record_command else [],
         }
         return result

@@ -23,9 +23,14 @@ description:
     EHLO and STARTTLS, and checks the certificate the way the connector's TLS settings will (any certificate,
     a chain to a trusted CA, or a subject or SAN matching the TLS domain), including expiry and self-signed
     certificates. Hosts are probed concurrently with bounded timeouts.
-  - Every failure is classified (C(resolve), C(connect), C(ehlo), C(starttls), C(certificate_untrusted),
-    C(certificate_self_signed), C(certificate_expired), C(subject_mismatch), C(recipient_rejected)) with the host,
-    the evidence and a one-line fix.
+  - Every failure is classified (C(resolve), C(resolver_timeout), C(connect), C(ehlo), C(starttls),
+    C(certificate_untrusted), C(certificate_self_signed), C(certificate_expired), C(subject_mismatch),
+    C(recipient_rejected)) with the host, the evidence and a one-line fix. A DNS lookup that times out is
+    C(resolver_timeout) (check O(dns_servers) and that the resolver is reachable), not a missing record.
+  - Impossible settings (O(smtp_port) outside 1-65535, O(probe_timeout) of 0 or less, a O(dns_servers) entry that
+    is not an IP address with an optional port from 1 to 65535) are refused before any call.
+  - A connector created by an earlier task of the same run moments ago may not be visible yet (replication delay);
+    the module waits for it within O(retries) and O(retry_delay).
   - A failed validation is a result, not a task failure, so a play can save the connector and still report why
     it does not deliver; set O(fail_on_invalid=true) to make it fatal.
   - For an inbound connector, which the service cannot validate, the module checks what can be checked from
@@ -79,13 +84,13 @@ options:
     default: false
   smtp_port:
     description:
-      - Port the probe connects to. Exchange Online always uses 25; change it only for tests.
+      - Port the probe connects to (1-65535). Exchange Online always uses 25; change it only for tests.
     type: int
     default: 25
   dns_servers:
     description:
-      - DNS servers (C(ip) or C(ip:port)) the probe asks instead of the system resolver, for split-horizon networks
-        or tests.
+      - DNS servers (C(ip), C(ip:port) or C([ipv6]:port), port 1-65535) the probe asks instead of the system
+        resolver, for split-horizon networks or tests.
     type: list
     elements: str
   probe_ca_path:
@@ -95,7 +100,7 @@ options:
     type: path
   probe_timeout:
     description:
-      - Timeout of each network step of the probe, in seconds.
+      - Timeout of each network step of the probe, in seconds; more than 0.
     type: float
     default: 10.0
 extends_documentation_fragment:
@@ -165,8 +170,9 @@ failures:
   contains:
     class:
       description:
-        - One of C(resolve), C(connect), C(ehlo), C(starttls), C(certificate_untrusted), C(certificate_self_signed),
-          C(certificate_expired), C(subject_mismatch), C(recipient_rejected), C(sender_ip) (inbound), C(unknown).
+        - One of C(resolve), C(resolver_timeout), C(connect), C(ehlo), C(starttls), C(certificate_untrusted),
+          C(certificate_self_signed), C(certificate_expired), C(subject_mismatch), C(recipient_rejected),
+          C(sender_ip) (inbound), C(unknown).
       type: str
       sample: subject_mismatch
     host:
@@ -224,6 +230,13 @@ connector:
   description: Name of the validated connector.
   returned: always
   type: str
+last_validation_timestamp:
+  description:
+    - When the connector was last marked validated (the time just recorded when this task recorded a pass), in UTC
+      (C(YYYY-MM-DDTHH:MM:SSZ)); null when it never was.
+  returned: always
+  type: str
+  sample: "2026-07-24T18:59:12Z"
 commands:
   description: The write calls made to record the result.
   returned: always

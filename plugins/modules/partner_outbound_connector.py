@@ -93,8 +93,9 @@ options:
     elements: str
   test_mode:
     description:
-      - Put the connector in test mode. Test-mode connectors are hidden from a plain C(Get-OutboundConnector); the
-        module always looks for both kinds.
+      - Put the connector in test mode. Test-mode connectors are hidden from a plain C(Get-OutboundConnector), which
+        warns about them; the module reads with C(IncludeTestModeConnectors), finds both kinds and does not pass
+        that warning on.
     type: bool
   enabled:
     description:
@@ -187,6 +188,7 @@ connector:
   description:
     - The connector as it stands after the task, in module option names (in check mode, as it would stand). Empty
       when the connector is absent.
+    - Read-only facts come with it; C(last_validation_timestamp) is in UTC (C(YYYY-MM-DDTHH:MM:SSZ)).
   returned: always
   type: dict
   sample:

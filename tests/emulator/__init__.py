@@ -11,7 +11,10 @@
 
 Faults for add_faults / POST /_emulator/faults: a list of fault objects. Settings (each alone in its object):
     {"latency": seconds}            every InvokeCommand is delayed
-    {"replication_delay": seconds}  objects created from now on stay invisible to Get-* for that long
+    {"replication_delay": seconds}  replication lag: on a SandboxTenant backend its replication_lag setting (objects
+                                    created from now on are invisible to Get, Set, Remove, Validate and to rules
+                                    routing to them for that long; a removed rule is still referenced by its
+                                    connector for that long); on another backend new objects are hidden from Get-*
     {"forbidden": True}             every InvokeCommand answers 403 with a NUL-byte body
     {"expire_tokens": True}         every token issued so far is rejected with 401
     {"page_size": N}                the service pages at N objects at most (whatever Prefer asks for)

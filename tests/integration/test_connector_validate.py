@@ -158,3 +158,54 @@ def test_inbound_connector_checks_the_partner_certificate(partner):
         "name": "Adatum inbound", "sender_domains": ["adatum.example"], "tls_sender_certificate_name": "*.adatum.example"})
     assert not good.get("failed"), good
     assert validate(partner, "Adatum inbound", direction="inbound")["validated"] is True
+
+
+def test_validate_right_after_create_waits_for_the_new_connector(partner):
+    """In lag mode a connector created moments ago is not found at first (Get and Validate): the task waits."""
+    partner.tenant().configure(replication_lag=15.0)  # outlasts the gap between two tasks
+    run = partner.run(
+        (CONNECTOR, {"name": "Adatum outbound", "recipient_domains": ["adatum.example"],
+                     "smart_hosts": ["mail.adatum.example"], "tls_settings": "domain_validation",
+                     "tls_domain": "*.adatum.example"}),
+        (VALIDATE, dict(partner.probe_options, name="Adatum outbound", recipients=["postmaster@adatum.example"])),
+        defaults={"retry_delay": 1.0})
+    created, result = run.results
+    assert created["action"] == "create" and not created.get("failed"), created
+    assert result.get("failed") is not True, result
+    assert result["validated"] is True and result["recorded"] is True, result["summary"]
+    assert result["last_validation_timestamp"].endswith("Z")
+
+
+@pytest.fixture
+def silent_dns():
+    """A UDP port on loopback that receives DNS queries and never answers."""
+    import socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield "127.0.0.1:%d" % sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def test_a_dns_timeout_is_the_resolvers_not_a_missing_record(target, silent_dns):
+    made = target.task(CONNECTOR, {"name": "Adatum outbound", "recipient_domains": ["adatum.example"],
+                                   "smart_hosts": ["mail.adatum.example"], "tls_settings": "encryption_only"})
+    assert not made.get("failed"), made
+    result = target.task(VALIDATE, {"name": "Adatum outbound", "service_validation": False, "dns_servers": [silent_dns],
+                                    "probe_timeout": 1.0, "recipients": ["postmaster@adatum.example"]})
+    assert result.get("failed") is not True, result
+    assert result["failure_classes"] == ["resolver_timeout"], result["failures"]
+    failure = result["failures"][0]
+    assert "timed out" in failure["evidence"] and "dns_servers" in failure["fix"], failure
+
+
+@pytest.mark.parametrize("change,option", [
+    ({"smtp_port": 0}, "smtp_port"), ({"smtp_port": 65536}, "smtp_port"), ({"probe_timeout": 0}, "probe_timeout"),
+    ({"probe_timeout": -1}, "probe_timeout"), ({"dns_servers": ["127.0.0.1:0"]}, "dns_servers"),
+    ({"dns_servers": ["127.0.0.1:70000"]}, "dns_servers"), ({"dns_servers": ["ns.adatum.example"]}, "dns_servers"),
+], ids=["port-0", "port-65536", "timeout-0", "timeout-negative", "dns-port-0", "dns-port-70000", "dns-name"])
+def test_impossible_settings_are_refused_before_any_call(emulator_target, change, option):
+    result = emulator_target.task(VALIDATE, dict({"name": "Adatum outbound"}, **change))
+    assert result["failed"] is True and result["msg"].startswith(option), result["msg"]
+    assert emulator_target.calls()["requests"] == 0

@@ -208,3 +208,26 @@ def test_an_error_already_retried_by_the_token_provider_is_not_retried_again():
         with pytest.raises(TransientError) as exc:
             client.invoke("New-InboundConnector", {"Name": "x"}, write=write, verify=lambda: checks.append(1))
         assert exc.value is exhausted and sleeps == [] and checks == [] and len(transport.sent) == 1
+def duplicate():
+    return wire.json_response(400, wire.error_body(
+        400, "Microsoft.Exchange.Management.SystemConfigurationTasks.ErrorOutboundConnectorAlreadyExistsException",
+        "An outbound connector with the name 'X' already exists."))
+
+
+def test_refusal_of_a_resent_write_says_an_earlier_attempt_may_have_applied_it():
+    """503 after New executed, the read-back misses it (replication), the resend says duplicate: the caller must be
+    told that the duplicate may be the first attempt's own doing (engine.ensure reports the create)."""
+    from ansible_collections.m365.mailflow.plugins.module_utils.errors import DuplicateError
+    client, transport, sleeps = make([unavailable(), duplicate()])
+    with pytest.raises(DuplicateError) as exc:
+        client.invoke("New-OutboundConnector", {"Name": "X"}, write=True, verify=lambda: False)
+    assert exc.value.earlier_attempt and "busy" in exc.value.earlier_attempt
+
+
+def test_refusal_after_a_throttled_write_is_not_marked():
+    """A 429 is refused before any work: a duplicate after it was there before the task."""
+    from ansible_collections.m365.mailflow.plugins.module_utils.errors import DuplicateError
+    client, transport, sleeps = make([throttled("0"), duplicate()])
+    with pytest.raises(DuplicateError) as exc:
+        client.invoke("New-OutboundConnector", {"Name": "X"}, write=True, verify=lambda: False)
+    assert exc.value.earlier_attempt is None

@@ -90,10 +90,24 @@ def test_diff_holds_only_changed_properties(client):
 def test_duplicate_on_create_waits_for_replication(client):
     spec = InboundConnectorSpec()
     engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"]))
+    other_run = Client(client.transport, retry_delay=0.0, sleep=lambda s: None)  # its memo knows nothing of "A"
     client.transport.hide_reads = 2  # first read misses it; New says duplicate; then it becomes visible
-    outcome = engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"], comment="x"))
+    outcome = engine.ensure(other_run, spec, "A", "present", inbound(sender_domains=["adatum.example"], comment="x"))
     assert outcome.action == "update" and outcome.changed_properties == ["comment"] and outcome.after["comment"] == "x"
     assert client.transport.sent.count("New-InboundConnector") == 2
+
+
+def test_our_own_new_object_is_waited_for_not_created_twice(client):
+    """The memo says this run created it: a read that misses it is replication, not absence (no second New)."""
+    spec = InboundConnectorSpec()
+    engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"]))
+    client.transport.hide_reads = 2
+    outcome = engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"], comment="x"))
+    assert outcome.action == "update" and outcome.after["comment"] == "x"
+    assert client.transport.sent.count("New-InboundConnector") == 1
+    client.transport.hide_reads = 2
+    gone = engine.ensure(client, spec, "A", "absent", {})
+    assert gone.action == "delete" and client.transport.sent[-1] == "Remove-InboundConnector"
 
 
 def test_onpremises_connector_is_refused(client):
@@ -115,13 +129,14 @@ def test_outbound_leaving_domain_validation_clears_tls_domain_in_the_same_call(c
     assert outcome.after["tls_domain"] is None
 
 
-def test_outbound_test_mode_connector_found_with_two_reads_at_most(client):
+def test_outbound_test_mode_connector_is_a_no_op_in_one_read(client):
     spec = OutboundConnectorSpec()
     engine.ensure(client, spec, "T", "present", outbound(recipient_domains=["t.example"], test_mode=True))
     client.transport.sent[:] = []
     outcome = engine.ensure(client, spec, "T", "present", outbound(recipient_domains=["t.example"], test_mode=True))
     assert outcome.action == "none"
-    assert client.transport.sent == ["Get-OutboundConnector", "Get-OutboundConnector"]
+    assert client.transport.sent == ["Get-OutboundConnector"]
+    assert client.warnings == []
 
 
 # --------------------------------------------------------------------------- values as the service stores them
@@ -190,3 +205,15 @@ def test_inbound_bad_values_fail_before_any_call(client, option, value, fragment
         engine.ensure(client, InboundConnectorSpec(), "I", "present", want)
     assert fragment in exc.value.msg, exc.value.msg
     assert client.transport.sent == []
+
+
+def test_our_own_object_that_never_shows_fails_once_then_is_read_as_it_is(client):
+    spec = InboundConnectorSpec()
+    engine.ensure(client, spec, "A", "present", inbound(sender_domains=["adatum.example"]))
+    client.invoke("Remove-InboundConnector", {"Identity": "A", "Confirm": False}, write=True)  # by someone else
+    with pytest.raises(ConfigurationError) as exc:
+        engine.ensure(client, spec, "A", "absent", {})
+    assert "replication" in exc.value.msg and "retries" in exc.value.msg
+    sent = len(client.transport.sent)
+    assert engine.ensure(client, spec, "A", "absent", {}).action == "none"  # no second wait
+    assert client.transport.sent[sent:] == ["Get-InboundConnector"]

@@ -181,13 +181,25 @@ def test_mx_route_ordered_by_preference_then_address_fallbacks(zone):
     ]
 
 
-def test_route_failures_are_resolve_class(zone):
+def test_route_failures_are_resolve_class_and_a_timeout_is_the_resolvers(zone):
     route = probe.resolve_route(recipient_domains=["nullmx.example", "slow.example", "gone.example", "*.wild.example"])
     assert [(f["class"], f["host"]) for f in route["failures"]] == [
-        ("resolve", "nullmx.example"), ("resolve", "slow.example"), ("resolve", "gone.example")]
+        ("resolve", "nullmx.example"), ("resolver_timeout", "slow.example"), ("resolve", "gone.example")]
     assert "null MX" in route["failures"][0]["evidence"] and "timed out" in route["failures"][1]["evidence"]
     assert "NXDOMAIN" in route["failures"][2]["evidence"] and "does not exist" in route["failures"][2]["message"]
     assert all(f["fix"] and f["step"] == "resolve" for f in route["failures"])
+    timeout = route["failures"][1]
+    assert "dns_servers" in timeout["fix"] and "Publish" not in timeout["fix"]  # not "publish the missing record"
+
+
+def test_address_lookup_timeout_is_the_resolvers(zone):
+    zone[("slowhost.example", "A")] = probe._LookupFailure("timeout", "A slowhost.example @192.0.2.53: timed out after 5.0s")
+    zone[("halfslow.example", "A")] = probe._LookupFailure("nodata", "A halfslow.example: NOERROR, no A records")
+    zone[("halfslow.example", "AAAA")] = probe._LookupFailure("timeout", "AAAA halfslow.example: timed out after 5.0s")
+    route = probe.resolve_route(smart_hosts=["slowhost.example", "halfslow.example", "missing.example"])
+    assert [(f["class"], f["host"]) for f in route["failures"]] == [
+        ("resolver_timeout", "slowhost.example"), ("resolver_timeout", "halfslow.example"), ("resolve", "missing.example")]
+    assert "has no A/AAAA record" not in route["failures"][0]["message"]
 
 
 def test_smart_hosts_take_precedence(zone):

@@ -259,11 +259,14 @@ class FakeRulesTenant(object):
 
     name = "fake"
 
-    def __init__(self):
+    def __init__(self, documented=True):
         self.rules = []
         self.connectors = []
         self.recipients = []
         self.sent = []
+        # Get-OutboundConnector -IncludeTestModeConnectors: the cmdlet page's semantics (True returns only test-mode
+        # connectors, a plain Get only the others) or the observed ones (True returns all; live_evidence.md).
+        self.documented = documented
 
     def add_recipient(self, name, primary, alias=None, display=None, kind="UserMailbox", secondary=()):
         self.recipients.append({"Name": name, "Alias": alias or name, "DisplayName": display or name,
@@ -301,7 +304,8 @@ class FakeRulesTenant(object):
                     "The operation couldn't be performed because object '%s' couldn't be found." % params["Identity"]))
         elif cmdlet == "Get-OutboundConnector":
             test_mode = bool(params.get("IncludeTestModeConnectors"))
-            objects = [dict(c) for c in self.connectors if c["TestMode"] == test_mode]
+            objects = [dict(c) for c in self.connectors
+                       if c["TestMode"] == test_mode or (test_mode and not self.documented)]
         elif cmdlet == "New-TransportRule":
             new = {"Name": params.pop("Name"), "Guid": "g-%d" % len(self.sent), "Mode": "Enforce", "Priority": None,
                    "State": "Enabled" if params.pop("Enabled", True) else "Disabled"}
@@ -430,7 +434,21 @@ def test_routing_to_a_bad_connector_fails_before_any_write(tenant, setup, fragme
     assert fragment in err.value.msg and "Adatum outbound" in err.value.msg
     assert tenant.writes() == []
     reads = [(c, p) for c, p in tenant.sent if c == "Get-OutboundConnector"]
-    assert [p for _c, p in reads] == [{}, {"IncludeTestModeConnectors": True}]
+    # documented semantics: the test-mode-only answer cannot prove completeness, so a plain read follows
+    assert [p for _c, p in reads] == [{"IncludeTestModeConnectors": True}, {}]
+
+
+@pytest.mark.parametrize("documented", [True, False], ids=["documented", "observed"])
+@pytest.mark.parametrize("test_mode", [True, False], ids=["test-mode", "normal"])
+def test_route_target_found_under_both_semantics_in_fewest_reads(documented, test_mode):
+    tenant = FakeRulesTenant(documented=documented)
+    tenant.add_connector("Other outbound", test_mode=False)
+    tenant.add_connector("Adatum outbound", test_mode=test_mode)
+    assert run(tenant, ROUTE)["changed"] is True
+    reads = [p for c, p in tenant.sent if c == "Get-OutboundConnector"]
+    # observed semantics (the real service): one read with IncludeTestModeConnectors; documented ones: one more
+    # only when the connector is not in test mode
+    assert reads == [{"IncludeTestModeConnectors": True}] + ([{}] if documented and not test_mode else [])
 
 
 def test_bad_connector_is_a_warning_in_check_mode(tenant):

@@ -63,7 +63,7 @@ def test_settings_roundtrip_and_validation(tenant):
     assert tenant.settings()["smtp_port"] == 25
     tenant.configure(dns_servers=["127.0.0.1:5353", "192.0.2.53"], smtp_port=2525, ca_path="/tmp/ca.pem", timeout=2)
     assert tenant.settings() == {"dns_servers": ["127.0.0.1:5353", "192.0.2.53"], "smtp_port": 2525,
-                                 "ca_path": "/tmp/ca.pem", "timeout": 2.0}
+                                 "ca_path": "/tmp/ca.pem", "timeout": 2.0, "replication_lag": 0.0}
     with pytest.raises(ConfigurationError):
         tenant.configure(dns_servers=["not-an-ip"])
     with pytest.raises(ConfigurationError):
@@ -348,7 +348,7 @@ def test_outbound_set_only_parameters(tenant):
                                           "LastValidationTimestamp": "2026-05-06T14:30:00"})
     got = get_out(tenant, "O")
     assert got["ValidationRecipients"] == ["x@a.com"] and got["IsValidated"] is True
-    assert got["LastValidationTimestamp"] == "2026-05-06T14:30:00.0000000+00:00"
+    assert got["LastValidationTimestamp"] == "2026-05-06T14:30:00.0000000"  # UTC, read back without an offset (live)
     fails(tenant, "Set-OutboundConnector", {"Identity": "O", "LinkForModifiedConnector": "00000000-0000-0000-0000-000000000001"},
           InvalidParameterError, "LinkForModifiedConnector")
 
@@ -480,7 +480,7 @@ def test_get_outbound_filters_hostile_reading(tenant):
 
     assert names() == ["Normal", "Scoped"]
     assert names(IncludeTestModeConnectors=False) == ["Normal", "Scoped"]
-    assert names(IncludeTestModeConnectors=True) == ["Test"]
+    assert names(IncludeTestModeConnectors=True) == ["Normal", "Scoped", "Test"]  # observed semantics: all of them
     assert names(IsTransportRuleScoped=True) == ["Scoped"]
     assert names(IsTransportRuleScoped=False) == ["Normal"]
     fails(tenant, "Get-OutboundConnector", {"Identity": "Test"}, NotFoundError, "Test")
@@ -715,3 +715,92 @@ def test_connector_names_with_surrounding_white_space_are_refused(tenant, name):
     fails(tenant, "New-OutboundConnector", {"Name": name, "IsTransportRuleScoped": True}, InvalidParameterError,
           "white space")
     assert objs(tenant, "Get-InboundConnector") == [] and objs(tenant, "Get-OutboundConnector") == []
+# --------------------------------------------------------------------------- replication lag and test-mode connectors
+
+class Clock(object):
+    """Stands in for the time module of sandbox_common: the tests move time on by hand."""
+
+    def __init__(self):
+        self.now = 1000000.0
+
+    def time(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_common
+    fake = Clock()
+    monkeypatch.setattr(sandbox_common, "time", fake)
+    return fake
+
+
+def test_lag_hides_a_new_connector_from_every_lookup_until_it_replicates(tenant, clock):
+    tenant.configure(replication_lag=30)
+    made = outbound(tenant, "Fresh")
+    fails(tenant, "Get-OutboundConnector", {"Identity": "Fresh"}, NotFoundError, "Fresh")
+    assert objs(tenant, "Get-OutboundConnector", {"IncludeTestModeConnectors": True}) == []
+    fails(tenant, "Set-OutboundConnector", {"Identity": made["Guid"], "Comment": "x"}, NotFoundError)
+    fails(tenant, "Validate-OutboundConnector", {"Identity": "Fresh", "Recipients": ["a@b.example"]}, NotFoundError, "Fresh")
+    fails(tenant, "Remove-OutboundConnector", {"Identity": "Fresh"}, NotFoundError)
+    fails(tenant, "New-TransportRule", {"Name": "R", "RecipientDomainIs": ["b.example"],
+                                        "RouteMessageOutboundConnector": "Fresh"}, InvalidParameterError, "'Fresh'", "found")
+    fails(tenant, "New-OutboundConnector", {"Name": "fresh", "IsTransportRuleScoped": True}, DuplicateError)  # name taken
+    clock.now += 31
+    assert get_out(tenant, "Fresh")["Guid"] == made["Guid"]
+    run(tenant, "Set-OutboundConnector", {"Identity": "Fresh", "Comment": "x"})
+    assert objs(tenant, "New-TransportRule", {"Name": "R", "RecipientDomainIs": ["b.example"],
+                                              "RouteMessageOutboundConnector": "Fresh"})[0]["Name"] == "R"
+
+
+def test_lag_keeps_a_removed_rule_as_a_reference_of_its_connector(tenant, clock):
+    outbound(tenant, "Route")
+    run(tenant, "New-TransportRule", {"Name": "R", "RecipientDomainIs": ["b.example"], "RouteMessageOutboundConnector": "Route"})
+    tenant.configure(replication_lag=30)
+    run(tenant, "Remove-TransportRule", {"Identity": "R"})
+    assert objs(tenant, "Get-TransportRule") == []  # the rule itself is gone at once
+    error = fails(tenant, "Remove-OutboundConnector", {"Identity": "Route"}, InvalidParameterError, "'R'", "Route")
+    assert "StillReferenced" in error.exception_type
+    fails(tenant, "Set-OutboundConnector", {"Identity": "Route", "Enabled": False}, InvalidParameterError, "'R'")
+    clock.now += 31
+    run(tenant, "Remove-OutboundConnector", {"Identity": "Route"})
+
+
+def test_lag_for_a_rule_routed_elsewhere_and_a_new_rule(tenant, clock):
+    outbound(tenant, "Old")
+    outbound(tenant, "New")
+    run(tenant, "New-TransportRule", {"Name": "R", "RecipientDomainIs": ["b.example"], "RouteMessageOutboundConnector": "Old"})
+    tenant.configure(replication_lag=30)
+    run(tenant, "Set-TransportRule", {"Identity": "R", "RouteMessageOutboundConnector": "New"})
+    fails(tenant, "Remove-OutboundConnector", {"Identity": "Old"}, InvalidParameterError, "'R'")
+    run(tenant, "New-TransportRule", {"Name": "S", "RecipientDomainIs": ["c.example"]})
+    assert [r["Name"] for r in objs(tenant, "Get-TransportRule")] == ["R"]
+    fails(tenant, "Set-TransportRule", {"Identity": "S", "Comments": "x"}, NotFoundError, "S")
+    clock.now += 31
+    assert [r["Name"] for r in objs(tenant, "Get-TransportRule")] == ["R", "S"]
+    run(tenant, "Remove-OutboundConnector", {"Identity": "Old"})
+
+
+def test_no_lag_by_default_and_lag_zero_shows_everything_at_once(tenant, clock):
+    outbound(tenant, "A")
+    assert get_out(tenant, "A")["Name"] == "A"
+    tenant.configure(replication_lag=30)
+    outbound(tenant, "B")
+    tenant.configure(replication_lag=0)
+    assert get_out(tenant, "B")["Name"] == "B"
+    with pytest.raises(ConfigurationError):
+        tenant.configure(replication_lag=-1)
+    with pytest.raises(ConfigurationError):
+        tenant.configure(replication_lag="soon")
+
+
+def test_plain_get_warns_about_test_mode_connectors_it_leaves_out(tenant):
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_connectors import TEST_MODE_WARNING
+    outbound(tenant, "Normal", RecipientDomains="a.com")
+    assert run(tenant, "Get-OutboundConnector").warnings == []
+    outbound(tenant, "Test", RecipientDomains="b.com", TestMode=True)
+    plain = run(tenant, "Get-OutboundConnector")
+    assert [o["Name"] for o in plain.objects] == ["Normal"] and plain.warnings == [TEST_MODE_WARNING]
+    both = run(tenant, "Get-OutboundConnector", {"IncludeTestModeConnectors": True})
+    assert [o["Name"] for o in both.objects] == ["Normal", "Test"] and both.warnings == []
+    assert "at least one test mode connector which is not included in the result" in TEST_MODE_WARNING
