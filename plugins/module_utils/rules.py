@@ -937,6 +937,7 @@ class TransportRuleSpec(ResourceSpec):
         self.apply_to_all_messages = apply_to_all_messages
         self.rules = []
         self.snapshot = None
+        self.read_after = None  # client.writes_done when the rules were last read (see ensure_rule)
         self.aliases = {}
         self.check_mode = False
         self.warnings = []
@@ -945,6 +946,7 @@ class TransportRuleSpec(ResourceSpec):
     def read(self, client, name):
         """One Get-TransportRule for all rules; keeps the list for priorities and shift reports."""
         self.rules = client.invoke(self.get_cmdlet, {"ResultSize": "Unlimited"})
+        self.read_after = client.writes_done
         if self.snapshot is None:
             self.snapshot = self.priorities()
         return self.match(self.rules, name)
@@ -1234,6 +1236,12 @@ class TransportRuleSpec(ResourceSpec):
                 commands.append({"cmdlet": "Disable-TransportRule", "parameters": {"Identity": identity, "Confirm": False}})
         return commands
 
+    def command_changes(self, command, changes):
+        """Enable/Disable-TransportRule apply ``enabled``; the Set applies everything else."""
+        if command["cmdlet"] in ("Enable-TransportRule", "Disable-TransportRule"):
+            return dict((k, v) for k, v in changes.items() if k == "enabled")
+        return dict((k, v) for k, v in changes.items() if k != "enabled")
+
     # ---- views ---------------------------------------------------------------------------------------------------
     def view(self, obj):
         """Flat view: every property path (None when not set), priority and read-only facts."""
@@ -1316,7 +1324,9 @@ def ensure_rule(client, params, check_mode=False, diff_mode=False):
     desired = spec.normalise(desired_state(params)) if state == "present" else {}
     outcome = engine.ensure(client, spec, name, state, desired, check_mode=check_mode)
     if outcome.changed and not check_mode:
-        if not client.calls or client.calls[-1]["cmdlet"] != spec.get_cmdlet:
+        # The rule as it stands and the priorities of the others (shifted_rules) are read after the last write. A
+        # read-back while a write was retried (client verify) came before that write completed: it does not count.
+        if spec.read_after != client.writes_done:
             try:
                 final = spec.read(client, name)
             except MailflowError:
