@@ -30,7 +30,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     MailflowError,
     NotFoundError,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES, RULE_SIZE_MAX
 
 NAME_MAX = 64
 COMMENTS_MAX = 1024
@@ -131,6 +131,17 @@ def parse_date(value, strict=True):
     except ValueError:
         return None
     return stamp.astimezone(datetime.timezone.utc)
+
+
+def _value_bytes(value):
+    """Bytes of the text of a value (UTF-8, without separators): a lower bound of what it takes in the rule."""
+    if value is None or isinstance(value, bool):
+        return 0
+    if isinstance(value, dict):
+        return sum(_value_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_value_bytes(v) for v in value)
+    return len(str(value).encode("utf-8"))
 
 
 def date_display(value):
@@ -1049,7 +1060,21 @@ class TransportRuleSpec(ResourceSpec):
                 errors.extend(self.props[path].errors(value))
         errors.extend(self._extra_errors())
         errors.append(self._window_error(desired.get("activation_date"), desired.get("expiry_date")))
+        errors.append(self._size_error(desired))
         n.raise_errors(errors)
+
+    @staticmethod
+    def _size_error(desired):
+        """A rule whose condition, exception and action values alone exceed the service's limit for one rule."""
+        sizes = dict((path, _value_bytes(value)) for path, value in desired.items()
+                     if path.split(".", 1)[0] in _GROUPS and value is not None)
+        total = sum(sizes.values())
+        if total <= RULE_SIZE_MAX:
+            return None
+        largest = max(sorted(sizes), key=lambda path: sizes[path])
+        return ("%s: the values of this rule's conditions, exceptions and actions take %d bytes (%s alone %d), more "
+                "than the %d bytes Exchange Online allows for one rule. Split them over several rules"
+                % (largest, total, largest, sizes[largest], RULE_SIZE_MAX))
 
     def _extra_errors(self):
         errors = []

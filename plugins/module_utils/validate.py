@@ -14,6 +14,7 @@ __metaclass__ = type
 import datetime
 import ipaddress
 import math
+import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
@@ -89,6 +90,10 @@ def preflight(params):
         errors.append("probe_timeout: %s is not a usable timeout; give a positive number of seconds (default 10)"
                       % (timeout,))
     errors.extend(dns_server_error("dns_servers", server) for server in params.get("dns_servers") or [])
+    ca_path = params.get("probe_ca_path")
+    if params.get("probe") and ca_path and not os.path.exists(ca_path):
+        errors.append("probe_ca_path: '%s' does not exist; give a PEM file (or a directory) of the CA certificates that "
+                      "sign the partner's certificate, or leave it unset to use the system's trusted CAs" % ca_path)
     n.raise_errors(errors)
 
 
