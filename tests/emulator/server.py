@@ -22,7 +22,8 @@ requests that passed authentication (faulted ones included); ``tokens`` the toke
 OpenID configuration requests; ``log`` has one entry per InvokeCommand request (rejected and redirected ones included)
 with the status answered (None when no answer was sent), for an injected fault its kind under ``fault``, and under
 ``executed`` the status the tenant answered when the cmdlet ran (None when it did not run: a fault before execution,
-a rejected request), so a write that took effect behind a fault shows as ``executed: 200``; ``faults`` lists every fault injected (``kind``, ``endpoint``, ``cmdlet``, ``after_execute``, ``random``).
+a rejected request), so a write that took effect behind a fault shows as ``executed: 200``; ``faults`` lists every
+fault injected (``kind``, ``endpoint``, ``cmdlet``, ``after_execute``, ``random``).
 """
 
 from __future__ import absolute_import, division, print_function

@@ -116,7 +116,7 @@ def _inbound_cases():
         accepted("sender_domains duplicates", INBOUND, {"name": "In dup", "sender_domains": [
             "dup.example", "DUP.example.", "smtp:dup.example;1"]}, why="one entry per value is sent"),
         refused("sender_ip /23", INBOUND, {"sender_ip_addresses": ["198.51.100.0/23"],
-                                          "restrict_domains_to_ip_addresses": True}, ["sender_ip_addresses"],
+                                           "restrict_domains_to_ip_addresses": True}, ["sender_ip_addresses"],
                 why="/24 to /32 only"),
         accepted("sender_ip /24", INBOUND, {"name": "In cidr24", "sender_domains": ["cidr.example"],
                                             "sender_ip_addresses": ["198.51.100.0/24"],
