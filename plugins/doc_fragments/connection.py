@@ -118,20 +118,21 @@ options:
   retries:
     description:
       - How many times a throttled (HTTP 429) or transiently failed (HTTP 500/503/504, busy directory) call is
-        retried. A failed write is only sent again after reading the tenant shows it did not take effect.
+        retried, 0 or more. A failed write is only sent again after reading the tenant shows it did not take effect.
       - If not set, the value of the E(EXO_RETRIES) environment variable is used.
     type: int
     default: 5
   retry_delay:
     description:
-      - Base of the exponential backoff between retries, in seconds (2, 4, 8, ... for the default). A 429 waits
-        what its C(Retry-After) header says.
+      - Base of the exponential backoff between retries, in seconds (2, 4, 8, ... for the default), 0 or more. A
+        429 waits what its C(Retry-After) header says.
       - If not set, the value of the E(EXO_RETRY_DELAY) environment variable is used.
     type: float
     default: 2.0
   timeout:
     description:
-      - HTTP timeout of one call, in seconds. Exchange Online itself stops a cmdlet after about 900 seconds.
+      - HTTP timeout of one call, in seconds, 1 or more. Exchange Online itself stops a cmdlet after about 900
+        seconds.
       - If not set, the value of the E(EXO_TIMEOUT) environment variable is used.
     type: int
     default: 960

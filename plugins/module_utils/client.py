@@ -48,6 +48,10 @@ class Client(object):
         self.calls = []
         self.warnings = []
         self.retried = 0
+        # Writes completed (answered, or proved applied by reading back). A read that must see every write of the task
+        # compares this with the count at its own end: a read-back inside a write's retries comes before that write
+        # completes, although ``calls`` lists it after the write.
+        self.writes_done = 0
 
     # ------------------------------------------------------------------ helpers
     def _wait_for(self, error, attempt):
@@ -70,50 +74,67 @@ class Client(object):
         for err in parsed.errors:
             self.warnings.append("%s: %s" % (cmdlet, err))
 
-    def _verified(self, verify):
-        try:
-            return bool(verify())
-        except MailflowError:
-            return False
-
     def _send(self, cmdlet, parameters, next_link=None, write=False, verify=None):
-        """One request with bounded retries: the parsed response, or None when a write proved already applied."""
+        """One request with bounded retries: the parsed response, or None when a write proved already applied.
+
+        After a transient failure of a write, ``verify`` reads the tenant: True (applied: not sent again), False (not
+        applied: sent again). When that read fails too, the outcome is still unknown, so the write is not sent again;
+        the read is tried again after the next pause, within the same ``retries``, and when they run out the task
+        fails saying that the write may or may not have been applied (it reads the tenant first when re-run).
+        """
         attempt = 0
         uncertain = None  # the transient failure of an earlier attempt of this write, which may have applied it
+        unread = None  # why reading the tenant back after such a failure failed: the outcome is still unknown
+        error = None
         while True:
-            error = None
-            try:
-                return wire.parse_response(self.transport.send(cmdlet, parameters, next_link=next_link), cmdlet)
-            except ThrottledError as exc:
-                error = exc  # the service refused before doing any work: safe to resend
-            except TransientError as exc:
-                if not exc.retryable:
-                    raise  # already retried where it happened (the token endpoint); the request was never sent
-                error = exc
-                if write:
-                    uncertain = uncertain or exc.msg
-                if write and verify is None:
-                    raise TransientError(
-                        "%s may or may not have been applied: %s. Re-run the task: it reads the tenant first and "
-                        "converges." % (cmdlet, exc.msg), cmdlet=cmdlet, status=exc.status,
-                        exception_type=exc.exception_type, request_id=exc.request_id)
-            except MailflowError as exc:
-                # A refusal of a resent write ("already exists", "not found") may be the first attempt's own effect:
-                # say so, and let the caller decide what the task did (engine.ensure).
-                if uncertain is not None:
-                    exc.earlier_attempt = uncertain
-                raise
+            if unread is None:
+                try:
+                    return wire.parse_response(self.transport.send(cmdlet, parameters, next_link=next_link), cmdlet)
+                except ThrottledError as exc:
+                    error = exc  # the service refused before doing any work: safe to resend
+                except TransientError as exc:
+                    if not exc.retryable:
+                        raise  # already retried where it happened (the token endpoint); the request was never sent
+                    error = exc
+                    if write:
+                        uncertain = uncertain or exc.msg
+                    if write and verify is None:
+                        raise self._unsure(cmdlet, exc)
+                except MailflowError as exc:
+                    # A refusal of a resent write ("already exists", "not found") may be the first attempt's own
+                    # effect: say so, and let the caller decide what the task did (engine.ensure).
+                    if uncertain is not None:
+                        exc.earlier_attempt = uncertain
+                    raise
             if attempt >= self.retries:
+                if unread is not None:
+                    raise self._unsure(cmdlet, error, "reading the tenant back to find out failed too: %s" % unread.msg)
                 raise type(error)(
                     "%s (gave up after %d attempts)" % (error.msg, attempt + 1), cmdlet=cmdlet,
                     status=error.status, exception_type=error.exception_type, request_id=error.request_id)
-            self._sleep(self._wait_for(error, attempt))
+            self._sleep(self._wait_for(unread or error, attempt))
             attempt += 1
             self.retried += 1
-            if write and isinstance(error, TransientError) and self._verified(verify):
-                self._debug("%s: applied despite %s; not sent again" % (cmdlet, error.msg))
-                return None
+            if write and (unread is not None or isinstance(error, TransientError)):
+                try:
+                    applied = bool(verify())
+                except MailflowError as exc:
+                    unread = exc
+                    self._debug("%s: outcome unknown after %s, and reading back failed: %s" % (cmdlet, error.msg, exc.msg))
+                    continue
+                unread = None
+                if applied:
+                    self._debug("%s: applied despite %s; not sent again" % (cmdlet, error.msg))
+                    return None
             self._debug("%s: retry %d after %s" % (cmdlet, attempt, error.msg))
+
+    @staticmethod
+    def _unsure(cmdlet, error, more=None):
+        """The failure of a write whose outcome is unknown: never sent again, reported as such."""
+        return TransientError(
+            "%s may or may not have been applied: %s%s. Re-run the task: it reads the tenant first and converges."
+            % (cmdlet, error.msg, ("; " + more) if more else ""), cmdlet=cmdlet, status=error.status,
+            exception_type=error.exception_type, request_id=error.request_id)
 
     # ------------------------------------------------------------------ public
     def invoke(self, cmdlet, parameters=None, write=False, verify=None):
@@ -122,11 +143,14 @@ class Client(object):
         For a write, ``verify`` is a callable that reads the tenant and returns
         True when the write has already taken effect; it is called after a
         transient failure (503/504/500 or a network error) before any resend.
-        Without ``verify`` a write is not resent after such a failure.
+        Without ``verify``, or when reading back fails too, a write is not
+        resent after such a failure.
         """
         parameters = dict(parameters or {})
         self.calls.append({"cmdlet": cmdlet, "parameters": parameters})
         parsed = self._send(cmdlet, parameters, write=write, verify=verify)
+        if write:
+            self.writes_done += 1
         if parsed is None:
             return []
         objects = []

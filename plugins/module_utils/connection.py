@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import os
 import re
 import ssl
@@ -64,8 +65,27 @@ def _given(params, key):
     return value not in (None, "")
 
 
+def _check_numbers(params):
+    """retries, retry_delay and timeout must be usable (a negative timeout used to reach the HTTP libraries)."""
+    errors = []
+    retries = params.get("retries")
+    if retries is not None and retries < 0:
+        errors.append("retries: %s is negative; give the number of retries after the first attempt, 0 or more (default "
+                      "5)" % retries)
+    delay = params.get("retry_delay")
+    if delay is not None and not (math.isfinite(delay) and delay >= 0):
+        errors.append("retry_delay: %s is not a usable pause; give a number of seconds, 0 or more (default 2)" % delay)
+    timeout = params.get("timeout")
+    if timeout is not None and timeout < 1:
+        errors.append("timeout: %s is not a usable HTTP timeout; give a number of seconds, 1 or more (default 960)"
+                      % timeout)
+    if errors:
+        raise ConfigurationError("; ".join(errors))
+
+
 def check_connection(params):
     """Reject a missing or contradictory combination with a message naming what to set."""
+    _check_numbers(params)
     if _given(params, "sandbox"):
         clash = [k for k in ("tenant",) + _CREDENTIALS + ("api_url", "authority_url") if _given(params, k)]
         if clash:

@@ -250,6 +250,10 @@ class ResourceSpec(object):
         """The write calls that apply ``changes``, in order. Default: one Set with only what differs."""
         return [{"cmdlet": self.set_cmdlet, "parameters": self.update_parameters(current, changes)}]
 
+    def command_changes(self, command, changes):
+        """The part of ``changes`` that one of the ``update_commands`` applies (all of it for a single Set)."""
+        return changes
+
     def post_create(self, name, desired, created):
         """The writes that must follow New: one Set of the ``set_only`` options given (the engine sends it)."""
         rest = dict((o, desired[o]) for o in self.set_only if desired.get(o) not in (None, [], ""))
@@ -377,12 +381,30 @@ def ensure(client, spec, name, state, desired, check_mode=False):
     if state == "absent":
         if current is None:
             return outcome
-        return _delete(client, spec, name, current, outcome, check_mode)
+    else:
+        spec.preflight_current(name, desired, current)
+    done = client.writes_done
+    try:
+        if state == "absent":
+            return _delete(client, spec, name, current, outcome, check_mode)
+        if current is None:
+            return _create(client, spec, name, desired, outcome, check_mode, waited)
+        return _update(client, spec, name, desired, current, outcome, check_mode)
+    except MailflowError as exc:
+        raise _after_writes(exc, client, done, spec, name, outcome)
 
-    spec.preflight_current(name, desired, current)
-    if current is None:
-        return _create(client, spec, name, desired, outcome, check_mode, waited)
-    return _update(client, spec, name, desired, current, outcome, check_mode)
+
+def _after_writes(error, client, done, spec, name, outcome):
+    """``error`` as the task's failure: when a write of the task had already taken effect (for example a Set that
+    succeeded before the read of the result failed, or a New before the Set that follows it), the task changed the
+    tenant and must say so (``changed``), and which writes it made."""
+    if client.writes_done == done or error.changed:
+        return error
+    verb = {"create": "created", "update": "updated", "delete": "removed"}.get(outcome.action, "changed")
+    error.msg = ("%s '%s' was %s by this task, but then: %s. Re-run the task: it reads the tenant first and "
+                 "converges." % (spec.noun, name, verb, error.msg.rstrip(".")))
+    error.changed = True
+    return error
 
 
 def _delete(client, spec, name, current, outcome, check_mode):
@@ -469,14 +491,19 @@ def _created_elsewhere(client, spec, name, desired, outcome, check_mode, waited,
 
 
 def _apply(client, spec, name, commands, changes):
-    """Send ``commands`` (the writes of one change) in order; a transient failure is settled by reading back."""
+    """Send ``commands`` (the writes of one change) in order; a transient failure is settled by reading back.
 
-    def applied():
+    Each write is judged by what it carries (``spec.command_changes``): a Set that ran behind a fault is not sent
+    again because the Enable or Disable that follows it has not run yet.
+    """
+
+    def applied(part):
         now = spec.read(client, name)
-        return now is not None and not spec.changes(changes, now)
+        return now is not None and not spec.changes(part, now)
 
     for command in commands:
-        send(client, spec, name, command["cmdlet"], command["parameters"], verify=applied)
+        part = spec.command_changes(command, changes)
+        send(client, spec, name, command["cmdlet"], command["parameters"], verify=lambda part=part: applied(part))
 
 
 def _update(client, spec, name, desired, current, outcome, check_mode):

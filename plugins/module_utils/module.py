@@ -24,9 +24,44 @@ from ansible_collections.m365.mailflow.plugins.module_utils.connection import (
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import MailflowError
 
 
+# What ansible-core says, without naming the option, when an option of type dict with sub-options gets a string or a
+# list of strings (its no_log pass converts each element and lets the error out unnamed; seen with ansible-core 2.19).
+_UNNAMED_DICT_ERRORS = (
+    "dictionary requested, could not parse JSON or key=value",
+    "unable to evaluate string as dictionary",
+    'unable to evaluate string in the "key=value" format as dictionary',
+)
+
+
+def misshapen_dicts(argument_spec, params, prefix=""):
+    """Paths of the options of type dict whose value is given but is not a dictionary (sub-options included)."""
+    found = []
+    for name, spec in (argument_spec or {}).items():
+        value = (params or {}).get(name)
+        if spec.get("type") != "dict" or value is None:
+            continue
+        if not isinstance(value, dict):
+            found.append(prefix + name)
+        elif spec.get("options"):
+            found.extend(misshapen_dicts(spec["options"], value, prefix + name + "."))
+    return found
+
+
+class _AnsibleModule(AnsibleModule):
+    """AnsibleModule that names the option when ansible-core's argument validation does not (see above)."""
+
+    def fail_json(self, msg=None, **kwargs):  # pylint: disable=arguments-differ
+        if msg in _UNNAMED_DICT_ERRORS:
+            named = misshapen_dicts(getattr(self, "argument_spec", None), getattr(self, "params", None))
+            if named:
+                msg = ("%s: give a dictionary of its keys (for example {recipient_domain_is: [adatum.com]}), not a "
+                       "string or a list (%s)" % (" and ".join(named), msg))
+        super(_AnsibleModule, self).fail_json(msg=msg, **kwargs)
+
+
 class MailflowModule(object):
 
-    def __init__(self, argument_spec, module_class=AnsibleModule, **kwargs):
+    def __init__(self, argument_spec, module_class=_AnsibleModule, **kwargs):
         spec = connection_argument_spec()
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)

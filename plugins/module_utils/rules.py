@@ -30,7 +30,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     MailflowError,
     NotFoundError,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES, RULE_SIZE_MAX
 
 NAME_MAX = 64
 COMMENTS_MAX = 1024
@@ -131,6 +131,17 @@ def parse_date(value, strict=True):
     except ValueError:
         return None
     return stamp.astimezone(datetime.timezone.utc)
+
+
+def _value_bytes(value):
+    """Bytes of the text of a value (UTF-8, without separators): a lower bound of what it takes in the rule."""
+    if value is None or isinstance(value, bool):
+        return 0
+    if isinstance(value, dict):
+        return sum(_value_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_value_bytes(v) for v in value)
+    return len(str(value).encode("utf-8"))
 
 
 def date_display(value):
@@ -937,6 +948,7 @@ class TransportRuleSpec(ResourceSpec):
         self.apply_to_all_messages = apply_to_all_messages
         self.rules = []
         self.snapshot = None
+        self.read_after = None  # client.writes_done when the rules were last read (see ensure_rule)
         self.aliases = {}
         self.check_mode = False
         self.warnings = []
@@ -945,6 +957,7 @@ class TransportRuleSpec(ResourceSpec):
     def read(self, client, name):
         """One Get-TransportRule for all rules; keeps the list for priorities and shift reports."""
         self.rules = client.invoke(self.get_cmdlet, {"ResultSize": "Unlimited"})
+        self.read_after = client.writes_done
         if self.snapshot is None:
             self.snapshot = self.priorities()
         return self.match(self.rules, name)
@@ -1047,7 +1060,21 @@ class TransportRuleSpec(ResourceSpec):
                 errors.extend(self.props[path].errors(value))
         errors.extend(self._extra_errors())
         errors.append(self._window_error(desired.get("activation_date"), desired.get("expiry_date")))
+        errors.append(self._size_error(desired))
         n.raise_errors(errors)
+
+    @staticmethod
+    def _size_error(desired):
+        """A rule whose condition, exception and action values alone exceed the service's limit for one rule."""
+        sizes = dict((path, _value_bytes(value)) for path, value in desired.items()
+                     if path.split(".", 1)[0] in _GROUPS and value is not None)
+        total = sum(sizes.values())
+        if total <= RULE_SIZE_MAX:
+            return None
+        largest = max(sorted(sizes), key=lambda path: sizes[path])
+        return ("%s: the values of this rule's conditions, exceptions and actions take %d bytes (%s alone %d), more "
+                "than the %d bytes Exchange Online allows for one rule. Split them over several rules"
+                % (largest, total, largest, sizes[largest], RULE_SIZE_MAX))
 
     def _extra_errors(self):
         errors = []
@@ -1234,6 +1261,12 @@ class TransportRuleSpec(ResourceSpec):
                 commands.append({"cmdlet": "Disable-TransportRule", "parameters": {"Identity": identity, "Confirm": False}})
         return commands
 
+    def command_changes(self, command, changes):
+        """Enable/Disable-TransportRule apply ``enabled``; the Set applies everything else."""
+        if command["cmdlet"] in ("Enable-TransportRule", "Disable-TransportRule"):
+            return dict((k, v) for k, v in changes.items() if k == "enabled")
+        return dict((k, v) for k, v in changes.items() if k != "enabled")
+
     # ---- views ---------------------------------------------------------------------------------------------------
     def view(self, obj):
         """Flat view: every property path (None when not set), priority and read-only facts."""
@@ -1316,7 +1349,9 @@ def ensure_rule(client, params, check_mode=False, diff_mode=False):
     desired = spec.normalise(desired_state(params)) if state == "present" else {}
     outcome = engine.ensure(client, spec, name, state, desired, check_mode=check_mode)
     if outcome.changed and not check_mode:
-        if not client.calls or client.calls[-1]["cmdlet"] != spec.get_cmdlet:
+        # The rule as it stands and the priorities of the others (shifted_rules) are read after the last write. A
+        # read-back while a write was retried (client verify) came before that write completed: it does not count.
+        if spec.read_after != client.writes_done:
             try:
                 final = spec.read(client, name)
             except MailflowError:

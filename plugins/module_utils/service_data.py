@@ -45,3 +45,9 @@ GROUP_RECIPIENT_TYPES = (
     "MailNonUniversalGroup",
     "DynamicDistributionGroup",
 )
+
+# The most one transport rule's conditions, exceptions and actions may take together: 8 KB. Source: the Exchange
+# Online limits page (service description, "Size of one rule"; OfficeDocs-Support #1277 says the same), documented.
+# How the service measures it (its own serialisation of the rule) is not known; the client refuses only rules whose
+# values alone are longer, which the service's measure cannot be shorter than (inferred).
+RULE_SIZE_MAX = 8192

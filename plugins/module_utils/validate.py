@@ -14,6 +14,7 @@ __metaclass__ = type
 import datetime
 import ipaddress
 import math
+import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
@@ -32,6 +33,11 @@ TLS_MODES = {
 
 def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _nothing_to_read_back():
+    """The verify of a call that leaves nothing in the tenant: it was not applied, send it again."""
+    return False
 
 
 def _plain_domains(domains):
@@ -84,6 +90,10 @@ def preflight(params):
         errors.append("probe_timeout: %s is not a usable timeout; give a positive number of seconds (default 10)"
                       % (timeout,))
     errors.extend(dns_server_error("dns_servers", server) for server in params.get("dns_servers") or [])
+    ca_path = params.get("probe_ca_path")
+    if params.get("probe") and ca_path and not os.path.exists(ca_path):
+        errors.append("probe_ca_path: '%s' does not exist; give a PEM file (or a directory) of the CA certificates that "
+                      "sign the partner's certificate, or leave it unset to use the system's trusted CAs" % ca_path)
     n.raise_errors(errors)
 
 
@@ -168,8 +178,12 @@ class Validation(object):
                                   "real test messages")
             else:
                 # A connector created moments ago may not be found yet: waited for (engine.send, spec.lagging).
+                # Validate-OutboundConnector changes nothing in the tenant (it sends test messages and reports; it
+                # does not touch IsValidated, cmdlet reference), so after a transient failure it is simply sent again
+                # (verify: "not applied"), within the retries, instead of failing the task as an unsure write.
                 tree = engine.send(self.client, self.spec, self.params["name"], "Validate-OutboundConnector",
-                                   {"Identity": connector.get("Guid") or connector.get("Name"), "Recipients": recipients})
+                                   {"Identity": connector.get("Guid") or connector.get("Name"), "Recipients": recipients},
+                                   verify=_nothing_to_read_back)
                 self.service_result = tree[0] if len(tree) == 1 else {"SubTaskResults": tree}
                 # Every failed leaf task is classified (from its task name when its detail carries no class).
                 self.failures.extend(self._tag(probe.failures_from_tree(self.service_result), "service"))
@@ -204,9 +218,19 @@ class Validation(object):
         params = {"Identity": self.connector.get("Guid") or self.connector.get("Name"), "IsValidated": self.validated}
         if self.validated:
             params["LastValidationTimestamp"] = _utc_now()
-        engine.send(self.client, self.spec, self.params["name"], "Set-OutboundConnector", params)
+        engine.send(self.client, self.spec, self.params["name"], "Set-OutboundConnector", params,
+                    verify=self._mark_reads(self.validated))
         self.record_command = {"cmdlet": "Set-OutboundConnector", "parameters": params}
         self.recorded = True
+
+    def _mark_reads(self, validated):
+        """After a transient failure of the Set that records the result: has it taken effect? (read back)"""
+
+        def check():
+            now = self.spec.read(self.client, self.params["name"])
+            return now is not None and (now.get("IsValidated") is True) == validated
+
+        return check
 
     # ------------------------------------------------------------------ inbound
     def _inbound(self):

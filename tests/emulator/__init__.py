@@ -7,6 +7,9 @@
         emu.set_redirect(True)   # a redirecting tenant: InvokeCommand on emu.url answers 302 to emu.tenant_url
         emu.calls()   # {"cmdlets", "reads", "writes", "tokens", "discovery", "requests", "redirects",
                       #  "hosts": {"front", "tenant"}, "log": [...], "faults": [...]}
+                      # log entries: {"cmdlet", "parameters", "status" (answered), "fault" (kind, when injected),
+                      #  "executed" (the tenant's status when the cmdlet ran, else None)}
+        emu.calls(wait=5)  # the same once no request is being answered (held answers are logged late), 5 s at most
         emu.reset()   # counters and faults; the tenant state and its redirect stay
 
 Faults for add_faults / POST /_emulator/faults: a list of fault objects. Settings (each alone in its object):

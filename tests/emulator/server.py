@@ -8,7 +8,8 @@ Serves, on loopback only:
 * ``POST /adminapi/beta/{tenant}/InvokeCommand`` backed by a ``SandboxTenant`` (or any object with
   ``tenant_id``, ``tenant_domain`` and ``execute(cmdlet, parameters) -> wire.RawResponse``), with paging
   through ``@odata.nextLink``;
-* a control API without authentication: ``GET /_emulator/calls``, ``POST /_emulator/reset``,
+* a control API without authentication: ``GET /_emulator/calls`` (``?wait=N``: once no request is being answered,
+  at most N seconds), ``POST /_emulator/reset``,
   ``POST /_emulator/faults``, ``POST /_emulator/redirect``, ``GET /_emulator/info``.
 
 A redirecting tenant (``set_redirect`` or ``Emulator(..., redirect=True)``): a second listener (``tenant_url``) serves
@@ -19,8 +20,10 @@ Call counting: ``requests`` counts every InvokeCommand HTTP request (redirected 
 by listener (``front``, ``tenant``); ``redirects`` counts the 3xx answers; ``cmdlets``/``reads``/``writes`` count the
 requests that passed authentication (faulted ones included); ``tokens`` the token requests and ``discovery`` the
 OpenID configuration requests; ``log`` has one entry per InvokeCommand request (rejected and redirected ones included)
-with the status answered (None when no answer was sent) and, for an injected fault, its kind under ``fault``;
-``faults`` lists every fault injected (``kind``, ``endpoint``, ``cmdlet``, ``after_execute``, ``random``).
+with the status answered (None when no answer was sent), for an injected fault its kind under ``fault``, and under
+``executed`` the status the tenant answered when the cmdlet ran (None when it did not run: a fault before execution,
+a rejected request), so a write that took effect behind a fault shows as ``executed: 200``; ``faults`` lists every
+fault injected (``kind``, ``endpoint``, ``cmdlet``, ``after_execute``, ``random``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -436,8 +439,12 @@ class Emulator(object):
         else:
             self._replication_delay = seconds
 
-    def calls(self):
-        with self._lock:
+    def calls(self, wait=None):
+        """The counters and the log. ``wait`` (seconds): first wait, that long at most, until no request is being
+        answered (a fault holding its answer for a client that gave up logs it late), so the log is complete."""
+        with self._idle:
+            if wait:
+                self._idle.wait_for(lambda: self._in_flight <= 0, timeout=min(float(wait), MAX_HOLD))
             return json.loads(json.dumps(self._calls))
 
     def set_redirect(self, enabled=True, status=302, location=None):
@@ -587,7 +594,7 @@ class Emulator(object):
         query = parse_qs(parts.query)
         try:
             if segments[:1] == ["_emulator"]:
-                return self._control(method, segments[1:], body)
+                return self._control(method, segments[1:], body, query)
             if len(segments) == 4 and segments[0].lower() == "adminapi" and segments[3].lower() == "invokecommand":
                 if method != "POST" or segments[1].lower() != "beta":
                     raise _Reject(405, wire.error_body(405, "System.NotSupportedException", "The requested resource does not "
@@ -610,9 +617,13 @@ class Emulator(object):
         except _Reject as reject:
             return reject.status, reject.body, reject.headers
 
-    def _control(self, method, segments, body):
+    def _control(self, method, segments, body, query=None):
         if segments == ["calls"] and method == "GET":
-            return 200, self.calls(), {}
+            try:
+                wait = float((query or {}).get("wait", ["0"])[0])
+            except ValueError:
+                raise _Reject(400, {"error": "wait must be a number of seconds"})
+            return 200, self.calls(wait=wait), {}
         if segments == ["info"] and method == "GET":
             return 200, self.info(), {}
         if segments == ["reset"] and method == "POST":
@@ -820,8 +831,8 @@ class Emulator(object):
             hdrs["client-request-id"] = request_headers["client-request-id"]
         return hdrs
 
-    def _log(self, cmdlet, parameters, status, fault=None):
-        entry = {"cmdlet": cmdlet, "parameters": parameters, "status": status}
+    def _log(self, cmdlet, parameters, status, fault=None, executed=None):
+        entry = {"cmdlet": cmdlet, "parameters": parameters, "status": status, "executed": executed}
         if fault:
             entry["fault"] = fault
         with self._lock:
@@ -932,7 +943,7 @@ class Emulator(object):
         raw = self._execute(cmdlet, parameters, headers, query, tenant)
         if fault:
             return self._fault_answer(cmdlet, parameters, fault, hdrs, raw)
-        self._log(cmdlet, parameters, raw.status)
+        self._log(cmdlet, parameters, raw.status, executed=raw.status)
         out = dict(raw.headers)
         out.update(hdrs)
         return raw.status, raw.body, out
@@ -940,8 +951,9 @@ class Emulator(object):
     def _fault_answer(self, cmdlet, parameters, fault, hdrs, raw=None):
         """The answer of an injected fault; ``raw`` is the real answer when the cmdlet ran (after_execute)."""
         kind = fault["kind"]
+        executed = raw.status if raw is not None else None
         if kind == "status":
-            self._log(cmdlet, parameters, fault["status"], fault=kind)
+            self._log(cmdlet, parameters, fault["status"], fault=kind, executed=executed)
             if fault["status"] == 429:
                 if fault["retry_after"] is not None:
                     hdrs["Retry-After"] = fault["retry_after"]
@@ -958,16 +970,16 @@ class Emulator(object):
             if raw is None:
                 self._log(cmdlet, parameters, None, fault=kind)
                 return None, _Action("close"), {}
-            self._log(cmdlet, parameters, raw.status, fault=kind)  # sent late, to a client that gave up
+            self._log(cmdlet, parameters, raw.status, fault=kind, executed=executed)  # sent late, to a client that gave up
             out = dict(raw.headers)
             out.update(hdrs)
             return raw.status, raw.body, out
         if kind in ("reset", "close"):
-            self._log(cmdlet, parameters, None, fault=kind)
+            self._log(cmdlet, parameters, None, fault=kind, executed=executed)
             return None, _Action(kind), {}
         real = raw.body if raw is not None and raw.status == 200 else json.dumps(
             wire.success_body([], tenant=self.tenant_domain or "")).encode("utf-8")
-        self._log(cmdlet, parameters, 200, fault=kind)
+        self._log(cmdlet, parameters, 200, fault=kind, executed=executed)
         hdrs["Content-Type"] = "application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8"
         if kind == "truncated":
             return 200, _Action("truncated", real), hdrs

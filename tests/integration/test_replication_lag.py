@@ -153,3 +153,48 @@ def test_the_emulator_control_api_drives_the_same_lag(emulator_target):
     assert rule["action"] == "create"
     emulator_target.emulator.reset()
     assert emulator_target.tenant().settings()["replication_lag"] == 0.0
+
+
+def test_issue_8_play_test_mode_connector_and_rule_by_name_and_alias_on_a_redirected_lagging_tenant(emulator_target):
+    """Issue 8, "Done when": a rule-scoped test-mode connector and, at once, a rule routing to it that names its
+    sender by display name and its recipient by alias; the same play again changes nothing and warns of nothing;
+    then the rule and the connector are removed back to back. On a tenant that redirects to its own host and lags."""
+    emulator = emulator_target.emulator
+    emulator.set_redirect(True)
+    emulator.add_faults([{"replication_delay": 10.0}])
+    connector = {"name": "Trial route", "transport_rule_scoped": True, "test_mode": True,
+                 "smart_hosts": ["mail.trial.example"], "tls_settings": "domain_validation",
+                 "tls_domain": "mail.trial.example"}
+    rule = {"name": "Trial rule", "conditions": {"from": ["Alice Adams"], "sent_to": ["bob"]},
+            "actions": {"route_message_outbound_connector": "Trial route"}}
+
+    def play(*tasks):
+        start = len(emulator.calls()["log"])
+        run = emulator_target.run(*tasks, defaults=SLOW)
+        assert "[WARNING]" not in run.stdout + run.stderr and TEST_MODE_TEXT not in run.stdout + run.stderr
+        for result in no_failures(run):
+            assert not result.get("warnings") and not result.get("service_warnings"), result
+        return run.results, emulator.calls()["log"][start:]
+
+    (made, routed), log = play((OUTBOUND, connector), (RULE, rule))
+    assert made["action"] == "create" and made["connector"]["test_mode"] is True
+    assert routed["action"] == "create", routed
+    assert routed["rule"]["conditions"] == {"from": ["alice@contoso.com"], "sent_to": ["bob@contoso.com"]}
+    assert routed["rule"]["actions"]["route_message_outbound_connector"] == "Trial route"
+    rule_writes = [e["status"] for e in log if e["cmdlet"] == "New-TransportRule"]
+    assert rule_writes[-1] == 200 and len(rule_writes) > 1, rule_writes  # the lag was met, and waited out
+    assert emulator.calls()["redirects"] == 1  # paid once, by the first request of the play
+
+    (same_connector, same_rule), log = play((OUTBOUND, connector), (RULE, rule))
+    assert same_connector["changed"] is False and same_rule["changed"] is False, (same_connector, same_rule)
+    assert [e for e in log if not e["cmdlet"].startswith("Get-")] == []
+
+    (rule_gone, connector_gone), log = play((RULE, {"name": "Trial rule", "state": "absent"}),
+                                            (OUTBOUND, {"name": "Trial route", "state": "absent"}))
+    assert rule_gone["action"] == "delete" and connector_gone["action"] == "delete", (rule_gone, connector_gone)
+    removals = [e["status"] for e in log if e["cmdlet"] == "Remove-OutboundConnector"]
+    assert removals[-1] == 200 and 400 in removals, removals  # "still referenced" while the removal replicated
+    assert emulator_target.execute("Get-TransportRule", {}) == []
+    assert emulator_target.execute("Get-OutboundConnector", {"IncludeTestModeConnectors": True}) == []
+    calls = emulator.calls()
+    assert calls["redirects"] == 1 and calls["hosts"]["front"] == 1, calls["hosts"]

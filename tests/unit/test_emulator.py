@@ -79,7 +79,9 @@ def test_invoke_and_calls(emulator, tenant):
     assert calls["cmdlets"] == {"Get-InboundConnector": 1, "New-InboundConnector": 1, "Validate-OutboundConnector": 1}
     assert calls["reads"] == 1 and calls["writes"] == 2 and calls["requests"] == 3 and calls["tokens"] == 0
     assert [e["status"] for e in calls["log"]] == [200, 200, 403]
-    assert calls["log"][1] == {"cmdlet": "New-InboundConnector", "parameters": {"Name": "B"}, "status": 200}
+    assert calls["log"][1] == {"cmdlet": "New-InboundConnector", "parameters": {"Name": "B"}, "status": 200,
+                               "executed": 200}
+    assert calls["log"][2]["executed"] == 403  # the tenant itself refused it
     assert emulator.calls() == calls
 
 
@@ -380,6 +382,7 @@ def test_faults_without_an_answer(emulator, tenant, kind, after):
     assert len(tenant.objects.get("inboundconnector", [])) == (1 if after else 0)
     log = emulator.calls()["log"]
     assert log[0]["status"] is None and log[0]["fault"] == kind
+    assert log[0]["executed"] == (200 if after else None)  # what the tenant answered when it ran
     assert emulator.calls()["faults"] == [{"kind": kind, "endpoint": "invoke", "cmdlet": "New-InboundConnector",
                                            "after_execute": after, "status": None, "random": False}]
 
@@ -392,6 +395,15 @@ def test_timeout_fault(emulator, tenant, after):
     assert isinstance(outcome, OSError) and "timed out" in str(outcome)
     time.sleep(max(0.0, 0.9 - (time.time() - start)))
     assert len(tenant.objects.get("inboundconnector", [])) == (1 if after else 0)
+
+
+def test_calls_wait_for_a_held_answer_to_be_logged(emulator, tenant):
+    emulator.add_faults([{"kind": "timeout", "hold": 1.0, "after_execute": True}])
+    _raw_invoke(emulator, "New-InboundConnector", {"Name": "n"}, timeout=0.2)
+    assert emulator.calls()["log"] == []  # still held: logged when it is answered
+    status, _unused, calls = http(emulator, "GET", "/_emulator/calls?wait=5")
+    assert status == 200 and [(e["status"], e["fault"], e["executed"]) for e in calls["log"]] == [(200, "timeout", 200)]
+    assert http(emulator, "GET", "/_emulator/calls?wait=soon")[0] == 400
 
 
 @pytest.mark.parametrize("kind, body", [("garbled", None), ("empty", b""), ("empty_object", b"{}"), ("not_object", b"[]")])

@@ -233,3 +233,45 @@ def test_refusal_after_a_throttled_write_is_not_marked():
     with pytest.raises(DuplicateError) as exc:
         client.invoke("New-OutboundConnector", {"Name": "X"}, write=True, verify=lambda: False)
     assert exc.value.earlier_attempt is None
+
+
+def test_write_not_resent_while_reading_back_fails():
+    """A write answered 503 may have run: while the read-back fails too, the outcome is unknown and it is not resent."""
+    client, transport, sleeps = make([unavailable(), ok([{"Name": "x"}])], retry_delay=0.01)
+    answers = [TransientError("read failed"), True]
+
+    def verify():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert client.invoke("Set-InboundConnector", {"Identity": "x"}, write=True, verify=verify) == []
+    assert len(transport.sent) == 1 and answers == [] and len(sleeps) == 2
+
+
+def test_write_resent_once_the_read_back_shows_it_did_not_apply():
+    client, transport, sleeps = make([unavailable(), ok([{"Name": "x"}])], retry_delay=0.01)
+    answers = [TransientError("read failed"), False]
+
+    def verify():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert client.invoke("Set-InboundConnector", {"Identity": "x"}, write=True, verify=verify) == [{"Name": "x"}]
+    assert len(transport.sent) == 2 and client.writes_done == 1
+
+
+def test_write_whose_outcome_cannot_be_read_back_is_reported_unsure_and_never_resent():
+    client, transport, sleeps = make([unavailable(), ok()], retries=2, retry_delay=0.01)
+
+    def verify():
+        raise TransientError("Get-InboundConnector failed with HTTP 503 (gave up after 3 attempts)")
+
+    with pytest.raises(TransientError) as exc:
+        client.invoke("Set-InboundConnector", {"Identity": "x"}, write=True, verify=verify)
+    assert "may or may not have been applied" in exc.value.msg and "reading the tenant back" in exc.value.msg
+    assert "Re-run the task" in exc.value.msg
+    assert len(transport.sent) == 1 and len(sleeps) == 2

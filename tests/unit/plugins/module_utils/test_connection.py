@@ -177,3 +177,20 @@ def test_validate_certs_warning_names_overridden_endpoints_and_cloud():
 def test_no_warning_when_verifying_or_on_the_sandbox():
     assert connection_warnings(params(tenant=TENANT, access_token="t")) == []
     assert connection_warnings(params(sandbox="/tmp/t.db", validate_certs=False)) == []
+
+
+@pytest.mark.parametrize("option, value", [
+    ("retries", -1), ("retry_delay", -0.5), ("retry_delay", float("nan")), ("retry_delay", float("inf")),
+    ("timeout", 0), ("timeout", -5),
+])
+def test_unusable_numbers_are_refused_naming_the_option(option, value):
+    """A negative timeout used to reach the HTTP libraries and fail as 'Cannot use authority'; a negative retries was
+    taken silently as 0."""
+    for kind in (dict(sandbox="/tmp/t.db"), dict(tenant=TENANT, access_token="t")):
+        with pytest.raises(ConfigurationError) as err:
+            check_connection(params(**dict(kind, **{option: value})))
+        assert err.value.msg.startswith("%s: " % option), err.value.msg
+
+
+def test_usable_numbers_pass():
+    assert check_connection(params(sandbox="/tmp/t.db", retries=0, retry_delay=0.0, timeout=1)) == "sandbox"

@@ -249,6 +249,20 @@ def test_bad_input_fails_before_any_call(change, fragment):
     assert client.calls == []
 
 
+def test_a_rule_larger_than_the_service_allows_fails_before_any_call():
+    """8 KB for the conditions, exceptions and actions of one rule (service limits); 2,000 words are more than that in
+    their text alone. The sandbox refused it only when it was written, in cmdlet words."""
+    words = ["word%04d" % i for i in range(2000)]
+    client = Client(NoCalls(), retry_delay=0, sleep=lambda s: None)
+    with pytest.raises(ConfigurationError) as err:
+        rules.ensure_rule(client, options(name="R", conditions={"subject_contains_words": words}))
+    assert err.value.msg.startswith("conditions.subject_contains_words: the values of this rule's conditions, "
+                                    "exceptions and actions take 16000 bytes"), err.value.msg
+    assert client.calls == []
+    # the limit is on the values of the rule, not on one list: just under it passes the pre-flight
+    assert rules.TransportRuleSpec._size_error({"conditions.subject_contains_words": words[:1024]}) is None
+
+
 # --------------------------------------------------------------------------- the whole flow on a small fake tenant
 
 class FakeRulesTenant(object):
