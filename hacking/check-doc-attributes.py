@@ -50,8 +50,8 @@ def problems(docs):
             if not attribute.get("description"):
                 found.append("%s: attribute %s has no description" % (fqcn, key))
             if attribute.get("support") not in SUPPORT:
-                found.append("%s: attribute %s has support %r, not one of %s" % (fqcn, key, attribute.get("support"),
-                                                                               ", ".join(SUPPORT)))
+                found.append("%s: attribute %s has support %r, not one of %s"
+                             % (fqcn, key, attribute.get("support"), ", ".join(SUPPORT)))
         if attributes.get("platform") and not attributes["platform"].get("platforms"):
             found.append("%s: attribute platform does not say which platforms" % fqcn)
         if attributes.get("action_group") and "m365.mailflow.exchange" not in (

@@ -60,7 +60,7 @@ def convert(name, names, pandoc_path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="only check that the pages are up to date")
     args = parser.parse_args()
     names = guides()

@@ -59,8 +59,8 @@ def test_tarball_holds_what_a_user_needs_and_nothing_else(collection_tarball):
             if not name.startswith((".", "__pycache__")):
                 needed.add("%s/%s" % (folder, name))
     for role in os.listdir(os.path.join(REPO, "roles")):
-        needed.update("roles/%s/%s" % (role, sub) for sub in ("meta/argument_specs.yml", "meta/main.yml",
-                                                            "tasks/main.yml"))
+        for sub in ("meta/argument_specs.yml", "meta/main.yml", "tasks/main.yml"):
+            needed.add("roles/%s/%s" % (role, sub))
     for guide in os.listdir(os.path.join(REPO, "docs")):
         if guide.endswith(".md"):
             needed.add("docs/" + guide)

@@ -208,6 +208,8 @@ def test_an_error_already_retried_by_the_token_provider_is_not_retried_again():
         with pytest.raises(TransientError) as exc:
             client.invoke("New-InboundConnector", {"Name": "x"}, write=write, verify=lambda: checks.append(1))
         assert exc.value is exhausted and sleeps == [] and checks == [] and len(transport.sent) == 1
+
+
 def duplicate():
     return wire.json_response(400, wire.error_body(
         400, "Microsoft.Exchange.Management.SystemConfigurationTasks.ErrorOutboundConnectorAlreadyExistsException",

@@ -715,6 +715,8 @@ def test_connector_names_with_surrounding_white_space_are_refused(tenant, name):
     fails(tenant, "New-OutboundConnector", {"Name": name, "IsTransportRuleScoped": True}, InvalidParameterError,
           "white space")
     assert objs(tenant, "Get-InboundConnector") == [] and objs(tenant, "Get-OutboundConnector") == []
+
+
 # --------------------------------------------------------------------------- replication lag and test-mode connectors
 
 class Clock(object):
