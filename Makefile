@@ -1,6 +1,6 @@
 # m365.mailflow developer and CI entry points. `make help` lists the targets.
-# Everything runs from the repo's own .venv; the collection is seen by Ansible through
-# .build/collections/ansible_collections/m365/mailflow -> this checkout.
+# Everything runs from the repo's own venvs (.venv, and .venv-<core> per tested ansible-core release); the collection
+# is seen by Ansible through .build/collections/ansible_collections/m365/mailflow -> this checkout.
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -8,11 +8,27 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 REPO        := $(CURDIR)
+# The primary venv (.venv: make demo, lint, docs, build, release) uses PYTHON; pip picks the newest ansible-core of
+# tests/requirements.txt's range that this Python runs (3.11: 2.19; 3.12 or later: 2.21).
 PYTHON      ?= $(shell command -v python3.11 || command -v python3)
 VENV        := $(REPO)/.venv
 VPY         := $(VENV)/bin/python
-STAMP       := $(VENV)/.requirements.sha256
-REQ_FILES   := requirements.txt tests/requirements.txt
+REQ_FILES   := tests/requirements.txt tests/requirements-tools.txt
+# The ansible-core releases make test runs the unit, integration and sanity tests on: the oldest supported one
+# (meta/runtime.yml requires_ansible) and the newest. Each has its own venv, .venv-<core>, from tests/requirements.txt
+# with the ansible-core pin narrowed to that release, on the first Python of CORE_PYTHONS_<core> found on PATH or
+# under pyenv (hacking/find-python.sh). CORE=<core> runs units, integration, sanity or docs in that venv.
+CORE_VERSIONS   := 2.17 2.21
+CORE_PYTHONS_2.17 := 3.11 3.12 3.10
+CORE_PYTHONS_2.21 := 3.12 3.13 3.14
+CORE        ?=
+TVENV       := $(if $(CORE),$(REPO)/.venv-$(CORE),$(VENV))
+TPY         := $(TVENV)/bin/python
+# Integration tests run in parallel (pytest-xdist): they wait on ansible-playbook, servers and timeouts for much of
+# their time. make test runs the releases at the same time, each with TEST_XDIST workers.
+XDIST       ?= auto
+TEST_XDIST  ?= 3
+PYTEST_CACHE := $(REPO)/.build/pytest-cache$(if $(CORE),-$(CORE))
 COLLECTIONS := $(REPO)/.build/collections
 COLL_LINK   := $(COLLECTIONS)/ansible_collections/m365/mailflow
 EE_CONTEXT  := $(REPO)/.build/ee
@@ -23,16 +39,21 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 say = @printf '\n==> %s\n' "$(1)"
 
-.PHONY: help venv venv-rebuild collection system-deps action-group changelog-lint ee build docs units \
-	integration sanity lint demo bench test clean
+.PHONY: help venv venv-rebuild venv-cores venvs collection system-deps action-group changelog-lint ee build docs \
+	docs-lint docsite docsite-rst units integration sanity lint demo bench test test-core test-cores release clean
 
 help:
-	@echo "make test          everything CI runs (system-deps venv collection + all checks, cheapest first)"
-	@echo "make venv          create/refresh .venv from requirements.txt + tests/requirements.txt (stamp-guarded)"
+	@echo "make test          everything CI runs (system-deps, venvs, collection, every check, cheapest first)"
+	@echo "make venv          create/refresh .venv from tests/requirements*.txt (stamp-guarded)"
+	@echo "make venv-cores    create/refresh .venv-<core> for each of CORE_VERSIONS ($(CORE_VERSIONS))"
 	@echo "make venv-rebuild  delete and re-create .venv"
 	@echo "make collection    .build/collections/ansible_collections/m365/mailflow -> this checkout"
 	@echo "make system-deps   apt-get install postfix swaks dnsmasq-base when missing (root or sudo)"
-	@echo "make units | integration | sanity | docs | lint | ee | build | action-group | changelog-lint"
+	@echo "make units | integration | sanity | docs   [CORE=2.17|2.21: in that ansible-core's venv]"
+	@echo "make test-core CORE=2.17   units, sanity and integration on one ansible-core"
+	@echo "make lint | ee | build | action-group | changelog-lint | docs-lint"
+	@echo "make docsite       the HTML docs site in .build/docsite (offline); make docsite-rst: guides -> RST"
+	@echo "make release VERSION=x.y.z [SUMMARY='...']   changelog release, version bump, build (no commit)"
 	@echo "make demo          run playbooks/onboard_partner.yml against the sandbox (.sandbox/)"
 	@echo "make bench         run the benchmarks under benchmarks/ (ratios, API calls per task)"
 
@@ -42,25 +63,19 @@ system-deps:
 	$(call say,system-deps: checking postfix swaks dnsmasq-base and python venv support)
 	PYTHON="$(PYTHON)" hacking/system-deps.sh
 
-# The stamp holds a hash of the requirement files and the interpreter version. When it differs, the existing venv
-# is brought up to date with pip (others may be using it); a missing or broken venv is created from scratch.
+# hacking/venv.sh keeps a stamp (requirement files, extra pins, interpreter version): an unchanged venv is left alone,
+# a changed one is updated with pip (others may be using it), a missing or broken one is created.
 venv:
 	$(call say,venv: $(VENV) with $(PYTHON) from $(REQ_FILES))
-	@want="$$( { cat $(REQ_FILES); "$(PYTHON)" -VV; } | sha256sum | cut -d' ' -f1 )"; \
-	if [[ ! -x "$(VPY)" ]] || ! "$(VPY)" -c 'import sys' >/dev/null 2>&1; then \
-		echo "venv: creating $(VENV)"; \
-		rm -rf "$(VENV)"; \
-		"$(PYTHON)" -m venv "$(VENV)"; \
-		"$(VPY)" -m pip install --upgrade pip; \
-	elif [[ -f "$(STAMP)" && "$$(cat "$(STAMP)")" == "$$want" ]]; then \
-		echo "venv: up to date (requirements unchanged)"; exit 0; \
-	else \
-		echo "venv: requirement files changed since the last install; updating"; \
-	fi; \
-	"$(VPY)" -m pip install -r tests/requirements.txt; \
-	"$(VPY)" -m pip check || echo "venv: WARNING: pip check reported conflicts (see above)"; \
-	echo "$$want" > "$(STAMP)"; \
-	echo "venv: ready (ansible-core $$("$(VPY)" -c "import ansible.release as r; print(r.__version__)"))"
+	hacking/venv.sh "$(VENV)" "$(PYTHON)" $(REQ_FILES)
+
+venv-cores:
+	@$(foreach core,$(CORE_VERSIONS),\
+		python="$$(hacking/find-python.sh $(CORE_PYTHONS_$(core)))"; \
+		printf '\n==> %s\n' "venv-cores: $(REPO)/.venv-$(core) (ansible-core $(core).*) with $$python"; \
+		hacking/venv.sh "$(REPO)/.venv-$(core)" "$$python" tests/requirements.txt -- "ansible-core==$(core).*";)
+
+venvs: venv venv-cores
 
 venv-rebuild:
 	$(call say,venv-rebuild: removing $(VENV))
@@ -84,11 +99,16 @@ changelog-lint:
 	$(call say,changelog-lint: antsibull-changelog lint)
 	"$(VENV)/bin/antsibull-changelog" lint
 
-ee:
+# The image's build context: meta/execution-environment.yml installs the tarball of `make build`.
+# tests/integration/test_execution_environment.py checks such a context in detail.
+ee: build
 	$(call say,ee: ansible-builder create -f meta/execution-environment.yml -c .build/ee)
 	rm -rf "$(EE_CONTEXT)"
-	"$(VENV)/bin/ansible-builder" create -f meta/execution-environment.yml -c "$(EE_CONTEXT)" -v 1
-	test -s "$(EE_CONTEXT)/Containerfile" || test -s "$(EE_CONTEXT)/Dockerfile"
+	"$(VENV)/bin/ansible-builder" create -f meta/execution-environment.yml -c "$(EE_CONTEXT)" \
+		--output-filename Containerfile -v 1
+	test -s "$(EE_CONTEXT)/Containerfile"
+	test -s "$(EE_CONTEXT)/_build/collections/m365-mailflow-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz"
+	test -f "$(EE_CONTEXT)/_build/requirements.txt" && test ! -L "$(EE_CONTEXT)/_build/requirements.txt"
 
 build:
 	$(call say,build: ansible-galaxy collection build into .build/dist)
@@ -96,12 +116,27 @@ build:
 	"$(VENV)/bin/ansible-galaxy" collection build --force --output-path "$(DIST)" .
 
 docs:
-	$(call say,docs: ansible-doc renders every module)
-	hacking/check-docs.sh
+	$(call say,docs: ansible-doc renders every module and its attributes ($(TVENV)))
+	VENV="$(TVENV)" hacking/check-docs.sh
+
+# antsibull-docs lint of the module, role and extra docs (O() references, links.yml, extra-docs.yml), and the
+# guides' RST pages in step with docs/*.md.
+docs-lint:
+	$(call say,docs-lint: antsibull-docs lint-collection-docs --plugin-docs; docs/docsite/rst up to date)
+	cd "$(COLL_LINK)" && PATH="$(VENV)/bin:$$PATH" "$(VENV)/bin/antsibull-docs" lint-collection-docs --plugin-docs .
+	"$(VPY)" hacking/docsite/generate.py --check
+
+docsite-rst:
+	$(call say,docsite-rst: docs/*.md -> docs/docsite/rst/*.rst)
+	"$(VPY)" hacking/docsite/generate.py
+
+docsite:
+	$(call say,docsite: antsibull-docs + Sphinx into .build/docsite (offline))
+	VENV="$(VENV)" hacking/docsite/build.sh
 
 units:
-	$(call say,units: pytest tests/unit)
-	"$(VPY)" -m pytest tests/unit
+	$(call say,units: pytest tests/unit ($(TVENV)))
+	"$(TPY)" -m pytest -o cache_dir="$(PYTEST_CACHE)" tests/unit
 
 lint:
 	$(call say,lint: ansible-lint (roles/ playbooks/) and antsibull-changelog lint)
@@ -113,12 +148,18 @@ lint:
 	else echo "lint: no roles/ or playbooks/ yet"; fi
 
 sanity:
-	$(call say,sanity: ansible-test sanity (offline, --venv --python 3.11) on a copy in .build/ansible-test)
-	hacking/ansible-test-offline.sh sanity
+	$(call say,sanity: ansible-test sanity (offline, --venv) in $(TVENV) on a copy in .build/ansible-test)
+	VENV="$(TVENV)" ANSIBLE_TEST_PYTHON="$$("$(TPY)" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+		hacking/ansible-test-offline.sh sanity
 
 integration:
-	$(call say,integration: pytest tests/integration (MAILFLOW_REQUIRE_SERVERS=$${MAILFLOW_REQUIRE_SERVERS:-unset}))
-	"$(VPY)" -m pytest tests/integration
+	$(call say,integration: pytest tests/integration -n $(XDIST) ($(TVENV); MAILFLOW_REQUIRE_SERVERS=$${MAILFLOW_REQUIRE_SERVERS:-unset}))
+	"$(TPY)" -m pytest -o cache_dir="$(PYTEST_CACHE)" tests/integration -n $(XDIST)
+
+# One ansible-core release: ansible-doc, units, sanity, integration (make test runs it for each of CORE_VERSIONS).
+test-core:
+	@[[ -n "$(CORE)" ]] || { echo "test-core: CORE=<ansible-core release> required ($(CORE_VERSIONS))" >&2; exit 2; }
+	$(MAKE) --no-print-directory docs units sanity integration CORE=$(CORE)
 
 demo: venv collection
 	$(call say,demo: ansible-playbook playbooks/onboard_partner.yml (sandbox state under .sandbox/))
@@ -127,8 +168,21 @@ demo: venv collection
 
 # Servers needed by the integration tests must be present in CI: fail instead of skipping.
 test: export MAILFLOW_REQUIRE_SERVERS := 1
-test: system-deps venv collection action-group changelog-lint ee build docs units lint sanity integration
-	$(call say,test: all checks passed)
+test: system-deps venvs collection action-group changelog-lint docs-lint docs ee lint docsite test-cores
+	$(call say,test: all checks passed on ansible-core $(CORE_VERSIONS))
+
+# Every release of CORE_VERSIONS at the same time (hacking/test-cores.sh: output lines prefixed [<release>]).
+test-cores:
+	$(call say,test-cores: test-core for ansible-core $(CORE_VERSIONS) at the same time (pytest-xdist -n $(TEST_XDIST) each))
+	MAKE="$(MAKE)" XDIST=$(TEST_XDIST) hacking/test-cores.sh $(CORE_VERSIONS)
+
+# make release VERSION=x.y.z [SUMMARY='...']: hacking/release.py (version in galaxy.yml and the EE, antsibull-changelog
+# release: changelogs/changelog.yaml and CHANGELOG.rst), then the tarball. Nothing is committed or published.
+release: venv collection
+	$(call say,release: $(VERSION))
+	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$$ ]] || { echo "release: VERSION=x.y.z required" >&2; exit 2; }
+	"$(VPY)" hacking/release.py "$(VERSION)"
+	$(MAKE) --no-print-directory build
 
 bench: venv collection
 	$(call say,bench: benchmarks/ (speed ratios measured in one run; not part of make test))
@@ -137,5 +191,6 @@ bench: venv collection
 	"$(VPY)" benchmarks/partner_check.py
 
 clean:
-	$(call say,clean: removing .build/ansible-test .build/ee .build/dist tests/output .pytest_cache)
-	rm -rf .build/ansible-test "$(EE_CONTEXT)" "$(DIST)" tests/output .pytest_cache
+	$(call say,clean: removing .build/ansible-test* .build/ee .build/dist .build/docsite* tests/output .pytest_cache)
+	rm -rf .build/ansible-test .build/ansible-test-* "$(EE_CONTEXT)" "$(DIST)" .build/docsite .build/docsite-src \
+		tests/output .pytest_cache

@@ -6,15 +6,17 @@
 # 1. installs hacking/get_pip_standin.py as ~/.ansible/test/cache/get_pip_<ver>.py, so ansible-test never tries
 #    to download get-pip.py (pip itself comes from the index configured in /etc/pip.conf and friends);
 # 2. copies the git-tracked and untracked-but-not-ignored files into
-#    .build/ansible-test/ansible_collections/m365/mailflow (ansible-test needs that path layout, and a copy
+#    .build/ansible-test[-<core>]/ansible_collections/m365/mailflow (ansible-test needs that path layout, and a copy
 #    keeps tests/output and friends out of the work tree);
-# 3. runs the venv's ansible-test there with --venv --python $ANSIBLE_TEST_PYTHON (default 3.11).
+# 3. runs the venv's ansible-test there with --venv --python $ANSIBLE_TEST_PYTHON (default: the venv's Python).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$REPO_ROOT/.venv}"
-PYTHON_VERSION="${ANSIBLE_TEST_PYTHON:-3.11}"
-DEST_ROOT="$REPO_ROOT/.build/ansible-test"
+# One copy per venv (.venv -> .build/ansible-test, .venv-2.17 -> .build/ansible-test-2.17), so runs on several
+# ansible-core releases can go on at the same time.
+venv_name="$(basename "$VENV")"
+DEST_ROOT="$REPO_ROOT/.build/ansible-test${venv_name#.venv}"
 DEST="$DEST_ROOT/ansible_collections/m365/mailflow"
 
 if [[ ! -x "$VENV/bin/ansible-test" ]]; then
@@ -24,6 +26,7 @@ fi
 if [[ $# -eq 0 ]]; then
     set -- sanity
 fi
+PYTHON_VERSION="${ANSIBLE_TEST_PYTHON:-$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}"
 
 # --- 1. get-pip stand-in -------------------------------------------------------------------------------------
 pip_version="$("$VENV/bin/python" - <<'PY'

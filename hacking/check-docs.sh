@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Check that every module's documentation renders with ansible-doc and that ansible-doc -l lists it.
+# Check that every module's documentation renders with ansible-doc, that ansible-doc -l lists it and that its
+# attributes are complete (hacking/check-doc-attributes.py).
 # Uses the collection through .build/collections (see `make collection`).
 set -euo pipefail
 
@@ -49,4 +50,15 @@ done
 if [[ $status -eq 0 ]]; then
     echo "check-docs: ansible-doc -l m365.mailflow lists all ${#modules[@]} module(s)"
 fi
+
+# Attributes: complete, and shared through the m365.mailflow.attributes fragment.
+fqcns=("${modules[@]/#/m365.mailflow.}")
+if ! "$ANSIBLE_DOC" --json -t module "${fqcns[@]}" 2>"$out" >"$out.json"; then
+    echo "check-docs: FAILED  ansible-doc --json" >&2
+    sed 's/^/    /' "$out" >&2
+    status=1
+elif ! "$VENV/bin/python" "$REPO_ROOT/hacking/check-doc-attributes.py" "${fqcns[@]}" <"$out.json"; then
+    status=1
+fi
+rm -f "$out.json"
 exit $status

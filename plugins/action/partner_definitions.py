@@ -84,6 +84,21 @@ def specs():
     return _SPECS
 
 
+def _as_given(value, variable, task_vars):
+    """The run variable ``variable`` itself when ansible-core turned it into text on its way here.
+
+    ansible-core before 2.19 templates an argument such as ``{{ partner_files | default(omit) }}`` into text, so an
+    extra variable given as a number (``-e '{"partner_files": 42}'``) arrives as ``'42'``, which reads as a file name.
+    The variable in ``task_vars`` still has its own type: a text argument that is exactly that value as text is taken
+    as the variable, so the message is the same on every ansible-core release.
+    """
+    if isinstance(value, str) and variable in task_vars:
+        given = task_vars[variable]
+        if given is not None and not isinstance(given, (str, bytes, list, tuple, dict)) and str(given) == value:
+            return given
+    return value
+
+
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -192,7 +207,8 @@ class ActionModule(ActionBase):
         if loaded is None:
             entries = None
             for key in ("file", "files", "default_files"):
-                entries = self._file_list(args.get(key), names.get(key, key), report)
+                value = _as_given(args.get(key), names.get(key, key), task_vars) if key != "default_files" else args.get(key)
+                entries = self._file_list(value, names.get(key, key), report)
                 if entries is not None:
                     break
             if entries is None:

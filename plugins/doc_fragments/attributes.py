@@ -27,4 +27,12 @@ attributes:
     support: full
     membership:
       - m365.mailflow.exchange
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details:
+      - "The module runs on the host of the task, usually the control node (C(hosts: localhost) or
+        C(delegate_to: localhost)), with the Python requirements installed there. It talks to Exchange Online over
+        HTTPS (or to a sandbox tenant file), never to the managed host itself."
 """

@@ -105,20 +105,16 @@ options:
     default: 10.0
 extends_documentation_fragment:
   - m365.mailflow.connection
+  - m365.mailflow.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the tenant.
     support: full
     details:
       - In check mode no test message is sent and nothing is written; only the local probe runs.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: none
-  action_group:
-    description: Use C(group/m365.mailflow.exchange) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - m365.mailflow.exchange
+    details:
+      - The only write is the connector's validation mark (O(record)); it is reported in C(changed), without a diff.
 notes:
   - How C(Validate-OutboundConnector) reports its tasks over the REST endpoint (task names, nesting) is not
     documented by Microsoft; failures are classified from the task names and details, and anything not recognised

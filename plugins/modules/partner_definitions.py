@@ -115,20 +115,25 @@ options:
     type: dict
 extends_documentation_fragment:
   - m365.mailflow.connection
+  - m365.mailflow.attributes
 attributes:
   check_mode:
-    description: Can run in check mode.
     support: full
     details:
       - It never writes; check mode changes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: none
-  action_group:
-    description: Use C(group/m365.mailflow.exchange) in C(module_defaults) to set the connection options once.
+    details:
+      - It never writes, so there is nothing to show.
+  action:
+    description: Has a corresponding action plugin, which runs parts of the task on the controller.
     support: full
-    membership:
-      - m365.mailflow.exchange
+    details:
+      - The partner files are read and checked on the controller.
+  platform:
+    details:
+      - An action plugin loads and checks the definitions on the controller; the module part, which reads the tenant,
+        runs on the host of the task, usually the control node, with the Python requirements installed there.
 notes:
   - An action plugin does the loading and the checks on the controller; the module part only reads the tenant
     (C(Get-InboundConnector), C(Get-OutboundConnector) with and without test-mode connectors,

@@ -3,9 +3,13 @@
 
 from __future__ import absolute_import, division, print_function
 
+import glob
+import os
+import subprocess
+
 import pytest
 
-from tests.support.ansible_runner import run_tasks
+from tests.support.ansible_runner import BIN, REPO, run_tasks
 
 
 EMULATOR_STATE = "emulator-tenant.db"
@@ -86,3 +90,15 @@ def target(request, tmp_path):
     if request.param == "sandbox":
         return request.getfixturevalue("sandbox_target")
     return request.getfixturevalue("emulator_target")
+
+
+@pytest.fixture(scope="session")
+def collection_tarball(tmp_path_factory):
+    """The collection tarball, built from this checkout as ``make build`` builds it (once per test session)."""
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(out), REPO],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tarballs = glob.glob(str(out / "*.tar.gz"))
+    assert len(tarballs) == 1, tarballs
+    return tarballs[0]

@@ -80,8 +80,9 @@ def run_job(private, check):
 
 
 def module_events(runner, event):
+    # ansible-core 2.17 sends resolved_action None for tasks that are not an action (include_tasks, meta, ...)
     return [e for e in runner.events if e["event"] == event
-            and e.get("event_data", {}).get("resolved_action", "").split(".")[-1] in MODULE_TASKS]
+            and (e.get("event_data", {}).get("resolved_action") or "").split(".")[-1] in MODULE_TASKS]
 
 
 def stats(runner):

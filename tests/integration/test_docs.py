@@ -5,8 +5,9 @@ The line before each fenced block is a marker, ``<!-- doc-test: KIND [ARGS] -->`
 
 - ``sh [ID]``: shell commands, run as written with bash (``set -euo pipefail``) in a copy of the documented layout:
   the repository's playbooks and examples, ``partners/`` (the examples), ``inventory/tenants.yml`` from the docs with
-  ``contoso`` given a sandbox tenant, ``.venv`` and ``.build/collections`` as ``make`` makes them, and
-  ``EXO_SANDBOX`` pointing into the copy (so the no-inventory runs never touch the checkout's ``.sandbox/``);
+  ``contoso`` given a sandbox tenant, ``.venv`` (the venv running the tests) and ``.build/collections`` as ``make``
+  makes them, and ``EXO_SANDBOX`` pointing into the copy (so the no-inventory runs never touch the checkout's
+  ``.sandbox/``);
 - ``play``: a playbook; all of them run in one ``ansible-playbook`` run, with ``module_defaults`` connection settings
   replaced by a sandbox tenant;
 - ``partner FILE``: a partner definition; checked (``m365.mailflow.partner_definitions``) against a sandbox tenant;
@@ -107,7 +108,7 @@ def project(tmp_path_factory):
     shutil.copytree(os.path.join(REPO, "playbooks"), str(root / "playbooks"))
     shutil.copytree(os.path.join(REPO, "examples"), str(root / "examples"))
     shutil.copytree(os.path.join(REPO, "examples", "partners"), str(root / "partners"))
-    os.symlink(os.path.realpath(os.path.join(REPO, ".venv")), str(root / ".venv"))
+    os.symlink(sys.prefix, str(root / ".venv"))  # the venv running the tests (.venv, .venv-2.17, ...)
     link = root / ".build" / "collections" / "ansible_collections" / "m365"
     link.mkdir(parents=True)
     os.symlink(REPO, str(link / "mailflow"))
@@ -184,7 +185,7 @@ def test_documented_snippets_run(project):
         else:
             task["m365.mailflow.partner_definitions"]["read_tenant"] = False
         checks.append(task)
-        checks.append({"name": "save %d" % index, "ansible.builtin.copy": {
+        checks.append({"name": "save %d" % index, "mailflow_test_save": {  # tests/support/action_plugins
             "dest": str(results / ("%d.json" % index)), "content": "{{ r%d | to_json }}" % index}})
     plays = [{"name": "docs checks", "hosts": "localhost", "gather_facts": False,
               "vars": {"ansible_python_interpreter": sys.executable}, "tasks": checks}]
@@ -243,8 +244,9 @@ def test_role_snippet_runs_with_the_interpreter_ansible_discovers(tmp_path, emul
 # --------------------------------------------------------------------------------------------------- AWX
 
 def test_awx_setup_creates_everything_its_job_template_uses():
-    """docs/awx.md says setup.yml sets up everything; the job template's inventory, project and credentials must be
-    created by earlier tasks of it (awx.awx cannot run here: this checks the playbook's own references)."""
+    """docs/awx.md says setup.yml sets up everything; the job template's inventory, project, credentials and
+    execution environment must be created by earlier tasks of it (awx.awx cannot run here: this checks the playbook's
+    own references)."""
     with open(os.path.join(REPO, "docs", "awx", "setup.yml")) as handle:
         play = yaml.safe_load(handle)[0]
     variables = dict(play.get("vars") or {})
@@ -262,10 +264,14 @@ def test_awx_setup_creates_everything_its_job_template_uses():
             break
         if module == "host":
             assert value(args["inventory"]) in created.get("inventory", set()), "a host of an inventory not created"
+        if module == "project" and "default_environment" in args:
+            assert value(args["default_environment"]) in created.get("execution_environment", set()), \
+                "the project's default execution environment is not created"
         created.setdefault(module, set()).add(value(args["name"]))
     assert template is not None
     assert value(template["inventory"]) in created.get("inventory", set()), created
     assert value(template["project"]) in created.get("project", set()), created
+    assert value(template["execution_environment"]) in created.get("execution_environment", set()), created
     for credential in template["credentials"]:
         assert value(credential) in created.get("credential", set()), created
     assert created.get("host"), "the inventory has no tenant host"
