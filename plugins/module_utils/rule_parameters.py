@@ -404,7 +404,7 @@ NOT_OPTION_CATEGORIES = {
     "common": "PowerShell common switch; the module decides it",
     "identity": "the rule's identity on Set-TransportRule; the module's name option",
     "on_premises": "available or functional only in on-premises Exchange",
-    "edge_only": "an Edge Transport server action: Exchange Online accepts the parameter but never runs it",
+    "edge_only": "an Edge Transport server action: listed for Exchange Online, functional only on Edge servers",
     "dlp": "an Exchange Server DLP parameter, not functional in Exchange Online (use Microsoft Purview DLP)",
     "internal": "reserved for internal Microsoft use",
 }
@@ -419,7 +419,7 @@ NOT_OPTIONS = {
                                    "actions.generate_incident_report.content: [AttachOriginalMail]"),
     "DlpPolicy": ("on_premises", "REF: functional only in on-premises Exchange", None),
     # CODE: these three actions exist only in the EdgeMappings tables, not in the BridgeheadMappings the service uses.
-    "Disconnect": ("edge_only", "REF: functional only on Edge Transport servers; not an action of Exchange Online",
+    "Disconnect": ("edge_only", "REF: functional only on Edge Transport servers",
                    "actions.delete_message"),
     "LogEventText": ("edge_only", "REF: writes to the event log of an Edge Transport server", None),
     "SmtpRejectMessageRejectStatusCode": ("edge_only", "REF: functional only on Edge Transport servers",
