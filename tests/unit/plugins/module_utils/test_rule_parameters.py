@@ -56,8 +56,8 @@ def test_exceptions_mirror_conditions():
     assert len(rp.EXCEPTIONS) == len(rp.CONDITIONS)
     for cond, exc in zip(rp.CONDITIONS, rp.EXCEPTIONS):
         assert exc["param"] == rp.EXCEPT_PREFIX + cond["param"]
-        assert (exc["section"], exc["option"], exc["sub"], exc["kind"]) == ("exceptions", cond["option"], cond["sub"],
-                                                                             cond["kind"])
+        want = ("exceptions", cond["option"], cond["sub"], cond["kind"])
+        assert (exc["section"], exc["option"], exc["sub"], exc["kind"]) == want
 
 
 @pytest.mark.parametrize("section", SECTIONS)
@@ -144,7 +144,7 @@ def test_every_non_option_has_a_category_a_reason_and_a_kind():
         assert category in rp.NOT_OPTION_CATEGORIES, param
         assert isinstance(reason, str) and len(reason) > 10, param
         if replacement is not None:
-            section_option = replacement.split(":")[0].split(".")
+            section_option = replacement.split(":", maxsplit=1)[0].split(".")
             if len(section_option) == 1:
                 assert any(e["option"] == section_option[0] for e in rp.PROPERTIES), param
             else:
