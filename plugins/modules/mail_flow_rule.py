@@ -581,7 +581,7 @@ service_warnings:
   elements: str
 """
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rules
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
 
 

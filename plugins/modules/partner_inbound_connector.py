@@ -254,7 +254,7 @@ service_warnings:
   elements: str
 """
 
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
 
 OPTIONS = (

@@ -258,7 +258,7 @@ service_warnings:
 """
 
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 
 OPTIONS = (
     "recipient_domains", "transport_rule_scoped", "use_mx_record", "smart_hosts", "tls_settings", "tls_domain",

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import probe
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe
 from tests.support.mailservers import (  # noqa: F401  pylint: disable=unused-import
     BACKUP_DOMAIN, IMPLICIT_MX_DOMAIN, NODATA_DOMAIN, NXDOMAIN_DOMAIN, dnsmasq_server, mail_pki, postfix_lab,
 )

@@ -8,9 +8,9 @@ import pytest
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
 
 
 class CountingTransport(object):

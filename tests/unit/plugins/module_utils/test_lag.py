@@ -6,12 +6,15 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import engine, rules, sandbox, sandbox_common, wire
+from ansible_collections.m365.mailflow.plugins.module_utils import engine, wire
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import common as sandbox_common
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, InvalidParameterError
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
-from ansible_collections.m365.mailflow.plugins.module_utils.validate import Validation
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import Validation
 
 LAG = 20.0
 
@@ -288,7 +291,7 @@ def test_validate_refuses_impossible_settings_before_any_call(tmp_path):
 
 
 def test_last_validation_timestamp_is_shown_in_utc(tmp_path):
-    from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+    from ansible_collections.m365.mailflow.plugins.module_utils import values as n
     assert n.utc_timestamp("2026-07-24T18:59:12.0000000") == "2026-07-24T18:59:12Z"  # live form: no offset, UTC
     assert n.utc_timestamp("2026-07-24T20:59:12+02:00") == "2026-07-24T18:59:12Z"
     assert n.utc_timestamp(None) is None

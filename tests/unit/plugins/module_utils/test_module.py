@@ -3,7 +3,7 @@
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rules
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.module import misshapen_dicts
 
 

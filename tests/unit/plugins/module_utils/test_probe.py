@@ -10,7 +10,7 @@ import ssl
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import probe
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from tests.support import pki
 from tests.support.mailservers import SlowSmtpStub, free_port
@@ -379,7 +379,7 @@ def test_bad_banner_is_ehlo_class(banner, evidence):
 
 
 def test_failures_from_a_real_service_tree_are_classified_by_task_name():
-    from ansible_collections.m365.mailflow.plugins.module_utils.probe import failures_from_tree
+    from ansible_collections.m365.mailflow.plugins.module_utils.validation.smtp_probe import failures_from_tree
     tree = {"TaskName": "Validate connector", "IsTaskSuccessful": False, "TaskDetail": "",
             "SubTaskResults": [
                 {"TaskName": "Resolve task", "IsTaskSuccessful": True, "TaskDetail": "ok", "SubTaskResults": []},

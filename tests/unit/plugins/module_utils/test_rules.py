@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rules
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 
@@ -530,7 +530,7 @@ class Counting(object):
 
 @pytest.fixture
 def sandbox(tmp_path):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
     return Counting(SandboxTransport(str(tmp_path / "tenant.db")))
 
 

@@ -15,7 +15,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError, DuplicateError, InvalidParameterError, NotFoundError, PermissionDeniedError,
 )
 from tests.support.sandbox_calls import fails, objs, run  # noqa: F401  pylint: disable=unused-import
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant, SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant, SandboxTransport
 
 HASH = "#Exchange.GenericHashTable"
 
@@ -493,7 +493,7 @@ def test_get_outbound_filters_hostile_reading(tenant):
 # --------------------------------------------------------------------------- Validate-OutboundConnector
 
 def test_validate_outbound_connector_shape_and_no_side_effects(tenant, monkeypatch):
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
     seen = {}
 
     def fake(connector, recipients, sender, settings):
@@ -515,7 +515,7 @@ def test_validate_outbound_connector_shape_and_no_side_effects(tenant, monkeypat
 
 
 def test_fallback_validation_reports_unresolvable_host():
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import fallback_validation
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import fallback_validation
     tree = fallback_validation({"Name": "O", "UseMXRecord": False, "SmartHosts": ["host.invalid"]}, ["a@b.example"],
                                "O365ConnectorValidation@sandbox.onmicrosoft.com", timeout=1)
     assert tree["IsTaskSuccessful"] is False and tree["ChangedProperties"] == []
@@ -670,7 +670,7 @@ def test_an_unreadable_file_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_read_only_file_or_directory_is_refused(tmp_path, monkeypatch):
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
     path = str(tmp_path / "tenant.db")
     SandboxTenant(path)
     real_access = os.access
@@ -682,7 +682,7 @@ def test_a_read_only_file_or_directory_is_refused(tmp_path, monkeypatch):
 
 def test_sqlite_errors_on_open_are_reported_in_the_options_words(tmp_path, monkeypatch):
     import sqlite3
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
     path = str(tmp_path / "tenant.db")
 
     def failing(_self):
@@ -731,7 +731,7 @@ class Clock(object):
 
 @pytest.fixture
 def clock(monkeypatch):
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_common
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import common as sandbox_common
     fake = Clock()
     monkeypatch.setattr(sandbox_common, "time", fake)
     return fake
@@ -797,7 +797,7 @@ def test_no_lag_by_default_and_lag_zero_shows_everything_at_once(tenant, clock):
 
 
 def test_plain_get_warns_about_test_mode_connectors_it_leaves_out(tenant):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_connectors import TEST_MODE_WARNING
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.connectors import TEST_MODE_WARNING
     outbound(tenant, "Normal", RecipientDomains="a.com")
     assert run(tenant, "Get-OutboundConnector").warnings == []
     outbound(tenant, "Test", RecipientDomains="b.com", TestMode=True)

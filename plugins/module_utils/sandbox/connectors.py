@@ -13,7 +13,7 @@ import ipaddress
 import re
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.common import (
     ARGUMENT, NS_SCT, STILL_REFERENCED, CmdletError, Param, apply_bound, common_tail, connector_ip,
     connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, fail, fmt_date, fmt_unzoned, limit_results,
     max_length,

@@ -17,11 +17,11 @@ import math
 import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils import probe
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 
 TLS_MODES = {
     None: None,

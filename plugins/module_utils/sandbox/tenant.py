@@ -22,10 +22,12 @@ import uuid
 
 from ansible_collections.m365.mailflow.plugins.module_utils import wire
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.common import (
     CmdletError, Param, Store, bind, require, schema, smtp_address,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_connectors, sandbox_recipients, sandbox_rules
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import connectors as sandbox_connectors
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import recipients as sandbox_recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import rules as sandbox_rules
 
 DEFAULT_DOMAIN = "sandbox.onmicrosoft.com"
 EXTRA_ACCEPTED_DOMAINS = ("contoso.com",)
@@ -72,7 +74,7 @@ def service_validation(connector, recipients, sender, settings):
     kwargs = dict(dns_servers=settings.get("dns_servers"), smtp_port=settings.get("smtp_port") or 25,
                   ca_path=settings.get("ca_path"), timeout=float(settings.get("timeout") or 10.0))
     try:
-        from ansible_collections.m365.mailflow.plugins.module_utils.probe import service_validation as probe_validation
+        from ansible_collections.m365.mailflow.plugins.module_utils.validation.smtp_probe import service_validation as probe_validation
     except ImportError:
         probe_validation = fallback_validation
     return probe_validation(connector, recipients, sender, **kwargs)

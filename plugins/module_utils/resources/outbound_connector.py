@@ -10,7 +10,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import Field, ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
 

@@ -21,8 +21,8 @@ import datetime
 import re
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils import outbound
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError,

@@ -18,13 +18,13 @@ import json
 import re
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.common import (
     ARGUMENT, NS_RULES, CmdletError, Param, apply_bound, byte_size, common_tail, fail, fmt_date, ip_range_any,
     limit_results, max_length, non_empty, not_found, object_name, read_date, regex_pattern, require, schema,
     unchanged_warning, utcnow,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_connectors import OUTBOUND, RULE
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_recipients import resolve_rule_recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.connectors import OUTBOUND, RULE
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import resolve_rule_recipients
 
 MAX_RULES = 300
 MAX_RULE_SIZE = 8192

@@ -31,11 +31,11 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils import rules as rule_utils
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rule_utils
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 
 MARKER_PREFIX = "Managed by m365.mailflow partner "
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
