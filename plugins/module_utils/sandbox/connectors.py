@@ -13,12 +13,17 @@ import ipaddress
 import re
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.common import (
-    ARGUMENT, NS_SCT, STILL_REFERENCED, CmdletError, Param, apply_bound, common_tail, connector_ip,
-    connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, fail, fmt_date, fmt_unzoned, limit_results,
-    max_length,
-    networks_of, non_empty, not_found, plain_domain, require, schema, smart_host, smtp_address, unchanged_warning, utcnow,
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
+    ARGUMENT, NS_SCT, STILL_REFERENCED, CmdletError, Param, fail, not_found, require, schema, utcnow,
 )
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import (
+    connector_ip, connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, max_length, networks_of,
+    non_empty, plain_domain, smart_host, smtp_address,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records import (
+    apply_bound, common_tail, fmt_date, fmt_unzoned,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results, unchanged_warning
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"

@@ -18,11 +18,16 @@ import json
 import re
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.common import (
-    ARGUMENT, NS_RULES, CmdletError, Param, apply_bound, byte_size, common_tail, fail, fmt_date, ip_range_any,
-    limit_results, max_length, non_empty, not_found, object_name, read_date, regex_pattern, require, schema,
-    unchanged_warning, utcnow,
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
+    ARGUMENT, NS_RULES, CmdletError, Param, fail, not_found, require, schema, utcnow,
 )
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import (
+    byte_size, ip_range_any, max_length, non_empty, object_name, regex_pattern,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records import (
+    apply_bound, common_tail, fmt_date, read_date,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results, unchanged_warning
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.connectors import OUTBOUND, RULE
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import resolve_rule_recipients
 

@@ -18,6 +18,7 @@ import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import service_tree
 from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
@@ -186,7 +187,7 @@ class Validation(object):
                                    verify=_nothing_to_read_back)
                 self.service_result = tree[0] if len(tree) == 1 else {"SubTaskResults": tree}
                 # Every failed leaf task is classified (from its task name when its detail carries no class).
-                self.failures.extend(self._tag(probe.failures_from_tree(self.service_result), "service"))
+                self.failures.extend(self._tag(service_tree.failures_from_tree(self.service_result), "service"))
         self._record()
 
     @staticmethod

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.m365.mailflow.plugins.module_utils import engine, wire
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import common as sandbox_common
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import store as sandbox_store
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, InvalidParameterError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
@@ -68,7 +68,7 @@ class Recording(object):
 @pytest.fixture
 def clock(monkeypatch):
     fake = Clock()
-    monkeypatch.setattr(sandbox_common, "time", fake)
+    monkeypatch.setattr(sandbox_store, "time", fake)
     return fake
 
 

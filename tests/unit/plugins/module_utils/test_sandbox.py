@@ -514,14 +514,6 @@ def test_validate_outbound_connector_shape_and_no_side_effects(tenant, monkeypat
     fails(tenant, "Validate-OutboundConnector", {"Identity": "nope", "Recipients": "a@b.com"}, NotFoundError)
 
 
-def test_fallback_validation_reports_unresolvable_host():
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import fallback_validation
-    tree = fallback_validation({"Name": "O", "UseMXRecord": False, "SmartHosts": ["host.invalid"]}, ["a@b.example"],
-                               "O365ConnectorValidation@sandbox.onmicrosoft.com", timeout=1)
-    assert tree["IsTaskSuccessful"] is False and tree["ChangedProperties"] == []
-    assert tree["SubTaskResults"][0]["TaskName"].startswith("Resolve task")
-
-
 # --------------------------------------------------------------------------- concurrency
 
 def _create_in_process(args):
@@ -720,7 +712,7 @@ def test_connector_names_with_surrounding_white_space_are_refused(tenant, name):
 # --------------------------------------------------------------------------- replication lag and test-mode connectors
 
 class Clock(object):
-    """Stands in for the time module of sandbox_common: the tests move time on by hand."""
+    """Stands in for the time module of sandbox/store.py: the tests move time on by hand."""
 
     def __init__(self):
         self.now = 1000000.0
@@ -731,9 +723,9 @@ class Clock(object):
 
 @pytest.fixture
 def clock(monkeypatch):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import common as sandbox_common
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import store as sandbox_store
     fake = Clock()
-    monkeypatch.setattr(sandbox_common, "time", fake)
+    monkeypatch.setattr(sandbox_store, "time", fake)
     return fake
 
 
