@@ -258,7 +258,7 @@ service_warnings:
 """
 
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import TLS_SETTINGS, OutboundConnectorSpec
 
 OPTIONS = (
     "recipient_domains", "transport_rule_scoped", "use_mx_record", "smart_hosts", "tls_settings", "tls_domain",
@@ -277,7 +277,7 @@ def main():
         use_mx_record=dict(type="bool"),
         smart_hosts=dict(type="list", elements="str"),
         tls_settings=dict(type="str", default="certificate_validation",
-                          choices=["certificate_validation", "domain_validation", "encryption_only", "opportunistic"]),
+                          choices=sorted(TLS_SETTINGS) + ["opportunistic"]),
         tls_domain=dict(type="str"),
         validation_recipients=dict(type="list", elements="str"),
         test_mode=dict(type="bool"),

@@ -12,16 +12,13 @@ import re
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import Field, ResourceSpec
+from ansible_collections.m365.mailflow.plugins.module_utils import service_data
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
 
 NAME_MAX = 64
 COMMENT_MAX = 1024
 
-TLS_SETTINGS = {
-    "encryption_only": "EncryptionOnly",
-    "certificate_validation": "CertificateValidation",
-    "domain_validation": "DomainValidation",
-}
+TLS_SETTINGS = dict(service_data.TLS_SETTINGS)
 MTA_STS_MODES = {"opportunistic": "Opportunistic", "none": "None"}
 DANE_MODES = {"opportunistic": "Opportunistic", "mandatory": "Mandatory", "none": "None"}
 ON_PREMISES_ONLY = {  # option -> reference rule

@@ -32,6 +32,7 @@ import re
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rule_utils
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
@@ -580,7 +581,7 @@ def _rule_preflight(params):
     """mail_flow_rule's pre-flight on its options ``params``, as a function of no argument."""
     def check():
         spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
-        spec.preflight(params["name"], rule_utils.desired_state(params))
+        spec.preflight(params["name"], vocabulary.desired_state(params))
     return check
 
 

@@ -1,28 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) m365.mailflow contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Mail flow (transport) rules: the condition / exception / action table, priorities and pre-flight rules.
+"""Mail flow (transport) rules: the rule spec (priorities, recipients, pre-flight rules) and the task's result.
 
-The user writes ``conditions``, ``exceptions`` and ``actions`` as dictionaries with snake_case keys. Internally a
-rule is handled in *flat* form, one entry per property path (``conditions.sender_ip_ranges``, ``actions.set_header``,
-``mode``, ``extra_parameters.SetAuditSeverity``...), each described by a ``Prop`` that knows its cmdlet
-parameter(s), how to validate, compare, show and send its value. ``None`` in the desired state means "not
-managed"; an empty value (``[]``, ``""``, ``{}``, ``false`` for flags) means "must not be set" and clears it.
-
-All rules are read with one ``Get-TransportRule -ResultSize Unlimited``; the list gives the rule, the priorities
-needed to place it (``position``) and, compared with the list after the task, the rules whose priority shifted.
-"""
+The vocabulary (conditions, exceptions, actions, the argument spec, the flat desired state) is in
+``rule_vocabulary``. All rules are read with one ``Get-TransportRule -ResultSize Unlimited``; the list gives the
+rule, the priorities needed to place it (``position``) and, compared with the list after the task, the rules
+whose priority shifted."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import re
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
-from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError,
@@ -30,107 +23,16 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     MailflowError,
     NotFoundError,
 )
+from ansible_collections.m365.mailflow.plugins.module_utils.fields import Prop, Recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.rule_vocabulary import (
+    GROUPS, BY_PARAM, BY_PATH, COMMENTS_MAX, NAME_MAX, NON_CONDITION_PARAMETERS, RESERVED_PARAMETERS, ROUTE,
+    path_sort, parse_position, desired_state, extra_value, nest,
+)
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES, RULE_SIZE_MAX
 
-NAME_MAX = 64
-COMMENTS_MAX = 1024
-SECTIONS = ("conditions", "exceptions", "actions")
 
-# Attributes Exchange Online accepts in SenderADAttributeContainsWords / ...MatchesPatterns.
-AD_ATTRIBUTES = tuple(
-    ["City", "Company", "Country", "Department", "DisplayName", "Email", "FaxNumber", "FirstName", "HomePhoneNumber",
-     "Initials", "LastName", "Manager", "MobileNumber", "Notes", "Office", "OtherFaxNumber", "OtherHomePhoneNumber",
-     "OtherPhoneNumber", "PagerNumber", "PhoneNumber", "POBox", "State", "Street", "Title", "UserLogonName", "ZipCode"]
-    + ["CustomAttribute%d" % i for i in range(1, 16)])
-_AD_BY_LOWER = dict((a.lower(), a) for a in AD_ATTRIBUTES)
-
-# Cmdlet parameters that are rule actions or rule properties, never conditions: used to tell whether
-# ``extra_parameters`` adds a condition (a rule without any condition or exception applies to all mail).
-NON_CONDITION_PARAMETERS = frozenset(p.lower() for p in (
-    "AddManagerAsRecipientType", "AddToRecipients", "ApplyClassification", "ApplyHtmlDisclaimerFallbackAction",
-    "ApplyHtmlDisclaimerLocation", "ApplyHtmlDisclaimerText", "ApplyOME", "ApplyRightsProtectionCustomizationTemplate",
-    "ApplyRightsProtectionTemplate", "BlindCopyTo", "CopyTo", "DeleteMessage", "GenerateIncidentReport",
-    "GenerateNotification", "IncidentReportContent", "ModerateMessageByManager", "ModerateMessageByUser",
-    "NotifySender", "PrependSubject", "Quarantine", "RedirectMessageTo", "RejectMessageEnhancedStatusCode",
-    "RejectMessageReasonText", "RemoveHeader", "RemoveOME", "RemoveOMEv2", "RemoveRMSAttachmentEncryption",
-    "RouteMessageOutboundConnector", "RouteMessageOutboundRequireTls", "SetAuditSeverity", "SetHeaderName",
-    "SetHeaderValue", "SetSCL", "SmtpRejectMessageRejectStatusCode", "SmtpRejectMessageRejectText",
-    "StopRuleProcessing", "RuleErrorAction", "SenderAddressLocation", "RuleSubType", "UseLegacyRegex",
-    "DlpPolicy",
-))
-# Parameters that have their own module option (or are the identity): refused in extra_parameters.
-RESERVED_PARAMETERS = {
-    "name": "name", "identity": "name", "priority": "priority or position", "enabled": "enabled",
-    "state": "enabled", "mode": "mode", "comments": "comments", "activationdate": "activation_date",
-    "expirydate": "expiry_date", "confirm": None, "whatif": None,
-}
-
-_DATE = re.compile(
-    r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
-    r"(?:[T ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?P<frac>\.\d+)?)?)?"
-    r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
-_MS_DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?:[+-]\d{4})?\)/$")
-_STATUS = re.compile(r"^5\.7\.(1|9\d\d)$")
 _PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-# A header name: printable ASCII without space or colon (RFC 5322 field-name), at most 64 characters as the sandbox
-# tenant enforces it (the length limit is inferred).
-_HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]{1,64}$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-REASON_MAX = 1024  # RejectMessageReasonText (the sandbox's limit; inferred)
-
-# extra_parameters whose values the service reads back in another form than they are written, by cmdlet parameter
-# (New-TransportRule reference, parameter types). Sizes are ByteQuantifiedSize ("10 MB (10,485,760 bytes)");
-# recipients are RecipientIdParameter[] (read back as primary SMTP addresses, like the module's own recipient keys);
-# patterns are regular expressions (validated like the module's *_matches_patterns keys).
-SIZE_PARAMETERS = frozenset(p.lower() for p in (
-    "AttachmentSizeOver", "ExceptIfAttachmentSizeOver", "MessageSizeOver", "ExceptIfMessageSizeOver"))
-RECIPIENT_PARAMETERS = dict((p.lower(), role) for p, role in (
-    ("AnyOfToHeader", "sender"), ("ExceptIfAnyOfToHeader", "sender"),
-    ("AnyOfCcHeader", "sender"), ("ExceptIfAnyOfCcHeader", "sender"),
-    ("AnyOfToCcHeader", "sender"), ("ExceptIfAnyOfToCcHeader", "sender"),
-    ("AnyOfToHeaderMemberOf", "member_of"), ("ExceptIfAnyOfToHeaderMemberOf", "member_of"),
-    ("AnyOfCcHeaderMemberOf", "member_of"), ("ExceptIfAnyOfCcHeaderMemberOf", "member_of"),
-    ("AnyOfToCcHeaderMemberOf", "member_of"), ("ExceptIfAnyOfToCcHeaderMemberOf", "member_of"),
-    ("BetweenMemberOf1", "member_of"), ("ExceptIfBetweenMemberOf1", "member_of"),
-    ("BetweenMemberOf2", "member_of"), ("ExceptIfBetweenMemberOf2", "member_of"),
-    ("ManagerAddresses", "sender"), ("ExceptIfManagerAddresses", "sender"), ("ModerateMessageByUser", "sender"),
-))
-
-
-# --------------------------------------------------------------------------- dates
-
-def parse_date(value, strict=True):
-    """A timezone-aware UTC datetime from ``value``, or None when it is not a date.
-
-    ``strict`` accepts what a user may write (``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` with an optional ``Z``
-    or ``+HH:MM``; no offset means UTC). Read-back values may also carry fractions and ``/Date(ms)/``.
-    """
-    if isinstance(value, datetime.datetime):
-        stamp = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-        return stamp.astimezone(datetime.timezone.utc)
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    match = _MS_DATE.match(text)
-    if match and not strict:
-        return datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=int(match.group("ms")))
-    match = _DATE.match(text)
-    if not match or (strict and match.group("frac")):
-        return None
-    tz = datetime.timezone.utc
-    offset = match.group("tz")
-    if offset and offset.upper() != "Z":
-        sign = -1 if offset[0] == "-" else 1
-        digits = offset[1:].replace(":", "")
-        tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    try:
-        stamp = datetime.datetime(int(match.group("y")), int(match.group("m")), int(match.group("d")),
-                                  int(match.group("H") or 0), int(match.group("M") or 0), int(match.group("S") or 0),
-                                  tzinfo=tz)
-    except ValueError:
-        return None
-    return stamp.astimezone(datetime.timezone.utc)
 
 
 def _value_bytes(value):
@@ -143,731 +45,6 @@ def _value_bytes(value):
         return sum(_value_bytes(v) for v in value)
     return len(str(value).encode("utf-8"))
 
-
-def date_display(value):
-    stamp = parse_date(value, strict=False)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else value
-
-
-def date_wire(value):
-    """The form the real module sends: ``yyyy-MM-ddTHH:mm:ss`` in UTC, without a zone suffix."""
-    return parse_date(value).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-# --------------------------------------------------------------------------- value types
-
-class Value(object):
-    """How one kind of value is declared, validated, compared, shown and sent."""
-
-    multi = False
-    arg = {"type": "str"}
-    clear = None  # what is sent to remove the value
-
-    def absent(self, value):
-        return value is None or (isinstance(value, (str, list, dict)) and not value)
-
-    def empty(self):
-        return [] if self.multi else ""
-
-    def error(self, field, value):
-        return None
-
-    def key(self, value):
-        return value
-
-    def display(self, raw):
-        return raw
-
-    def send(self, value):
-        return value
-
-    def shown(self, value):
-        """How a value the user gave will read back (check-mode predictions)."""
-        return value
-
-
-class Text(Value):
-    """Free text (subject prefix, header value, reason, comments), compared and sent exactly as given.
-
-    The service stores text as given: a live record keeps ``"PrependSubject": "EXTERNAL: "`` with its trailing
-    space (live_evidence.md), and the cmdlet reference recommends ending a prefix with a space. No text value is
-    known to be trimmed by the service, so nothing is stripped here. ``blank`` False refuses a value of only white
-    space (the sandbox and the service's non-empty text types); ``maximum`` limits the length.
-    """
-
-    def __init__(self, blank=True, maximum=None):
-        self.blank = blank
-        self.maximum = maximum
-
-    def error(self, field, value):
-        if not isinstance(value, str):
-            return None
-        if not self.blank and not value.strip():
-            return "%s: a value of only white space is not allowed; give text, or '' to remove it" % field
-        return n.length_error(field, value, self.maximum) if self.maximum else None
-
-
-class CiText(Value):
-    """A name compared case-insensitively (connector names)."""
-
-    def key(self, value):
-        return n.ci_key(value)
-
-
-class HeaderName(CiText):
-    """A message header name: printable ASCII without spaces or ':'; compared without case."""
-
-    def error(self, field, value):
-        if not _HEADER_NAME.match(str(value).strip()):
-            return ("%s: '%s' is not a message header name; use printable ASCII without spaces or ':', at most 64 "
-                    "characters (for example X-Partner)" % (field, value))
-        return None
-
-
-class Words(Value):
-    """A list compared as a case-insensitive set, one entry per value (words). Blanks around a word are not part
-    of it (list entries are trimmed when the service binds them: inferred, as the sandbox does)."""
-
-    multi = True
-    arg = {"type": "list", "elements": "str"}
-
-    def error(self, field, value):
-        if not isinstance(value, str) or not value.strip():
-            return "%s: an empty word is not allowed; remove it from the list" % field
-        return None
-
-    def key(self, value):
-        return n.ci_key(str(value))
-
-    def send(self, value):
-        return n.text_strip(value)
-
-
-class Domains(Words):
-    def error(self, field, value):
-        return n.domain_error(field, value, allow_subdomain_wildcard=False)
-
-    def key(self, value):
-        return n.domain_key(str(value))
-
-    def send(self, value):
-        return n.domain_text(value)
-
-
-class Recipients(Words):
-    """Recipients (``From``, ``SentTo``, ``*MemberOf``, ``AddToRecipients``, ``CopyTo``...): a name, alias,
-    display name or address, which the service resolves and stores as the recipient's primary SMTP address.
-
-    The task resolves each value the same way first (``TransportRuleSpec.prepare``), so values compare as
-    addresses without case. ``role`` says what the service requires of the recipient (read in the decompiled
-    transport rule tasks, ``Utils.ValidateRecipientIdParameters`` and ``CheckRuleForOrganizationLimits``):
-    ``sent_to`` and ``added`` (the actions that add recipients) refuse distribution groups; ``member_of`` expects
-    a group (not enforced by the service: a warning here); ``sender`` takes any recipient.
-    """
-
-    def __init__(self, role="sender"):
-        self.role = role
-
-    def error(self, field, value):
-        if not isinstance(value, str) or not value.strip():
-            return "%s: an empty recipient is not allowed; give a name, alias or email address" % field
-        return None
-
-    def problem(self, field, value, found):
-        """Why the resolved ``found`` cannot be used here (a failure), or None."""
-        if found.get("problem"):
-            return "%s: %s" % (field, found["problem"])
-        if found.get("group") and self.role == "sent_to":
-            return ("%s: '%s' is a group (%s), and Exchange Online refuses groups here; use %s_member_of to match "
-                    "its members" % (field, value, found["address"], field))
-        if found.get("group") and self.role == "added":
-            return ("%s: '%s' is a group (%s), and Exchange Online does not let a mail flow rule add a group as a "
-                    "recipient; give the addresses of people or mailboxes" % (field, value, found["address"]))
-        return None
-
-    def caution(self, field, value, found):
-        """A warning about the resolved ``found`` (not a failure), or None."""
-        if self.role != "member_of" or found.get("group"):
-            return None
-        if found.get("internal"):
-            return ("%s: '%s' (%s) is not a group; Exchange Online accepts it, but the condition is about members of "
-                    "a group" % (field, value, found["address"]))
-        return ("%s: '%s' is not a recipient of the organisation, so it is not a group of it; Exchange Online keeps "
-                "the address, but the condition is about members of a group" % (field, value))
-
-
-class Size(Value):
-    """A ``ByteQuantifiedSize`` (``AttachmentSizeOver``...): written ``10MB``, ``10 MB``, ``10485760``..., read back
-    ``10 MB (10,485,760 bytes)``, compared by bytes."""
-
-    arg = {"type": "raw"}
-
-    def error(self, field, value):
-        return n.size_error(field, value)
-
-    def key(self, value):
-        size = n.parse_size(value)
-        return value if size is None else size
-
-    def shown(self, value):
-        size = n.parse_size(value)
-        return value if size is None else n.size_display(size)
-
-
-class IpRanges(Words):
-    def error(self, field, value):
-        return n.ip_range_error(field, value)
-
-    def key(self, value):
-        return n.ip_range_key(value)
-
-
-class AdAttributes(Words):
-    """``Attribute:value`` entries; the attribute must be one Exchange Online knows."""
-
-    def __init__(self, patterns=False):
-        self.patterns = patterns
-
-    def error(self, field, value):
-        attribute, sep, rest = str(value).partition(":")
-        if not sep or not rest.strip():
-            return ("%s: '%s' is not 'Attribute:%s' (for example Department:Accounting)"
-                    % (field, value, "pattern" if self.patterns else "word1,word2"))
-        if attribute.strip().lower() not in _AD_BY_LOWER:
-            return ("%s: '%s' is not an attribute Exchange Online can match; use one of %s"
-                    % (field, attribute.strip(), ", ".join(AD_ATTRIBUTES)))
-        if self.patterns:
-            return n.regex_error(field, rest.strip())
-        return None
-
-    def key(self, value):
-        attribute, _sep, rest = str(value).partition(":")
-        attribute = _AD_BY_LOWER.get(attribute.strip().lower(), attribute.strip()).lower()
-        if self.patterns:
-            return "%s:%s" % (attribute, rest.strip())
-        return "%s:%s" % (attribute, ",".join(sorted(w.strip().lower() for w in rest.split(",") if w.strip())))
-
-
-class Enum(Value):
-    """snake_case choices mapped to the service's enum names, compared case-insensitively."""
-
-    def __init__(self, table):
-        self.table = table
-        self.reverse = dict((v.lower(), k) for k, v in table.items())
-        self.arg = {"type": "str", "choices": sorted(table)}
-
-    def error(self, field, value):
-        if value not in self.table:
-            return "%s: '%s' is not one of %s" % (field, value, ", ".join(sorted(self.table)))
-        return None
-
-    def key(self, value):
-        return str(self.table.get(value, value)).lower()
-
-    def display(self, raw):
-        return self.reverse.get(str(raw).lower(), raw)
-
-    def send(self, value):
-        return self.table.get(value, value)
-
-
-class Flag(Value):
-    """A boolean action: false (the read-back of an unused action) means 'not set'."""
-
-    arg = {"type": "bool"}
-    clear = False
-
-    def absent(self, value):
-        return value is None or value is False or value == ""
-
-    def empty(self):
-        return False
-
-    def display(self, raw):
-        return raw if isinstance(raw, bool) else str(raw).lower() == "true"
-
-
-class Bool(Value):
-    """A boolean property where false is a value (enabled)."""
-
-    arg = {"type": "bool"}
-
-    def absent(self, value):
-        return value is None
-
-
-class RuleState(Bool):
-    """``enabled`` reads back as State Enabled/Disabled."""
-
-    def display(self, raw):
-        return raw if isinstance(raw, bool) else str(raw).lower() == "enabled"
-
-
-class Scl(Value):
-    """Spam confidence level -1..9; an empty string clears it."""
-
-    arg = {"type": "raw"}
-
-    @staticmethod
-    def _int(value):
-        if isinstance(value, bool):
-            return None
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            return None
-
-    def error(self, field, value):
-        number = self._int(value)
-        if number is None or not -1 <= number <= 9:
-            return ("%s: '%s' is not a spam confidence level; give an integer from -1 (bypass spam filtering) to 9, "
-                    "or an empty string to remove the action" % (field, value))
-        return None
-
-    def key(self, value):
-        return self._int(value)
-
-    display = key
-    send = key
-    shown = key
-
-
-class StatusCode(Value):
-    def error(self, field, value):
-        if not _STATUS.match(str(value).strip()):
-            return ("%s: '%s' is not an enhanced status code Exchange Online accepts for a rejection; use 5.7.1 or a "
-                    "code from 5.7.900 to 5.7.999" % (field, value))
-        return None
-
-    def key(self, value):
-        return str(value).strip()
-
-
-class Date(Value):
-    def error(self, field, value):
-        if parse_date(value) is None:
-            return ("%s: '%s' is not a date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an optional Z or +HH:MM "
-                    "offset (no offset means UTC), for example 2026-07-01T08:00:00Z" % (field, value))
-        return None
-
-    def key(self, value):
-        stamp = parse_date(value, strict=False)
-        return stamp.isoformat() if stamp else value
-
-    display = staticmethod(date_display)
-    send = staticmethod(date_wire)
-    shown = staticmethod(date_display)
-
-
-def _raw_item(value, ci):
-    """Comparison form of one ``extra_parameters`` value: typed like the service reads it back."""
-    if value is None:
-        return ("z", "")
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, (int, float)):
-        return ("n", float(value))
-    if isinstance(value, dict):
-        return ("d", tuple(sorted(((str(k).lower(), _raw_item(v, True)) for k, v in value.items()), key=repr)))
-    text = str(value)
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return ("b", lowered == "true")  # a boolean written as a string
-    if _NUMBER.match(text.strip()):
-        return ("n", float(text.strip()))  # a number written as a string
-    if ci or _IDENTIFIER.match(text.strip()):
-        # Enums read back in their canonical case (SetAuditSeverity: medium -> Medium); list entries (words,
-        # domains, names) compare without case like the module's own list keys. Inferred for parameters of
-        # unknown type: a single word of letters and digits is taken to be an enum or a name.
-        return ("s", lowered)
-    return ("s", text)
-
-
-class Raw(Value):
-    """``extra_parameters`` of no known type: sent as given, compared like the service reads them back. Booleans
-    and numbers are typed (``"true"`` = ``true``, ``"5"`` = ``5``), a single word compares without case (enums come
-    back in canonical case), lists compare as sets (a single value equals a list holding only it), other text
-    exactly."""
-
-    arg = {"type": "raw"}
-
-    def key(self, value):
-        if isinstance(value, (list, tuple)):
-            return tuple(sorted(set(_raw_item(v, True) for v in value), key=repr))
-        return (_raw_item(value, False),)
-
-
-class Patterns(Raw):
-    """``extra_parameters`` that take regular expressions (``*MatchesPatterns``), compared exactly as a set.
-    ``attribute`` patterns are ``Attribute:pattern`` (``*ADAttributeMatchesPatterns``)."""
-
-    def __init__(self, attribute=False):
-        self.attribute = attribute
-
-    def error(self, field, value):
-        for item in value if isinstance(value, list) else [value]:
-            pattern = str(item)
-            if self.attribute:
-                _attribute, sep, pattern = pattern.partition(":")
-                if not sep:
-                    return "%s: '%s' is not 'Attribute:pattern' (for example Title:^Head)" % (field, item)
-            problem = n.regex_error(field, pattern.strip() if self.attribute else pattern)
-            if problem:
-                return problem
-        return None
-
-    def key(self, value):
-        return tuple(sorted(set(str(v) for v in (value if isinstance(value, list) else [value]))))
-
-
-def extra_value(param):
-    """The value type of an ``extra_parameters`` entry, by its cmdlet parameter name."""
-    lowered = param.lower()
-    if lowered in SIZE_PARAMETERS:
-        return Size()
-    if lowered in RECIPIENT_PARAMETERS:
-        return Recipients(RECIPIENT_PARAMETERS[lowered])
-    if lowered.endswith("matchespatterns"):
-        return Patterns(attribute="adattribute" in lowered)
-    return Raw()
-
-
-# --------------------------------------------------------------------------- properties
-
-class Prop(object):
-    """One rule property in flat form: option path <-> one cmdlet parameter."""
-
-    def __init__(self, section, option, param, value, read=None):
-        self.section = section
-        self.option = option
-        self.path = "%s.%s" % (section, option) if section else option
-        self.param = param
-        self.read = read or param
-        self.value = value
-
-    @property
-    def params(self):
-        return (self.param,)
-
-    def arg(self):
-        return dict(self.value.arg)
-
-    def absent(self, value):
-        return self.value.absent(value)
-
-    def empty(self):
-        return self.value.empty()
-
-    def current(self, obj):
-        """The value in option form as read back, None when not set."""
-        raw = obj.get(self.read)
-        if self.value.multi:
-            if raw in (None, ""):
-                return None
-            items = [self.value.display(v) for v in (raw if isinstance(raw, list) else [raw]) if v not in (None, "")]
-            return items or None
-        if raw is None or raw == "":
-            return None
-        value = self.value.display(raw)
-        return None if self.absent(value) else value
-
-    def comparable(self, value):
-        if self.absent(value):
-            return None
-        if self.value.multi:
-            return tuple(sorted(set(self.value.key(v) for v in value)))
-        return self.value.key(value)
-
-    def differs(self, desired, current):
-        return self.comparable(desired) != self.comparable(current)
-
-    def shown(self, value):
-        """How a desired value will read back (for check-mode predictions)."""
-        if self.absent(value):
-            return None
-        if self.value.multi:
-            return [self.value.send(v) for v in n.unique(value, self.value.key)]
-        return self.value.shown(value)
-
-    def to_params(self, value):
-        """The parameters that set ``value``: lists with one entry per value, in the form the service stores."""
-        if self.absent(value):
-            return {self.param: self.value.clear}
-        if self.value.multi:
-            return {self.param: [self.value.send(v) for v in n.unique(value, self.value.key)]}
-        return {self.param: self.value.send(value)}
-
-    def errors(self, value):
-        if self.absent(value):
-            return []
-        if self.value.multi:
-            if not isinstance(value, list):
-                return ["%s: give a list" % self.path]
-            return [self.value.error(self.path, v) for v in value]
-        return [self.value.error(self.path, value)]
-
-
-class Pair(Prop):
-    """A property made of several parameters that travel together (header_contains, set_header, reject_message).
-
-    ``required``: every sub-key must be given; otherwise at least one must be, and a sub-key left out is the
-    service's default (not compared, not sent).
-    """
-
-    def __init__(self, section, option, subs, required=True):
-        self.section = section
-        self.option = option
-        self.path = "%s.%s" % (section, option)
-        self.subs = [Prop(section, "%s.%s" % (option, sub), param, value) for sub, param, value in subs]
-        self.names = [sub for sub, _param, _value in subs]
-        self.required = required
-
-    @property
-    def params(self):
-        return tuple(p.param for p in self.subs)
-
-    def arg(self):
-        return {"type": "dict", "options": dict((name, sub.arg()) for name, sub in zip(self.names, self.subs))}
-
-    def _items(self, value):
-        value = value or {}
-        return [(name, sub, value.get(name)) for name, sub in zip(self.names, self.subs)]
-
-    def absent(self, value):
-        return value is None or (isinstance(value, dict) and all(sub.absent(v) for _name, sub, v in self._items(value)))
-
-    def empty(self):
-        return {}
-
-    def current(self, obj):
-        value = dict((name, sub.current(obj)) for name, sub in zip(self.names, self.subs))
-        return None if self.absent(value) else value
-
-    def comparable(self, value):
-        if self.absent(value):
-            return None
-        return tuple(sub.comparable(v) for _name, sub, v in self._items(value))
-
-    def differs(self, desired, current):
-        if self.absent(desired) or self.absent(current):
-            return self.absent(desired) != self.absent(current)
-        for _name, sub, want in self._items(desired):
-            if sub.absent(want) and not self.required:
-                continue  # left to the service's default
-            if sub.differs(want, (current or {}).get(_name)):
-                return True
-        return False
-
-    def shown(self, value):
-        if self.absent(value):
-            return None
-        return dict((name, sub.shown(v)) for name, sub, v in self._items(value))
-
-    def to_params(self, value):
-        params = {}
-        if self.absent(value):
-            for sub in self.subs:
-                params[sub.param] = sub.value.clear
-            return params
-        for _name, sub, v in self._items(value):
-            if not sub.absent(v) or self.required:
-                params.update(sub.to_params(v))
-        return params
-
-    def errors(self, value):
-        if self.absent(value):
-            return []
-        if not isinstance(value, dict):
-            return ["%s: give a dictionary with %s" % (self.path, " and ".join(self.names))]
-        unknown = sorted(set(value) - set(self.names))
-        if unknown:
-            return ["%s: unknown key(s) %s; it takes %s" % (self.path, ", ".join(unknown), " and ".join(self.names))]
-        missing = [name for name, sub, v in self._items(value) if sub.absent(v)]
-        errors = []
-        if self.required and missing:
-            errors.append("%s: %s missing; %s must be given together (Exchange Online needs the pair)"
-                          % (self.path, " and ".join(missing), " and ".join(self.names)))
-        for _name, sub, v in self._items(value):
-            errors.extend(sub.errors(v))
-        return errors
-
-
-SCOPES = {"in_organization": "InOrganization", "not_in_organization": "NotInOrganization"}
-MODES = {"enforce": "Enforce", "audit": "Audit", "audit_and_notify": "AuditAndNotify"}
-
-# snake_case key -> (parameter, value type). Exceptions use the same keys with the ExceptIf prefix.
-PREDICATES = (
-    ("from", "From", Recipients("sender")),
-    ("from_scope", "FromScope", Enum(SCOPES)),
-    ("from_member_of", "FromMemberOf", Recipients("member_of")),
-    ("from_address_contains_words", "FromAddressContainsWords", Words()),
-    ("sent_to", "SentTo", Recipients("sent_to")),
-    ("sent_to_scope", "SentToScope", Enum(SCOPES)),
-    ("sent_to_member_of", "SentToMemberOf", Recipients("member_of")),
-    ("recipient_address_contains_words", "RecipientAddressContainsWords", Words()),
-    ("sender_domain_is", "SenderDomainIs", Domains()),
-    ("recipient_domain_is", "RecipientDomainIs", Domains()),
-    ("sender_ad_attribute_contains_words", "SenderADAttributeContainsWords", AdAttributes()),
-    ("sender_ad_attribute_matches_patterns", "SenderADAttributeMatchesPatterns", AdAttributes(patterns=True)),
-    ("sender_ip_ranges", "SenderIpRanges", IpRanges()),
-    ("subject_contains_words", "SubjectContainsWords", Words()),
-    ("subject_or_body_contains_words", "SubjectOrBodyContainsWords", Words()),
-    ("header_contains", (("header", "HeaderContainsMessageHeader", HeaderName()),
-                         ("words", "HeaderContainsWords", Words())), True),
-)
-
-ACTIONS = (
-    ("route_message_outbound_connector", "RouteMessageOutboundConnector", CiText()),
-    ("route_message_outbound_require_tls", "RouteMessageOutboundRequireTls", Flag()),
-    ("set_header", (("name", "SetHeaderName", HeaderName()), ("value", "SetHeaderValue", Text(blank=False))), True),
-    ("remove_header", "RemoveHeader", HeaderName()),
-    ("prepend_subject", "PrependSubject", Text(blank=False)),
-    ("set_scl", "SetSCL", Scl()),
-    ("add_to_recipients", "AddToRecipients", Recipients("added")),
-    ("copy_to", "CopyTo", Recipients("added")),
-    ("blind_copy_to", "BlindCopyTo", Recipients("added")),
-    ("redirect_message_to", "RedirectMessageTo", Recipients("added")),
-    ("stop_rule_processing", "StopRuleProcessing", Flag()),
-    ("reject_message", (("reason", "RejectMessageReasonText", Text(maximum=REASON_MAX)),
-                        ("status_code", "RejectMessageEnhancedStatusCode", StatusCode())), False),
-)
-
-ROUTE = "actions.route_message_outbound_connector"
-
-
-def _props(section, table, prefix=""):
-    props = []
-    for entry in table:
-        option, target = entry[0], entry[1]
-        if isinstance(target, tuple):
-            subs = [(sub, prefix + param, value) for sub, param, value in target]
-            props.append(Pair(section, option, subs, required=entry[2]))
-        else:
-            props.append(Prop(section, option, prefix + target, entry[2]))
-    return props
-
-
-TOP_PROPS = (
-    Prop("", "enabled", "Enabled", RuleState(), read="State"),
-    Prop("", "mode", "Mode", Enum(MODES)),
-    Prop("", "comments", "Comments", Text()),
-    Prop("", "activation_date", "ActivationDate", Date()),
-    Prop("", "expiry_date", "ExpiryDate", Date()),
-)
-TABLE = tuple(TOP_PROPS) + tuple(_props("conditions", PREDICATES) + _props("exceptions", PREDICATES, "ExceptIf")
-                                 + _props("actions", ACTIONS))
-BY_PATH = dict((p.path, p) for p in TABLE)
-BY_PARAM = dict((param.lower(), p) for p in TABLE for param in p.params)
-
-
-def section_argument_spec(section):
-    return dict((p.option, p.arg()) for p in TABLE if p.section == section)
-
-
-def argument_spec():
-    """The module's own options (the connection options are added by MailflowModule)."""
-    return dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        enabled=dict(type="bool"),
-        mode=dict(type="str", choices=sorted(MODES)),
-        comments=dict(type="str"),
-        activation_date=dict(type="str"),
-        expiry_date=dict(type="str"),
-        priority=dict(type="int"),
-        position=dict(type="raw"),
-        conditions=dict(type="dict", options=section_argument_spec("conditions")),
-        exceptions=dict(type="dict", options=section_argument_spec("exceptions")),
-        actions=dict(type="dict", options=section_argument_spec("actions")),
-        purge_conditions=dict(type="bool", default=True),
-        purge_exceptions=dict(type="bool", default=True),
-        purge_actions=dict(type="bool", default=True),
-        apply_to_all_messages=dict(type="bool", default=False),
-        extra_parameters=dict(type="dict"),
-    )
-
-
-# --------------------------------------------------------------------------- desired state
-
-def _position(value):
-    """('top'|'bottom'|'before'|'after', rule name or None) from the ``position`` option, or raise."""
-    if isinstance(value, str) and value.strip().lower() in ("top", "bottom"):
-        return value.strip().lower(), None
-    if isinstance(value, dict) and len(value) == 1:
-        where, other = list(value.items())[0]
-        if where in ("before", "after") and isinstance(other, str) and other.strip():
-            return where, other.strip()
-    raise ConfigurationError(
-        "position: '%s' is not a position; write top, bottom, {before: <rule name>} or {after: <rule name>}" % (value,))
-
-
-def desired_state(params):
-    """The flat desired state from module options (raises ConfigurationError for unknown keys).
-
-    A section (``conditions``...) that is not given at all is not managed. When it is given and its purge option is
-    true, every key it does not set must be absent from the rule.
-    """
-    desired = dict((p.path, params.get(p.option)) for p in TOP_PROPS)
-    desired["priority"] = params.get("priority")
-    desired["position"] = params.get("position")
-    errors = []
-    for section in SECTIONS:
-        given = params.get(section)
-        if given is None:
-            continue
-        if not isinstance(given, dict):
-            errors.append("%s: give a dictionary of %s" % (section, section))
-            continue
-        known = dict((p.option, p) for p in TABLE if p.section == section)
-        for key in sorted(set(given) - set(known)):
-            errors.append("%s: unknown key '%s'. Known keys: %s. Pass other cmdlet parameters through "
-                          "extra_parameters with their cmdlet name" % (section, key, ", ".join(sorted(known))))
-        purge = params.get("purge_" + section, True)
-        for option, prop in known.items():
-            value = given.get(option)
-            if value is None and purge:
-                value = prop.empty()
-            desired[prop.path] = value
-    for param, value in sorted((params.get("extra_parameters") or {}).items()):
-        desired["extra_parameters." + str(param)] = value
-    n.raise_errors(errors)
-    return desired
-
-
-_TOP_ORDER = ("name", "state", "priority", "enabled", "mode", "comments", "activation_date", "expiry_date")
-_GROUPS = SECTIONS + ("extra_parameters",)
-
-
-def _path_sort(path):
-    head = path.split(".", 1)[0]
-    if path in _TOP_ORDER:
-        return (0, _TOP_ORDER.index(path), path)
-    if head in _GROUPS:
-        return (1, _GROUPS.index(head), path)
-    return (2, 0, path)
-
-
-def nest(flat, keep_none=False):
-    """Option form of a flat view: sections become dictionaries holding only their set keys."""
-    out = {}
-    for path in sorted(flat, key=_path_sort):
-        value = flat[path]
-        head, sep, rest = path.partition(".")
-        if sep and head in _GROUPS:
-            if value is None and not keep_none:
-                out.setdefault(head, {})
-                continue
-            out.setdefault(head, {})[rest] = value
-        else:
-            out[path] = value
-    return out
-
-
-# --------------------------------------------------------------------------- recipients
 
 def _is_group(obj):
     kinds = (obj.get("RecipientType"), obj.get("RecipientTypeDetails"))
@@ -928,8 +105,6 @@ class RecipientResolver(object):
                                                 "give an email address" % identity}
 
 
-# --------------------------------------------------------------------------- the spec
-
 class TransportRuleSpec(ResourceSpec):
     noun = "mail flow rule"
     result_key = "rule"
@@ -985,7 +160,7 @@ class TransportRuleSpec(ResourceSpec):
                     "(last). Or use position: top / bottom / {before: <rule>} / {after: <rule>}"
                     % (priority, len(others), len(others)))
             return priority
-        where, other = _position(position)
+        where, other = parse_position(position)
         if where == "top":
             return 0
         if where == "bottom":
@@ -1017,7 +192,7 @@ class TransportRuleSpec(ResourceSpec):
         refuses them, naming the option, before any write."""
         resolver = RecipientResolver(client)
         out, errors = dict(desired), []
-        for path in sorted(desired, key=_path_sort):
+        for path in sorted(desired, key=path_sort):
             prop, value = self.props.get(path), desired[path]
             if not isinstance(getattr(prop, "value", None), Recipients) or value is None or prop.absent(value):
                 continue
@@ -1050,7 +225,7 @@ class TransportRuleSpec(ResourceSpec):
             errors.append("priority: %d is negative; 0 is the first rule" % desired["priority"])
         if desired.get("position") is not None:
             try:
-                where, other = _position(desired["position"])
+                where, other = parse_position(desired["position"])
                 if other and other.lower() == (name or "").strip().lower():
                     errors.append("position: a rule cannot be placed %s itself; name another rule" % where)
             except ConfigurationError as exc:
@@ -1067,7 +242,7 @@ class TransportRuleSpec(ResourceSpec):
     def _size_error(desired):
         """A rule whose condition, exception and action values alone exceed the service's limit for one rule."""
         sizes = dict((path, _value_bytes(value)) for path, value in desired.items()
-                     if path.split(".", 1)[0] in _GROUPS and value is not None)
+                     if path.split(".", 1)[0] in GROUPS and value is not None)
         total = sum(sizes.values())
         if total <= RULE_SIZE_MAX:
             return None
@@ -1095,10 +270,10 @@ class TransportRuleSpec(ResourceSpec):
 
     @staticmethod
     def _window_error(activation, expiry):
-        start, end = parse_date(activation, strict=False), parse_date(expiry, strict=False)
+        start, end = n.parse_date(activation, strict=False), n.parse_date(expiry, strict=False)
         if start and end and end <= start:
             return ("expiry_date: %s is not after activation_date %s; the rule would never be active. Move "
-                    "expiry_date later or activation_date earlier" % (date_display(expiry), date_display(activation)))
+                    "expiry_date later or activation_date earlier" % (n.date_display(expiry), n.date_display(activation)))
         return None
 
     def _merged(self, desired, current):
@@ -1221,7 +396,7 @@ class TransportRuleSpec(ResourceSpec):
             value = self._effective(path, value)
             have = prop.current(current)
             if path == "activation_date" and have is None and not prop.absent(value):
-                if parse_date(value, strict=False) and parse_date(value, strict=False) <= _utcnow():
+                if n.parse_date(value, strict=False) and n.parse_date(value, strict=False) <= n.utcnow():
                     continue  # the service drops a past activation date: the rule is already active
             if prop.differs(value, have):
                 out[path] = value
@@ -1315,8 +490,6 @@ class TransportRuleSpec(ResourceSpec):
                   if rule.lower() != name.lower() and rule in after and after[rule] != before[rule]]
         return sorted(shifts, key=lambda s: (s["after"] is None, s["after"]))
 
-
-# --------------------------------------------------------------------------- one task
 
 def _result_view(flat):
     if not flat:

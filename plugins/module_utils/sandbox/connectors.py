@@ -24,6 +24,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records impo
     apply_bound, common_tail, fmt_date, fmt_unzoned,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results, unchanged_warning
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import TLS_SETTINGS
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -111,7 +112,7 @@ OUTBOUND_FIELDS = (
     Param("SmartHosts", "list", check=smart_host, type_name="Microsoft.Exchange.Data.SmartHost"),
     Param("RecipientDomains", "list", check=domain_with_subdomains, type_name="Microsoft.Exchange.Data.SmtpDomainWithSubdomains"),
     Param("TlsDomain", check=domain_no_star, type_name="Microsoft.Exchange.Data.SmtpDomainWithSubdomains"),
-    Param("TlsSettings", "enum", ("EncryptionOnly", "CertificateValidation", "DomainValidation"),
+    Param("TlsSettings", "enum", tuple(setting for _mode, setting in TLS_SETTINGS),
           type_name="Microsoft.Exchange.Data.TlsAuthLevel"),
     Param("IsTransportRuleScoped", "bool", nullable=False),
     Param("RouteAllMessagesViaOnPremises", "bool", nullable=False),

@@ -30,6 +30,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records impo
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results, unchanged_warning
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.connectors import OUTBOUND, RULE
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import resolve_rule_recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import AD_ATTRIBUTES
 
 MAX_RULES = 300
 MAX_RULE_SIZE = 8192
@@ -37,14 +38,6 @@ RULE_VERSION = "15.0.5.2"
 DLP_NONE = "00000000-0000-0000-0000-000000000000"
 CONTAINER = "CN=TransportVersioned,CN=Rules,CN=Transport Settings,"
 
-AD_ATTRIBUTES = (
-    "City", "Company", "Country", "CustomAttribute1", "CustomAttribute2", "CustomAttribute3", "CustomAttribute4",
-    "CustomAttribute5", "CustomAttribute6", "CustomAttribute7", "CustomAttribute8", "CustomAttribute9", "CustomAttribute10",
-    "CustomAttribute11", "CustomAttribute12", "CustomAttribute13", "CustomAttribute14", "CustomAttribute15", "Department",
-    "DisplayName", "Email", "FaxNumber", "FirstName", "HomePhoneNumber", "Initials", "LastName", "Manager", "MobileNumber",
-    "Notes", "Office", "OtherFaxNumber", "OtherHomePhoneNumber", "OtherPhoneNumber", "PagerNumber", "PhoneNumber", "POBox",
-    "State", "Street", "Title", "UserLogonName", "ZipCode",
-)
 SCOPES = ("InOrganization", "NotInOrganization")
 SCOPE_TEXT = {"InOrganization": "Inside the organization", "NotInOrganization": "Outside the organization"}
 

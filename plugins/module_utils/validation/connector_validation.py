@@ -24,12 +24,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import Config
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 
-TLS_MODES = {
-    None: None,
-    "EncryptionOnly": "encryption_only",
-    "CertificateValidation": "certificate_validation",
-    "DomainValidation": "domain_validation",
-}
 
 
 def _utc_now():
@@ -160,7 +154,7 @@ class Validation(object):
         use_mx = connector.get("UseMXRecord") is not False
         smart_hosts = [] if use_mx else list(connector.get("SmartHosts") or [])
         domains = _recipient_domains(recipients) or _plain_domains(connector.get("RecipientDomains"))
-        tls_mode = TLS_MODES.get(connector.get("TlsSettings"), None)
+        tls_mode = probe.TLS_SETTINGS_TO_MODE.get(str(connector.get("TlsSettings") or "").lower())
 
         if self.params["probe"]:
             if not smart_hosts and not domains:

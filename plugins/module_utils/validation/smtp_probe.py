@@ -31,14 +31,13 @@ from ansible_collections.m365.mailflow.plugins.module_utils.validation.certifica
     certificate_facts, certificate_names, classify_verify_code, describe_certificate, hostname_matches,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.validation.failures import is_ip, make_failure
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import TLS_SETTINGS
 from ansible_collections.m365.mailflow.plugins.module_utils.validation.routes import recipient_domain, resolve_route, route_domains
 
-TLS_MODES = (None, "encryption_only", "certificate_validation", "domain_validation")
+# The connector's TLS modes (service_data.TLS_SETTINGS); None is opportunistic TLS. CERT_MODES verify the certificate.
+TLS_MODES = (None,) + tuple(mode for mode, _setting in TLS_SETTINGS)
 CERT_MODES = ("certificate_validation", "domain_validation")
-TLS_SETTINGS_TO_MODE = {
-    None: None, "": None, "encryptiononly": "encryption_only",
-    "certificatevalidation": "certificate_validation", "domainvalidation": "domain_validation",
-}
+TLS_SETTINGS_TO_MODE = dict([(None, None), ("", None)] + [(setting.lower(), mode) for mode, setting in TLS_SETTINGS])
 TEST_SUBJECT = "Connector validation test from m365.mailflow"
 PROBE_HEADER = "X-M365-Mailflow-Probe"
 _QUEUE_ID_RE = re.compile(r"queued as ([A-Za-z0-9]+)")

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 import pytest
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine, wire
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import store as sandbox_store
@@ -99,7 +100,7 @@ RULE = {"name": "Route Adatum", "state": "present", "conditions": {"recipient_do
 
 
 def rule_params(**kwargs):
-    params = dict((k, None) for k in rules.argument_spec())
+    params = dict((k, None) for k in vocabulary.argument_spec())
     params.update(purge_conditions=True, purge_exceptions=True, purge_actions=True, apply_to_all_messages=False)
     params.update(RULE)
     params.update(kwargs)
