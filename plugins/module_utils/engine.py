@@ -184,7 +184,14 @@ class ResourceSpec(object):
 
     def __init__(self):
         self.by_option = dict((f.option, f) for f in self.fields)
-        self.warnings = []  # warnings about the input (module warnings, not failures)
+        # The context every hook sees, set by ``ensure`` for the task: whether it runs in check mode, and the sink of
+        # warnings about the input (module warnings, not failures).
+        self.check_mode = False
+        self.warnings = []
+
+    def desired_state(self, params):
+        """The desired state from module options: one entry per field (None = leave unmanaged)."""
+        return dict((f.option, params.get(f.option)) for f in self.fields)
 
     # ---- reads -------------------------------------------------------------
     def get_parameters(self, name):
@@ -303,6 +310,35 @@ class ResourceSpec(object):
     def changes(self, desired, current):
         return dict((o, v) for o, v in desired.items() if v is not None and self.by_option[o].differs(v, current))
 
+    # ---- the task's result -----------------------------------------------------------------------------------
+    def finish(self, client, name, desired, outcome):
+        """Last word on ``outcome`` after the task's writes (``ensure`` calls it when the object was there or
+        created). Default: nothing to add."""
+
+    def result_view(self, view):
+        """How a view (``outcome.before`` / ``after``) is shown in the result and the diff."""
+        return view
+
+    def result_extra(self, outcome):
+        """Members the result adds for this object family."""
+        return {}
+
+    def diff(self, outcome):
+        """The module's diff of ``outcome``: the object created or removed, or the properties that changed."""
+        header = "%s %s" % (self.noun, outcome.name)
+        before, after = self.result_view(outcome.before), self.result_view(outcome.after)
+        if outcome.action == "create":
+            return {"before": {}, "after": after, "before_header": header, "after_header": header}
+        if outcome.action == "delete":
+            return {"before": before, "after": {}, "before_header": header, "after_header": header}
+        keys = outcome.changed_properties
+        return {
+            "before": dict((k, outcome.before.get(k)) for k in keys),
+            "after": dict((k, outcome.after.get(k)) for k in keys),
+            "before_header": header,
+            "after_header": header,
+        }
+
 
 class Outcome(object):
     """What ``ensure`` did; ``result()`` is the module result."""
@@ -325,39 +361,31 @@ class Outcome(object):
             msg = "%s '%s' is already as desired" % (self.spec.noun, self.name)
         else:
             msg = "%s '%s' is already absent" % (self.spec.noun, self.name)
+        after = self.spec.result_view(self.after)
         result = {
             "changed": self.changed,
             "msg": msg,
             "action": self.action,
             "changed_properties": self.changed_properties,
             "commands": self.commands,
-            "before": self.before,
-            "after": self.after,
-            self.spec.result_key: self.after,
+            "before": self.spec.result_view(self.before),
+            "after": after,
+            self.spec.result_key: after,
         }
+        result.update(self.spec.result_extra(self))
         if diff_mode:
-            result["diff"] = self.diff()
+            result["diff"] = self.spec.diff(self)
         if warnings:
             result["service_warnings"] = list(warnings)
         return result
 
     def diff(self):
-        header = "%s %s" % (self.spec.noun, self.name)
-        if self.action == "create":
-            return {"before": {}, "after": self.after, "before_header": header, "after_header": header}
-        if self.action == "delete":
-            return {"before": self.before, "after": {}, "before_header": header, "after_header": header}
-        keys = self.changed_properties
-        return {
-            "before": dict((k, self.before.get(k)) for k in keys),
-            "after": dict((k, self.after.get(k)) for k in keys),
-            "before_header": header,
-            "after_header": header,
-        }
+        return self.spec.diff(self)
 
 
 def ensure(client, spec, name, state, desired, check_mode=False):
     """Converge one object. ``desired`` maps option -> value (None = leave unmanaged)."""
+    spec.check_mode = check_mode
     spec.check_name(name)
     if state == "present":
         spec.preflight(name, desired)
@@ -386,12 +414,15 @@ def ensure(client, spec, name, state, desired, check_mode=False):
     done = client.writes_done
     try:
         if state == "absent":
-            return _delete(client, spec, name, current, outcome, check_mode)
-        if current is None:
-            return _create(client, spec, name, desired, outcome, check_mode, waited)
-        return _update(client, spec, name, desired, current, outcome, check_mode)
+            outcome = _delete(client, spec, name, current, outcome, check_mode)
+        elif current is None:
+            outcome = _create(client, spec, name, desired, outcome, check_mode, waited)
+        else:
+            outcome = _update(client, spec, name, desired, current, outcome, check_mode)
     except MailflowError as exc:
         raise _after_writes(exc, client, done, spec, name, outcome)
+    spec.finish(client, name, desired, outcome)
+    return outcome
 
 
 def _after_writes(error, client, done, spec, name, outcome):

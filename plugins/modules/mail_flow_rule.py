@@ -588,11 +588,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.module import Mailfl
 
 def main():
     module = MailflowModule(vocabulary.argument_spec())
-
-    def work(mod):
-        return rules.ensure_rule(mod.client, mod.params, check_mode=mod.check_mode, diff_mode=mod.diff_mode)
-
-    module.run(work)
+    module.ensure(*rules.rule_task(module.params))
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ def _view(kind, obj, args):
     if kind == "outbound":
         return OutboundConnectorSpec().view(obj)
     spec = rules.TransportRuleSpec(args.get("extra_parameters"))
-    return rules._result_view(spec.view(obj))  # pylint: disable=protected-access
+    return spec.result_view(spec.view(obj))
 
 
 def _desired_holds(kind, obj, args):

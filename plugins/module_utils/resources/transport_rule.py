@@ -125,8 +125,6 @@ class TransportRuleSpec(ResourceSpec):
         self.snapshot = None
         self.read_after = None  # client.writes_done when the rules were last read (see ensure_rule)
         self.aliases = {}
-        self.check_mode = False
-        self.warnings = []
 
     # ---- reads -------------------------------------------------------------------------------------------------
     def read(self, client, name):
@@ -474,6 +472,50 @@ class TransportRuleSpec(ResourceSpec):
                 after["priority"] = target
         return after
 
+    # ---- the task's result ----------------------------------------------------------------------------------------
+    def finish(self, client, name, desired, outcome):
+        """The rule as it stands and the priorities of the others (shifted_rules) are read after the last write. A
+        read-back while a write was retried (client verify) came before that write completed: it does not count. A
+        created rule's changed properties are those the task set."""
+        if outcome.changed and not self.check_mode and self.read_after != client.writes_done:
+            try:
+                final = self.read(client, name)
+            except MailflowError:
+                final = None
+            if final is not None or outcome.action == "delete":
+                outcome.after = self.view(final)
+        if outcome.action == "create":
+            outcome.changed_properties = sorted(
+                [p for p, v in desired.items() if p in self.props and v is not None and not self.props[p].absent(v)]
+                + (["priority"] if desired.get("priority") is not None or desired.get("position") is not None else []))
+
+    def result_view(self, view):
+        """Option form (sections as dictionaries) with ``state``, or {} for no rule."""
+        if not view:
+            return {}
+        out = nest(view)
+        out["state"] = "present"
+        return out
+
+    def result_extra(self, outcome):
+        after = outcome.after
+        priority = after.get("priority") if after else None
+        return {"priority": priority,
+                "shifted_rules": self.shifted(outcome.name, outcome.action, priority,
+                                              predicted=self.check_mode and outcome.changed)}
+
+    def diff(self, outcome):
+        if outcome.action in ("create", "delete"):
+            return super(TransportRuleSpec, self).diff(outcome)
+        header = "%s %s" % (self.noun, outcome.name)
+        keys = outcome.changed_properties
+        return {
+            "before": nest(dict((k, outcome.before.get(k)) for k in keys), keep_none=True),
+            "after": nest(dict((k, outcome.after.get(k)) for k in keys), keep_none=True),
+            "before_header": header,
+            "after_header": header,
+        }
+
     # ---- priority shifts ---------------------------------------------------------------------------------------------
     def shifted(self, name, action, final_priority, predicted):
         """[{name, before, after}] of the other rules whose priority changed (predicted in check mode)."""
@@ -491,60 +533,16 @@ class TransportRuleSpec(ResourceSpec):
         return sorted(shifts, key=lambda s: (s["after"] is None, s["after"]))
 
 
-def _result_view(flat):
-    if not flat:
-        return {}
-    view = nest(flat)
-    view["state"] = "present"
-    return view
-
-
-def _diff(outcome, before, after):
-    header = "mail flow rule %s" % outcome.name
-    if outcome.action == "create":
-        return {"before": {}, "after": _result_view(after), "before_header": header, "after_header": header}
-    if outcome.action == "delete":
-        return {"before": _result_view(before), "after": {}, "before_header": header, "after_header": header}
-    keys = outcome.changed_properties
-    return {
-        "before": nest(dict((k, before.get(k)) for k in keys), keep_none=True),
-        "after": nest(dict((k, after.get(k)) for k in keys), keep_none=True),
-        "before_header": header,
-        "after_header": header,
-    }
+def rule_task(params):
+    """(spec, name, state, desired) of one mail_flow_rule task, from its module options."""
+    name, state = params["name"], params.get("state") or "present"
+    spec = TransportRuleSpec(params.get("extra_parameters"), bool(params.get("apply_to_all_messages")))
+    desired = spec.normalise(desired_state(params)) if state == "present" else {}
+    return spec, name, state, desired
 
 
 def ensure_rule(client, params, check_mode=False, diff_mode=False):
-    """Converge one mail flow rule from module options; return the module result."""
-    name, state = params["name"], params.get("state") or "present"
-    spec = TransportRuleSpec(params.get("extra_parameters"), bool(params.get("apply_to_all_messages")))
-    spec.check_mode = check_mode
-    desired = spec.normalise(desired_state(params)) if state == "present" else {}
+    """Converge one mail flow rule from module options; return the module result (as ``MailflowModule.ensure``)."""
+    spec, name, state, desired = rule_task(params)
     outcome = engine.ensure(client, spec, name, state, desired, check_mode=check_mode)
-    if outcome.changed and not check_mode:
-        # The rule as it stands and the priorities of the others (shifted_rules) are read after the last write. A
-        # read-back while a write was retried (client verify) came before that write completed: it does not count.
-        if spec.read_after != client.writes_done:
-            try:
-                final = spec.read(client, name)
-            except MailflowError:
-                final = None
-            if final is not None or outcome.action == "delete":
-                outcome.after = spec.view(final)
-    if outcome.action == "create":
-        outcome.changed_properties = sorted(
-            [p for p, v in desired.items() if p in spec.props and v is not None and not spec.props[p].absent(v)]
-            + (["priority"] if desired.get("priority") is not None or desired.get("position") is not None else []))
-    result = outcome.result(check_mode, False, warnings=list(client.warnings) + spec.warnings)
-    before, after = outcome.before, outcome.after
-    result.update({
-        "before": _result_view(before),
-        "after": _result_view(after),
-        "rule": _result_view(after),
-        "priority": after.get("priority") if after else None,
-        "shifted_rules": spec.shifted(name, outcome.action, after.get("priority") if after else None,
-                                      predicted=check_mode and outcome.changed),
-    })
-    if diff_mode:
-        result["diff"] = _diff(outcome, before, after)
-    return result
+    return outcome.result(check_mode, diff_mode, warnings=list(client.warnings) + spec.warnings)

@@ -25,7 +25,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_co
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 
 
-
 def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 

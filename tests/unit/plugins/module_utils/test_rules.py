@@ -38,7 +38,7 @@ def test_table_maps_keys_to_parameters():
     assert vocabulary.BY_PATH["exceptions.sender_ip_ranges"].param == "ExceptIfSenderIpRanges"
     assert vocabulary.BY_PATH["conditions.header_contains"].params == ("HeaderContainsMessageHeader", "HeaderContainsWords")
     assert vocabulary.BY_PATH["exceptions.header_contains"].params == ("ExceptIfHeaderContainsMessageHeader",
-                                                                  "ExceptIfHeaderContainsWords")
+                                                                       "ExceptIfHeaderContainsWords")
     assert vocabulary.BY_PATH["actions.set_header"].params == ("SetHeaderName", "SetHeaderValue")
     assert vocabulary.BY_PATH["actions.reject_message"].params == ("RejectMessageReasonText", "RejectMessageEnhancedStatusCode")
     for section in vocabulary.SECTIONS:
@@ -126,7 +126,7 @@ def test_nest_builds_option_form():
     flat = {"name": "R", "priority": 2, "enabled": True, "conditions.from": None,
             "conditions.recipient_domain_is": ["a.example"], "actions.set_header": {"name": "X", "value": "1"}}
     assert vocabulary.nest(flat) == {"name": "R", "priority": 2, "enabled": True, "conditions": {"recipient_domain_is": ["a.example"]},
-                                "actions": {"set_header": {"name": "X", "value": "1"}}}
+                                     "actions": {"set_header": {"name": "X", "value": "1"}}}
 
 
 # --------------------------------------------------------------------------- position arithmetic
