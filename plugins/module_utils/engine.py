@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The idempotent resource engine: desired versus current, one generic comparison.
 
-A ``ResourceSpec`` describes one object family (cmdlets, fields, pre-flight
+A ``ResourceSpec`` describes one object family (cmdlets, fields - ``fields.Field`` -, pre-flight
 checks); ``ensure`` reads the object once, plans create / update / delete /
 nothing, sends only the parameters that differ, makes no write in check mode,
 and returns the object as it stands after the task with a per-property diff.
@@ -31,10 +31,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
 # Memo kind under which we note that one of our writes stopped an object referring to an object of ``kind`` (a rule
 # removed or re-pointed away from a connector): ``RELEASED % "outbound connector"``.
 RELEASED = "reference to %s"
-
-
-def _identity(value):
-    return value
 
 
 # --------------------------------------------------------------------------- what this run wrote (memo.py)
@@ -117,59 +113,6 @@ def await_visible(client, spec, name):
     return None
 
 
-class Field(object):
-    """One managed property: module option ``option`` <-> cmdlet parameter ``param``.
-
-    ``key`` maps one value (as written by the user or as read back) to its
-    comparison form; ``display`` maps a read-back value to what a user would
-    write. For ``multi=True`` both apply element-wise and order is ignored.
-    ``empty_is_null`` sends ``None`` (PowerShell ``$null``) to clear the value. ``send`` maps a user value to
-    the cmdlet's (e.g. ``domain_validation`` -> ``DomainValidation``, ``mail.td.example.`` -> ``mail.td.example``);
-    ``null_value`` is how a ``$null`` read back is shown (e.g. ``opportunistic`` for TlsSettings). A list is sent
-    with one entry per value: entries with the same ``key`` are sent once, as first written.
-    """
-
-    def __init__(self, option, param, multi=False, key=None, display=None, empty_is_null=True, read=None,
-                 send=None, null_value=None):
-        self.option = option
-        self.param = param
-        self.multi = multi
-        self.key = key or _identity
-        self.display = display or _identity
-        self.empty_is_null = empty_is_null
-        self.read = read or param
-        self.send = send or _identity
-        self.null_value = null_value
-
-    def current(self, obj):
-        """The user-facing value of this field in a read-back object."""
-        value = obj.get(self.read)
-        if self.multi:
-            if value is None:
-                return []
-            if not isinstance(value, list):
-                value = [value]
-            return [self.display(v) for v in value]
-        return self.display(value) if value is not None else self.null_value
-
-    def comparable(self, value):
-        if self.multi:
-            return sorted(set(self.key(v) for v in (value or [])))
-        if value in ("", None) or value == self.null_value:
-            return None
-        return self.key(value)
-
-    def differs(self, desired, obj):
-        return self.comparable(desired) != self.comparable(self.current(obj))
-
-    def to_param(self, value):
-        if (self.empty_is_null and value in ("", [], None)) or (value is not None and value == self.null_value):
-            return None
-        if self.multi:
-            return [self.send(v) for v in n.unique(value, self.key)]
-        return self.send(value)
-
-
 class ResourceSpec(object):
     """Base class for an object family. Subclasses set the class attributes and may override hooks."""
 
@@ -192,6 +135,14 @@ class ResourceSpec(object):
     def desired_state(self, params):
         """The desired state from module options: one entry per field (None = leave unmanaged)."""
         return dict((f.option, params.get(f.option)) for f in self.fields)
+
+    def field_errors(self, desired):
+        """The value check of every field given a value (``fields.Field.errors``), in field order."""
+        errors = []
+        for field in self.fields:
+            if desired.get(field.option) is not None:
+                errors.extend(field.errors(desired[field.option]))
+        return errors
 
     # ---- reads -------------------------------------------------------------
     def get_parameters(self, name):
@@ -241,16 +192,16 @@ class ResourceSpec(object):
         params = {"Name": name}
         params.update(self.create_constants)
         for option, value in desired.items():
-            if value is None or (value in ([], "") and self.by_option[option].empty_is_null):
+            if value is None or value in ([], ""):
                 continue
-            params[self.by_option[option].param] = self.by_option[option].to_param(value)
+            params.update(self.by_option[option].to_params(value))
         return params
 
     def update_parameters(self, current, changes):
         """Parameters of the one Set call that applies ``changes`` (option -> desired value)."""
         params = {"Identity": self.identity(current)}
         for option, value in changes.items():
-            params[self.by_option[option].param] = self.by_option[option].to_param(value)
+            params.update(self.by_option[option].to_params(value))
         return params
 
     def update_commands(self, current, changes):
@@ -308,7 +259,8 @@ class ResourceSpec(object):
         return after
 
     def changes(self, desired, current):
-        return dict((o, v) for o, v in desired.items() if v is not None and self.by_option[o].differs(v, current))
+        return dict((o, v) for o, v in desired.items()
+                    if v is not None and self.by_option[o].differs(v, self.by_option[o].current(current)))
 
     # ---- the task's result -----------------------------------------------------------------------------------
     def finish(self, client, name, desired, outcome):

@@ -5,10 +5,10 @@
 
 A ``Value`` type says how one kind of value behaves (free text, a set of words or domains, recipients, a
 size, an enum, a date...): its value check, its comparable form (``key``), how a read-back value is shown
-(``display``), what is sent (``send``). A ``Prop`` binds a value type to a module option (or a path in a
+(``display``), what is sent (``send``). A ``Field`` binds a value type to a module option (or a path in a
 section, ``conditions.sender_ip_ranges``) and one cmdlet parameter; a ``Pair`` to two parameters set
-together. ``Field`` is the connector modules' descriptor (same jobs, with the key and display functions
-given directly)."""
+together. Every object family uses them: the connector specs with ``Plain`` values (given by their key, display,
+send and check functions), the rule vocabulary with the typed ones."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -57,6 +57,54 @@ class Value(object):
     def shown(self, value):
         """How a value the user gave will read back (check-mode predictions)."""
         return value
+
+    def read_back(self, raw):
+        """The value in option form from what the service reads back, None when not set."""
+        if self.multi:
+            if raw in (None, ""):
+                return None
+            items = [self.display(v) for v in (raw if isinstance(raw, list) else [raw]) if v not in (None, "")]
+            return items or None
+        if raw is None or raw == "":
+            return None
+        value = self.display(raw)
+        return None if self.absent(value) else value
+
+
+class Plain(Value):
+    """A value type given by its functions (the connector modules' fields): ``key`` its comparable form, ``display``
+    a read-back value as a user writes it, ``send`` what the cmdlet is given, ``check(field, value, **check_args)``
+    the value check (of each entry of a list). An unset value reads back as ``[]`` (lists) or ``unset`` (for example
+    ``opportunistic`` for TlsSettings $null); an empty value and ``unset`` clear the parameter ($null)."""
+
+    def __init__(self, multi=False, key=None, display=None, send=None, unset=None, check=None, **check_args):
+        self.multi = multi
+        self.arg = {"type": "list", "elements": "str"} if multi else {"type": "raw"}
+        self.unset = unset
+        self._key, self._display, self._send = key, display, send
+        self.check, self.check_args = check, check_args
+
+    def absent(self, value):
+        return value in ("", [], None) or (self.unset is not None and value == self.unset)
+
+    def error(self, field, value):
+        return self.check(field, value, **self.check_args) if self.check else None
+
+    def key(self, value):
+        return self._key(value) if self._key else value
+
+    def display(self, raw):
+        return self._display(raw) if self._display else raw
+
+    def send(self, value):
+        return self._send(value) if self._send else value
+
+    def read_back(self, raw):
+        if self.multi:
+            if raw is None:
+                return []
+            return [self.display(v) for v in (raw if isinstance(raw, list) else [raw])]
+        return self.display(raw) if raw is not None else self.unset
 
 
 class Text(Value):
@@ -393,16 +441,19 @@ class Patterns(Raw):
         return tuple(sorted(set(str(v) for v in (value if isinstance(value, list) else [value]))))
 
 
-class Prop(object):
-    """One rule property in flat form: option path <-> one cmdlet parameter."""
+class Field(object):
+    """One managed property: module option (or ``section.option`` path) <-> one cmdlet parameter, read back from
+    ``read`` (default the parameter), its values described by ``value`` (a ``Value`` type). The one descriptor of
+    every object family: the engine compares, sends and shows every field through it, and a spec's pre-flight runs
+    every field's value check (``errors``)."""
 
-    def __init__(self, section, option, param, value, read=None):
+    def __init__(self, option, param, value=None, read=None, section=""):
         self.section = section
         self.option = option
         self.path = "%s.%s" % (section, option) if section else option
         self.param = param
         self.read = read or param
-        self.value = value
+        self.value = value if value is not None else Plain()
 
     @property
     def params(self):
@@ -418,17 +469,8 @@ class Prop(object):
         return self.value.empty()
 
     def current(self, obj):
-        """The value in option form as read back, None when not set."""
-        raw = obj.get(self.read)
-        if self.value.multi:
-            if raw in (None, ""):
-                return None
-            items = [self.value.display(v) for v in (raw if isinstance(raw, list) else [raw]) if v not in (None, "")]
-            return items or None
-        if raw is None or raw == "":
-            return None
-        value = self.value.display(raw)
-        return None if self.absent(value) else value
+        """The value in option form as read back (what ``value.read_back`` makes of it)."""
+        return self.value.read_back(obj.get(self.read))
 
     def comparable(self, value):
         if self.absent(value):
@@ -466,18 +508,18 @@ class Prop(object):
         return [self.value.error(self.path, value)]
 
 
-class Pair(Prop):
+class Pair(Field):
     """A property made of several parameters that travel together (header_contains, set_header, reject_message).
 
     ``required``: every sub-key must be given; otherwise at least one must be, and a sub-key left out is the
     service's default (not compared, not sent).
     """
 
-    def __init__(self, section, option, subs, required=True):
+    def __init__(self, option, subs, required=True, section=""):
         self.section = section
         self.option = option
         self.path = "%s.%s" % (section, option)
-        self.subs = [Prop(section, "%s.%s" % (option, sub), param, value) for sub, param, value in subs]
+        self.subs = [Field("%s.%s" % (option, sub), param, value, section=section) for sub, param, value in subs]
         self.names = [sub for sub, _param, _value in subs]
         self.required = required
 

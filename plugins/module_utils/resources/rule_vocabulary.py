@@ -7,7 +7,7 @@ table, and the flat desired state built from module options.
 
 A rule is handled in *flat* form, one entry per property path (``conditions.sender_ip_ranges``,
 ``actions.set_header``, ``mode``, ``extra_parameters.SetAuditSeverity``...), each described by a
-``fields.Prop``. ``None`` in the desired state means "not managed"; an empty value (``[]``, ``""``, ``{}``,
+``fields.Field``. ``None`` in the desired state means "not managed"; an empty value (``[]``, ``""``, ``{}``,
 ``false`` for flags) means "must not be set" and clears it."""
 
 from __future__ import absolute_import, division, print_function
@@ -17,7 +17,7 @@ __metaclass__ = type
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.fields import (
-    AdAttributes, CiText, Date, Domains, Enum, Flag, HeaderName, IpRanges, Pair, Patterns, Prop, Raw, Recipients,
+    AdAttributes, CiText, Date, Domains, Enum, Field, Flag, HeaderName, IpRanges, Pair, Patterns, Raw, Recipients,
     RuleState, Scl, Size, StatusCode, Text, Words,
 )
 
@@ -123,18 +123,18 @@ def _props(section, table, prefix=""):
         option, target = entry[0], entry[1]
         if isinstance(target, tuple):
             subs = [(sub, prefix + param, value) for sub, param, value in target]
-            props.append(Pair(section, option, subs, required=entry[2]))
+            props.append(Pair(option, subs, required=entry[2], section=section))
         else:
-            props.append(Prop(section, option, prefix + target, entry[2]))
+            props.append(Field(option, prefix + target, entry[2], section=section))
     return props
 
 
 TOP_PROPS = (
-    Prop("", "enabled", "Enabled", RuleState(), read="State"),
-    Prop("", "mode", "Mode", Enum(MODES)),
-    Prop("", "comments", "Comments", Text()),
-    Prop("", "activation_date", "ActivationDate", Date()),
-    Prop("", "expiry_date", "ExpiryDate", Date()),
+    Field("enabled", "Enabled", RuleState(), read="State"),
+    Field("mode", "Mode", Enum(MODES)),
+    Field("comments", "Comments", Text()),
+    Field("activation_date", "ActivationDate", Date()),
+    Field("expiry_date", "ExpiryDate", Date()),
 )
 TABLE = tuple(TOP_PROPS) + tuple(_props("conditions", PREDICATES) + _props("exceptions", PREDICATES, "ExceptIf")
                                  + _props("actions", ACTIONS))

@@ -23,7 +23,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     MailflowError,
     NotFoundError,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils.fields import Prop, Recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Recipients
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.rule_vocabulary import (
     GROUPS, BY_PARAM, BY_PATH, COMMENTS_MAX, NAME_MAX, NON_CONDITION_PARAMETERS, RESERVED_PARAMETERS, ROUTE,
@@ -117,7 +117,7 @@ class TransportRuleSpec(ResourceSpec):
         super(TransportRuleSpec, self).__init__()
         self.props = dict(BY_PATH)
         for param in sorted(extra_parameters or {}):
-            prop = Prop("extra_parameters", str(param), str(param), extra_value(str(param)))
+            prop = Field(str(param), str(param), extra_value(str(param)), section="extra_parameters")
             self.props[prop.path] = prop
         self.extra = sorted(str(p) for p in (extra_parameters or {}))
         self.apply_to_all_messages = apply_to_all_messages
