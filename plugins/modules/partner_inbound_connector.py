@@ -257,6 +257,7 @@ service_warnings:
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
 
+
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True),

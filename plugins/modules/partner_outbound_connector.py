@@ -260,6 +260,7 @@ service_warnings:
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import TLS_SETTINGS, OutboundConnectorSpec
 
+
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True),

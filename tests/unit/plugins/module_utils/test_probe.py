@@ -329,8 +329,8 @@ def test_connect_refused_and_timeout(stub_factory):
 
 def test_service_validation_tree_from_report(monkeypatch):
     cert_failure = failures.make_failure("subject_mismatch", "certificate", "certificate of mx.a.example does not match *.a.example",
-                                          "presented CN=x SAN=y", host="mx.a.example", ip="192.0.2.1", port=25,
-                                          required="*.a.example", presented="x")
+                                         "presented CN=x SAN=y", host="mx.a.example", ip="192.0.2.1", port=25,
+                                         required="*.a.example", presented="x")
     host = {"host": "mx.a.example", "ip": "192.0.2.1", "port": 25, "ok": False, "certificate": None, "delivered": [],
             "failures": [cert_failure],
             "steps": [{"step": "connect", "ok": True, "detail": "220 hi"}, {"step": "ehlo", "ok": True, "detail": "250"},
