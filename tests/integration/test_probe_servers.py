@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""probe.py against real loopback servers: a private Postfix instance (one smtpd per scenario) and dnsmasq."""
+"""The connector validation probe (validation/) against real loopback servers: a private Postfix instance (one smtpd per scenario) and dnsmasq."""
 
 from __future__ import absolute_import, division, print_function
 

@@ -10,7 +10,7 @@ and reads the tenant; this module only judges data:
    argument_specs.yml``, passed in as data), with the path of each value (``rules[1].conditions``);
 2. the cross-field rules of a partner (``inbound.restrict_domains_to_certificate`` needs a certificate name...);
 3. the modules' own pre-flight of each object the role would write (``InboundConnectorSpec.preflight``,
-   ``OutboundConnectorSpec.preflight``, ``rules.desired_state`` and ``TransportRuleSpec.preflight``), on the exact
+   ``OutboundConnectorSpec.preflight``, ``rule_vocabulary.desired_state`` and ``TransportRuleSpec.preflight``), on the exact
    parameters the role passes;
 4. across the partners of a tenant: names compared without case, object names, shared sender and recipient domains;
 5. against the tenant as it is (``check_tenant``): objects of the same name that onboarding did not create (adopted

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""probe.py without real mail servers: name matching, verify codes, task details, route ordering, a stub SMTP."""
+"""The connector validation probe (validation/) without real mail servers: name matching, verify codes, task details, route ordering, a stub SMTP."""
 
 from __future__ import absolute_import, division, print_function
 
