@@ -44,7 +44,8 @@ options:
         space form C(smtp:adatum.com;1) is accepted too, with a cost from 1 to 100.
       - Required to create the connector; when given, the list replaces the current one.
       - A wildcard inside a name (C(mail.*.adatum.com)) is refused.
-      - Unicode (internationalised) names such as C(bücher.example) are accepted and converted to their A-label form C(xn--bcher-kva.example), which is what is sent, compared and stored.
+      - Unicode (internationalised) names such as C(bücher.example) are accepted and converted to their A-label
+        form C(xn--bcher-kva.example), which is what is sent, compared and stored.
     type: list
     elements: str
   sender_ip_addresses:

@@ -47,7 +47,8 @@ options:
     description:
       - The recipient domains this connector delivers for. C(adatum.com) is that domain only, C(*.adatum.com) the
         domain and its subdomains, C(*) every domain. A wildcard inside a name is refused.
-      - Unicode (internationalised) names such as C(bücher.example) are accepted and converted to their A-label form C(xn--bcher-kva.example), which is what is sent, compared and stored.
+      - Unicode (internationalised) names such as C(bücher.example) are accepted and converted to their A-label
+        form C(xn--bcher-kva.example), which is what is sent, compared and stored.
       - Required unless O(transport_rule_scoped=true); cannot be combined with it. When given, the list replaces
         the current one; V([]) clears it.
     type: list
