@@ -21,6 +21,14 @@ import re
 import warnings
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+
+try:
+    import idna as _idna  # IDNA 2008 with the UTS #46 mapping; installed with requests (a dependency of msal)
+except ImportError:  # pragma: no cover - exercised only where requests/idna is missing
+    # Without it, Python's own 'idna' codec (IDNA 2003, nameprep) converts the names: the same A-label for ordinary
+    # names (bücher.example), but it also takes a few code points IDNA 2008 refuses (symbols, joiners) and maps
+    # 'ß' to 'ss' (IDNA 2008: xn--zca). docs/partner-definitions.md says so.
+    _idna = None
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import RESERVED_IPV4_NETWORKS, SIZE_UNITS
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -35,13 +43,115 @@ COST_MIN, COST_MAX = 1, 100  # address space cost (SenderDomains smtp:domain;cos
 RESERVED_IPV4 = tuple(ipaddress.ip_network(n) for n in RESERVED_IPV4_NETWORKS)
 
 
+# --------------------------------------------------------------------------- domain and host names (IDNA)
+
+# The label separators IDNA (RFC 3490 3.1) reads as a full stop: ideographic, full-width and half-width stops.
+_DOTS = re.compile("[\u3002\uff0e\uff61]")
+
+
+class IdnaError(ValueError):
+    """A name that has no A-label form; ``str()`` says why, in the words of the checks' messages."""
+
+
+def _ascii(text):
+    return all(ord(c) < 128 for c in text)
+
+
+def _label_to_ascii(label):
+    """The A-label (``xn--...``) of one non-ASCII label, or IdnaError."""
+    if _idna is not None:
+        try:
+            return _idna.encode(label, uts46=True, transitional=False).decode("ascii")
+        except UnicodeError as exc:  # idna.IDNAError and its kinds are UnicodeErrors
+            reason = str(exc)
+            if "too long" in reason.lower():
+                try:
+                    alabel = "xn--" + _idna.uts46_remap(label, std3_rules=False, transitional=False).encode(
+                        "punycode").decode("ascii")
+                except (UnicodeError, ValueError):
+                    alabel = None
+                if alabel:
+                    reason = "the label '%s' becomes %s (%d characters) and a label may have at most 63" % (
+                        label, alabel, len(alabel))
+            raise IdnaError(reason)
+    try:
+        return label.encode("idna").decode("ascii")  # IDNA 2003 (see the import above)
+    except UnicodeError as exc:
+        reason = str(exc)
+        if "too long" in reason:
+            reason = "the label '%s' is empty or longer than 63 characters after conversion" % label
+        raise IdnaError(reason)
+
+
+def idna_name(value):
+    """The A-label (ASCII) form of a domain or host name, the one normaliser of every domain the collection takes.
+
+    Blanks around the name are dropped; a name that is all ASCII is returned as written (an ``xn--`` A-label too),
+    so its checks and its case stay what they were. A name with non-ASCII letters (``Bücher.example``) is converted
+    label by label with the ``idna`` package (IDNA 2008, UTS #46 mapping: case folded, ``。`` read as a dot) and
+    returned in lower case (``xn--bcher-kva.example``); ``*`` labels (``*.bücher.example``, ``*``) and the root's
+    trailing dot are kept for the checks to judge. Raises IdnaError when a label has no A-label form (a code point
+    IDNA does not allow, a label longer than 63 characters once converted, a hyphen at either end).
+
+    Exchange Online stores and reads back domains in A-label form (SMTP domains are ASCII in its data types); that
+    it does so for the connector and rule parameters, and refuses a U-label, is inferred: /work/shared/reference
+    says nothing about IDN. So the client converts before it checks, compares or sends anything.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if _ascii(text):
+        return text
+    labels = _DOTS.sub(".", text).split(".")
+    out = []
+    for label in labels:
+        out.append(label if (_ascii(label) or "*" in label) else _label_to_ascii(label))
+    return ".".join(out).lower()
+
+
+def idna_problem(field, value, example="contoso.com"):
+    """Why ``value`` (a domain or host name of option ``field``) cannot be converted to its A-label form, or None."""
+    try:
+        idna_name(value)
+    except IdnaError as exc:
+        return ("%s: '%s' is not a domain name that can be converted to its ASCII (A-label, xn--) form: %s. Write the "
+                "domain as it is registered (for example %s or bücher.example), or give its A-label form"
+                % (field, value, exc, example))
+    return None
+
+
+def idna_shown(value):
+    """How a name is quoted in messages: ``'bücher.example' (xn--bcher-kva.example)`` when the user wrote a
+    Unicode name (both forms), ``'contoso.com'`` otherwise."""
+    text = str(value)
+    try:
+        alabel = idna_name(text)
+    except IdnaError:
+        alabel = None
+    if alabel is None or _ascii(text.strip()) or not _ascii(alabel):
+        return "'%s'" % value
+    return "'%s' (%s)" % (value, alabel)
+
+
+def _idna_or_self(value):
+    try:
+        return idna_name(value)
+    except IdnaError:
+        return value.strip() if isinstance(value, str) else value
+
+
 # --------------------------------------------------------------------------- domains
 
 def domain_error(field, value, allow_subdomain_wildcard=True, allow_star=False):
-    """Return why ``value`` is not a valid domain for ``field``, or None."""
+    """Return why ``value`` is not a valid domain for ``field``, or None (Unicode names are judged in their A-label
+    form, and quoted in both forms)."""
     if not isinstance(value, str) or not value.strip():
         return "%s: an empty value is not a domain" % field
-    text = value.strip().rstrip(".").lower()
+    problem = idna_problem(field, value)
+    if problem:
+        return problem
+    shown = idna_shown(value)
+    text = idna_name(value).rstrip(".").lower()
     if text == "*":
         if allow_star:
             return None
@@ -49,30 +159,32 @@ def domain_error(field, value, allow_subdomain_wildcard=True, allow_star=False):
     labels = text.split(".")
     if labels[0] == "*":
         if not allow_subdomain_wildcard:
-            return "%s: '%s' has a wildcard; give a plain domain such as contoso.com" % (field, value)
+            return "%s: %s has a wildcard; give a plain domain such as contoso.com" % (field, shown)
         labels = labels[1:]
     if any("*" in label for label in labels):
-        return ("%s: '%s' has a wildcard inside the name; only a leading '*.' is allowed (for example "
-                "*.contoso.com for contoso.com and all its subdomains)" % (field, value))
+        return ("%s: %s has a wildcard inside the name; only a leading '*.' is allowed (for example "
+                "*.contoso.com for contoso.com and all its subdomains)" % (field, shown))
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        return "%s: '%s' is not a valid domain name (expected something like contoso.com)" % (field, value)
+        return "%s: %s is not a valid domain name (expected something like contoso.com)" % (field, shown)
     if len(text) > 253:
-        return "%s: '%s' is longer than 253 characters" % (field, value)
+        return "%s: %s is longer than 253 characters%s" % (
+            field, shown, "" if _ascii(value.strip()) else " in its A-label form")
     return None
 
 
 def domain_key(value):
-    """Canonical comparison form of a domain: lower case, no trailing dot."""
-    return value.strip().rstrip(".").lower()
+    """Canonical comparison form of a domain: its A-label form, lower case, no trailing dot."""
+    return _idna_or_self(value).rstrip(".").lower()
 
 
 def domain_text(value):
-    """The form sent for a domain or host name: as written, without surrounding blanks or the root's trailing dot.
+    """The form sent for a domain or host name: as written (a Unicode name in its A-label form), without
+    surrounding blanks or the root's trailing dot.
 
     ``mail.td.example.`` (fully qualified, with the root label) is the same name as ``mail.td.example``; the
     service stores it without the dot, so it is sent without it.
     """
-    return value.strip().rstrip(".") if isinstance(value, str) else value
+    return _idna_or_self(value).rstrip(".") if isinstance(value, str) else value
 
 
 def parse_address_space(value):
@@ -82,6 +194,13 @@ def parse_address_space(value):
     if match:
         return domain_key(match.group("domain")), int(match.group("cost") or 1)
     return domain_key(text), 1
+
+
+def address_space_domain(value):
+    """The domain of an address space as written (``smtp:Bücher.example;5`` -> ``Bücher.example``), for messages."""
+    text = value.strip()
+    match = _ADDRESS_SPACE.match(text)
+    return match.group("domain").strip() if match else text
 
 
 def address_space_key(value):
@@ -240,8 +359,8 @@ def smart_host_error(field, value):
 
 
 def smart_host_key(value):
-    """Smart hosts compare as IPv4 addresses (``192.0.2.1`` = ``192.0.2.1/32``) or as host names (no case, no
-    trailing dot)."""
+    """Smart hosts compare as IPv4 addresses (``192.0.2.1`` = ``192.0.2.1/32``) or as host names (A-label form, no
+    case, no trailing dot)."""
     text = str(value).strip()
     if re.match(r"^[0-9./]+$", text):
         return ipv4_key(text)
@@ -252,6 +371,20 @@ def email_error(field, value):
     if not isinstance(value, str) or not _EMAIL.match(value.strip()):
         return "%s: '%s' is not an email address" % (field, value)
     return domain_error(field, value.strip().rsplit("@", 1)[1], allow_subdomain_wildcard=False)
+
+
+def address_text(value):
+    """The form sent for an email address: without surrounding blanks, its domain part in A-label form
+    (``anna@bücher.example`` -> ``anna@xn--bcher-kva.example``); the local part is kept as written."""
+    if not isinstance(value, str) or "@" not in value:
+        return text_strip(value)
+    local, _at, domain = value.strip().rpartition("@")
+    return "%s@%s" % (local, domain_text(domain))
+
+
+def address_key(value):
+    """Comparison form of an email address: ``address_text`` without case."""
+    return ci_key(address_text(value))
 
 
 def text_strip(value):
@@ -295,7 +428,7 @@ def smtp_address(value):
     if match:
         text = match.group("address").strip()
     if _SMTP.match(text) and domain_error("address", text.rsplit("@", 1)[1], allow_subdomain_wildcard=False) is None:
-        return text
+        return address_text(text)
     return None
 
 

@@ -54,6 +54,7 @@ options:
     description:
       - Addresses in the partner's domains that the test message goes to. Defaults to the connector's
         C(validation_recipients).
+      - An address in a Unicode domain is used in its A-label form (C(anna@xn--bcher-kva.example)).
       - The partner must accept mail from C(O365ConnectorValidation@<tenant>.onmicrosoft.com).
     type: list
     elements: str

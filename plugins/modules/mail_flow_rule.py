@@ -137,11 +137,13 @@ options:
         type: list
         elements: str
       sender_domain_is:
-        description: Sender domains; each also matches its subdomains. C(SenderDomainIs).
+        description: Sender domains; each also matches its subdomains. C(SenderDomainIs). A Unicode domain is
+          converted to its A-label form (C(bücher.example) is C(xn--bcher-kva.example)).
         type: list
         elements: str
       recipient_domain_is:
-        description: Recipient domains; each also matches its subdomains. C(RecipientDomainIs).
+        description: Recipient domains; each also matches its subdomains. C(RecipientDomainIs). A Unicode domain
+          is converted to its A-label form.
         type: list
         elements: str
       sender_ad_attribute_contains_words:
@@ -231,11 +233,13 @@ options:
         type: list
         elements: str
       sender_domain_is:
-        description: Sender domains and their subdomains. C(ExceptIfSenderDomainIs).
+        description: Sender domains and their subdomains. C(ExceptIfSenderDomainIs). A Unicode domain is converted
+          to its A-label form.
         type: list
         elements: str
       recipient_domain_is:
-        description: Recipient domains and their subdomains. C(ExceptIfRecipientDomainIs).
+        description: Recipient domains and their subdomains. C(ExceptIfRecipientDomainIs). A Unicode domain is
+          converted to its A-label form.
         type: list
         elements: str
       sender_ad_attribute_contains_words:

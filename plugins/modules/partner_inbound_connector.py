@@ -44,6 +44,8 @@ options:
         space form C(smtp:adatum.com;1) is accepted too, with a cost from 1 to 100.
       - Required to create the connector; when given, the list replaces the current one.
       - A wildcard inside a name (C(mail.*.adatum.com)) is refused.
+      - Unicode (internationalised) names such as C(bücher.example) are accepted and converted to their A-label
+        form C(xn--bcher-kva.example), which is what is sent, compared and stored.
     type: list
     elements: str
   sender_ip_addresses:
@@ -65,6 +67,7 @@ options:
     description:
       - The subject the partner's TLS certificate must carry, a domain or C(*.domain) (for example
         C(*.adatum.com)). A bare C(*) is refused. An empty string clears it.
+      - A Unicode name (C(*.bücher.example)) is converted to its A-label form (C(*.xn--bcher-kva.example)).
       - Requires O(require_tls=true).
     type: str
   restrict_domains_to_certificate:
@@ -113,6 +116,7 @@ options:
   ef_users:
     description:
       - Enhanced Filtering for Connectors; the recipients it applies to (email addresses). Empty means all.
+      - The domain part of an address in a Unicode domain is converted to its A-label form.
     type: list
     elements: str
 extends_documentation_fragment:

@@ -47,6 +47,8 @@ options:
     description:
       - The recipient domains this connector delivers for. C(adatum.com) is that domain only, C(*.adatum.com) the
         domain and its subdomains, C(*) every domain. A wildcard inside a name is refused.
+      - Unicode (internationalised) names such as C(bücher.example) are accepted and converted to their A-label
+        form C(xn--bcher-kva.example), which is what is sent, compared and stored.
       - Required unless O(transport_rule_scoped=true); cannot be combined with it. When given, the list replaces
         the current one; V([]) clears it.
     type: list
@@ -65,6 +67,7 @@ options:
     description:
       - Host names or public IPv4 addresses to deliver to when O(use_mx_record=false). Exchange Online always uses
         port 25, so a port (C(host:587)) is refused, as are private and reserved IPv4 addresses.
+      - A host name in a Unicode domain (C(mx.bücher.example)) is converted to its A-label form.
       - Giving them together with O(use_mx_record=true) is refused, because the service would silently drop them.
     type: list
     elements: str
@@ -83,12 +86,14 @@ options:
     description:
       - The name the partner's certificate must carry, a domain or C(*.domain) (bare C(*) is refused). Required by
         and only valid with O(tls_settings=domain_validation). An empty string clears it.
+      - A Unicode name is converted to its A-label form.
     type: str
   validation_recipients:
     description:
       - Email addresses in the partner's domains that connector validation sends test messages to
         (see m365.mailflow.connector_validate). Set with a separate call after the connector is created, as the
         service requires.
+      - The domain part of an address in a Unicode domain is converted to its A-label form.
     type: list
     elements: str
   test_mode:

@@ -68,7 +68,7 @@ class InboundConnectorSpec(ResourceSpec):
         Field("comment", "Comment"),
         Field("ef_skip_ips", "EFSkipIPs", Plain(multi=True, key=n.ip_range_key, send=n.text_strip, check=n.ef_skip_ip_error)),
         Field("ef_skip_last_ip", "EFSkipLastIP"),
-        Field("ef_users", "EFUsers", Plain(multi=True, key=n.ci_key, send=n.text_strip, check=n.email_error)),
+        Field("ef_users", "EFUsers", Plain(multi=True, key=n.address_key, send=n.address_text, check=n.email_error)),
     )
 
     def preflight(self, name, desired):

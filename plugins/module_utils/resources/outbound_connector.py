@@ -133,7 +133,7 @@ class OutboundConnectorSpec(ResourceSpec):
         Field("use_mx_record", "UseMXRecord"),
         Field("smart_hosts", "SmartHosts", Plain(multi=True, key=n.smart_host_key, send=n.domain_text,
                                                  check=n.smart_host_error)),
-        Field("validation_recipients", "ValidationRecipients", Plain(multi=True, key=n.ci_key, send=n.text_strip,
+        Field("validation_recipients", "ValidationRecipients", Plain(multi=True, key=n.address_key, send=n.address_text,
                                                                      check=n.email_error)),
         Field("tls_settings", "TlsSettings", Plain(key=_lower, display=_TLS_DISPLAY, send=_TLS_SEND, unset="opportunistic")),
         Field("tls_domain", "TlsDomain", Plain(key=n.domain_key, send=n.domain_text, check=n.domain_error)),

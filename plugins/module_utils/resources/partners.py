@@ -641,7 +641,9 @@ _DOMAIN_FIELDS = (
 
 
 def _domain_entries(partner, section, option):
-    """(field, domain, wildcard) for each domain of a partner's connector; '*' (any domain) is left out."""
+    """(field, domain, wildcard, shown) for each domain of a partner's connector; '*' (any domain) is left out.
+    ``domain`` is the A-label form (what the tenant stores, values.idna_name), ``shown`` how messages quote it
+    (both forms when it was written in Unicode)."""
     values = (partner.data.get(section) or {}).get(option) or []
     for index, value in enumerate(values):
         if not isinstance(value, str):
@@ -650,7 +652,9 @@ def _domain_entries(partner, section, option):
         if domain == "*" or not domain:
             continue
         wildcard = domain.startswith("*.")
-        yield "%s.%s[%d]" % (section, option, index), (domain[2:] if wildcard else domain), wildcard
+        written = n.address_space_domain(value) if section == "inbound" else value.strip()
+        shown = n.idna_shown(written) if written.rstrip(".").lower() != domain else "'%s'" % domain
+        yield "%s.%s[%d]" % (section, option, index), (domain[2:] if wildcard else domain), wildcard, shown
 
 
 def _check_domains(partners, report):
@@ -661,28 +665,26 @@ def _check_domains(partners, report):
         for partner in partners:
             if report.is_bad(partner.source, "%s.%s" % (section, option)):
                 continue
-            for field, domain, wildcard in _domain_entries(partner, section, option):
+            for field, domain, wildcard, shown in _domain_entries(partner, section, option):
                 table = wild if wildcard else exact
                 owner = table.get(domain)
-                shown = ("*." if wildcard else "") + domain
                 if owner is not None and owner[0] is not partner:
-                    report.error(partner.source, field, "'%s' is also a %s of partner '%s' (%s, %s); %s. Keep each %s "
+                    report.error(partner.source, field, "%s is also a %s of partner '%s' (%s, %s); %s. Keep each %s "
                                                         "in one partner definition" % (shown, noun, owner[0].name,
                                                                                        owner[0].source, owner[1], why,
                                                                                        noun))
                     continue
                 table.setdefault(domain, (partner, field))
-                entries.append((partner, field, domain, wildcard))
-        for partner, field, domain, wildcard in entries:
+                entries.append((partner, field, domain, wildcard, shown))
+        for partner, field, domain, wildcard, shown in entries:
             labels = domain.split(".")
             start = 1 if wildcard else 0
             for cut in range(start, len(labels) - 1):
                 owner = wild.get(".".join(labels[cut:]))
                 if owner is not None and owner[0] is not partner:
-                    report.warn(partner.source, field, "'%s%s' is covered by '*.%s', a %s of partner '%s' (%s); the "
+                    report.warn(partner.source, field, "%s is covered by '*.%s', a %s of partner '%s' (%s); the "
                                                        "more specific entry wins, make sure that is intended"
-                                % ("*." if wildcard else "", domain, ".".join(labels[cut:]), noun, owner[0].name,
-                                   owner[0].source))
+                                % (shown, ".".join(labels[cut:]), noun, owner[0].name, owner[0].source))
                     break
 
 
@@ -834,13 +836,12 @@ def _tenant_domains(partners, tenant, report):
         if not claimed:
             continue
         for partner in partners:
-            for field, domain, wildcard in _domain_entries(partner, section, option):
-                shown = ("*." if wildcard else "") + domain
-                obj = claimed.get(shown)
+            for field, domain, wildcard, shown in _domain_entries(partner, section, option):
+                obj = claimed.get(("*." if wildcard else "") + domain)
                 if obj is None:
                     continue
                 owner = marker_owner(_comment_of(obj))
-                report.error(partner.source, field, "'%s' is already a %s of the %s connector '%s' in the tenant (%s); "
+                report.error(partner.source, field, "%s is already a %s of the %s connector '%s' in the tenant (%s); "
                                                     "%s. Offboard or change that connector first"
                              % (shown, noun, section, obj.get("Name"), "partner '%s'" % owner if owner
                                 else "not managed by m365.mailflow", why))

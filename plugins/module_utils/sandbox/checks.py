@@ -16,7 +16,8 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding impo
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import RESERVED_IPV4_NETWORKS, SIZE_UNITS
 
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.I)
+# re.ASCII: with re.I alone, [a-z] would also match the Kelvin sign and the long s, which are not ASCII.
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.I | re.ASCII)
 _SMTP = re.compile(r"^[^@\s;,<>()\"]+@[^@\s;,<>()\"]+$")
 
 
@@ -26,9 +27,19 @@ def is_domain(text):
     return bool(text) and len(text) <= 255 and len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
 
 
+def ascii_domain(name, value, text):
+    """Domain and host names are taken in their ASCII form only: an internationalised name must be given as its
+    A-label (``xn--bcher-kva.example``), a U-label (``bücher.example``) is refused. Inferred: the SMTP domain types
+    of the service are ASCII and the reference says nothing about IDN; the client converts before sending."""
+    if any(ord(c) > 127 for c in text):
+        fail("InvalidDomain", "The value '%s' is not valid for %s: a domain name must be given in its ASCII form; "
+             "write an internationalized domain name as its A-label (xn--...)." % (value, name), ARGUMENT)
+
+
 def domain_with_subdomains(name, value, allow_star=True):
     """A domain, ``*.domain`` or (``allow_star``) a bare ``*``; embedded wildcards are rejected."""
     text = value.strip()
+    ascii_domain(name, value, text)
     if text == "*":
         if allow_star:
             return text
@@ -50,6 +61,7 @@ def domain_no_star(name, value):
 
 def plain_domain(name, value):
     text = value.strip().rstrip(".")
+    ascii_domain(name, value, text)
     if not is_domain(text):
         fail("InvalidDomain", "The value '%s' is not valid for %s: expected a domain name such as contoso.com." % (value, name),
              ARGUMENT)
@@ -58,6 +70,8 @@ def plain_domain(name, value):
 
 def smtp_address(name, value):
     text = value.strip()
+    if _SMTP.match(text):
+        ascii_domain(name, value, text.rsplit("@", 1)[1])
     if not _SMTP.match(text) or not is_domain(text.rsplit("@", 1)[1]):
         fail("InvalidSmtpAddress", "The value '%s' is not valid for %s: expected an email address such as "
              "user@contoso.com." % (value, name), ARGUMENT)
@@ -158,6 +172,7 @@ def smart_host(name, value):
             fail("SmartHostsIPValidationFailed", "The smart host '%s' in %s is not a valid IPv4 address or CIDR range." % (text, name),
                  NS_SCT + "SmartHostsIPValidationFailedException")
         return text
+    ascii_domain(name, value, text)
     if not is_domain(text):
         fail("InvalidSmartHost", "The smart host '%s' in %s is not valid: expected a fully qualified domain name (such as "
              "mail.contoso.com) or an IPv4 address." % (text, name), ARGUMENT)

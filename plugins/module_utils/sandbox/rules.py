@@ -22,7 +22,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding impo
     ARGUMENT, NS_RULES, CmdletError, Param, fail, not_found, require, schema, utcnow,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import (
-    byte_size, ip_range_any, max_length, non_empty, object_name, regex_pattern,
+    ascii_domain, byte_size, ip_range_any, max_length, non_empty, object_name, regex_pattern,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records import (
     apply_bound, common_tail, fmt_date, read_date,
@@ -99,6 +99,13 @@ def words(name, value):
     return non_empty(name, value)
 
 
+def domain_word(name, value):
+    """SenderDomainIs / RecipientDomainIs (words): a domain in ASCII form (an IDN as its A-label; inferred, as for
+    the connectors' domains, checks.ascii_domain)."""
+    ascii_domain(name, value, value.strip())
+    return non_empty(name, value)
+
+
 # --------------------------------------------------------------------------- the condition/action table
 
 def _q(values):
@@ -138,9 +145,9 @@ CONDITIONS = (
     Part("SentToScopePredicate", [Param("SentToScope", "enum", SCOPES, type_name="Microsoft.Exchange.MessagingPolicies.Rules.Tasks.ToUserScope")],
          lambda v: "Is sent to '%s'" % SCOPE_TEXT[v["SentToScope"]]),
     Part("SentToMemberOfPredicate", [_lst("SentToMemberOf")], lambda v: "Is sent to a member of group %s" % _q(v["SentToMemberOf"])),
-    Part("SenderDomainIsPredicate", [_lst("SenderDomainIs", words)],
+    Part("SenderDomainIsPredicate", [_lst("SenderDomainIs", domain_word)],
          lambda v: "Sender's address domain portion belongs to any of these domains: %s" % _q(v["SenderDomainIs"])),
-    Part("RecipientDomainIsPredicate", [_lst("RecipientDomainIs", words)],
+    Part("RecipientDomainIsPredicate", [_lst("RecipientDomainIs", domain_word)],
          lambda v: "Recipient's address domain portion belongs to any of these domains: %s" % _q(v["RecipientDomainIs"])),
     Part("SenderAttributeContainsPredicate", [_lst("SenderADAttributeContainsWords", ad_attribute)],
          lambda v: "Sender has these AD attribute values containing any of these words: %s" % _q(v["SenderADAttributeContainsWords"])),

@@ -150,6 +150,8 @@ class Validation(object):
             errors.append("recipients: no recipients to send the test message to. Give recipients (addresses in the "
                           "partner's domains), or set validation_recipients on the connector")
         n.raise_errors(errors)
+        # A recipient in a Unicode domain (anna@bücher.example) is looked up, probed and sent in its A-label form.
+        recipients = [n.address_text(r) for r in recipients]
         use_mx = connector.get("UseMXRecord") is not False
         smart_hosts = [] if use_mx else list(connector.get("SmartHosts") or [])
         domains = _recipient_domains(recipients) or _plain_domains(connector.get("RecipientDomains"))
