@@ -33,6 +33,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
+from ansible_collections.m365.mailflow.plugins.module_utils import hostmap
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, DependencyError
 
 try:
@@ -634,6 +635,35 @@ def _lookup_factory(dns_servers, timeout):
     return lookup
 
 
+class _MappedRecord(object):
+    """An address record answered by a static host map (the interface of dnspython's A/AAAA rdata used here)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+
+    def to_text(self):
+        return self.ip
+
+
+def _mapped_lookup(host_map, make_lookup):
+    """``lookup`` that answers the names of a static host map (hostmap.py) and asks DNS, made on first need, for
+    every other name. A mapped name has its address record and no MX (a mapped domain is its own implicit MX)."""
+    dns_lookup = []
+
+    def lookup(name, rdtype):
+        entry = hostmap.lookup_entry(host_map, name)
+        if entry is None:
+            if not dns_lookup:
+                dns_lookup.append(make_lookup())
+            return dns_lookup[0](name, rdtype)
+        family = "AAAA" if ":" in entry[0] else "A"
+        if rdtype == family:
+            return [_MappedRecord(entry[0])]
+        raise _LookupFailure("nodata", "%s %s: static host map, no %s record (%s)"
+                             % (rdtype, name, rdtype, hostmap.format_address(*entry)))
+    return lookup
+
+
 def _address_records(lookup, name):
     """A records of ``name``; AAAA only when there is no A. Returns (ips, evidence, reason of the failure)."""
     try:
@@ -716,9 +746,16 @@ def _recipient_domain(recipient):
     return _norm_name(recipient.rpartition("@")[2])
 
 
-def resolve_route(smart_hosts=None, recipient_domains=None, dns_servers=None, timeout=5.0):
-    """Hosts of the route: the smart hosts, else the MX hosts of each recipient domain by preference."""
-    lookup = _lookup_factory(dns_servers, timeout)
+def resolve_route(smart_hosts=None, recipient_domains=None, dns_servers=None, timeout=5.0, host_map=None):
+    """Hosts of the route: the smart hosts, else the MX hosts of each recipient domain by preference.
+
+    ``host_map`` (hostmap.py, the sandbox's static host map) answers the names it holds; a host it gives a port
+    carries it in its entry (``port``), which replaces the probe's port for that host.
+    """
+    if host_map:
+        lookup = _mapped_lookup(host_map, lambda: _lookup_factory(dns_servers, timeout))
+    else:
+        lookup = _lookup_factory(dns_servers, timeout)
     hosts, failures = [], []
     if smart_hosts:
         for name in smart_hosts:
@@ -730,6 +767,10 @@ def resolve_route(smart_hosts=None, recipient_domains=None, dns_servers=None, ti
             entries, domain_failures = _domain_entries(lookup, domain)
             hosts.extend(entries)
             failures.extend(domain_failures)
+    for entry in hosts:
+        mapped = hostmap.lookup_entry(host_map, entry["host"])
+        if mapped and mapped[1]:
+            entry["port"] = mapped[1]
     return {"hosts": hosts, "failures": failures}
 
 
@@ -770,7 +811,7 @@ def _targets(route):
 
 def validate_route(smart_hosts=None, recipient_domains=None, recipients=None, tls_mode="certificate_validation",
                    tls_domain=None, ca_path=None, dns_servers=None, smtp_port=25, timeout=10.0, sender=None,
-                   send=False, max_workers=16):
+                   send=False, max_workers=16, host_map=None):
     """Resolve the route, probe every host concurrently and optionally deliver a test message per recipient."""
     tls_mode = _checked_mode(tls_mode, tls_domain)
     smtp_port = 25 if smtp_port is None else int(smtp_port)
@@ -778,12 +819,14 @@ def validate_route(smart_hosts=None, recipient_domains=None, recipients=None, tl
     if not smart_hosts and not _route_domains(recipient_domains, recipients):
         raise ConfigurationError("validate_route needs smart_hosts, or recipient_domains/recipients for MX routing")
     recipients = list(recipients or [])
-    route = resolve_route(smart_hosts, _route_domains(recipient_domains, recipients), dns_servers, min(timeout, 10.0))
-    options = dict(port=smtp_port, tls_mode=tls_mode, tls_domain=tls_domain, ca_path=ca_path, timeout=timeout, sender=sender)
+    route = resolve_route(smart_hosts, _route_domains(recipient_domains, recipients), dns_servers, min(timeout, 10.0),
+                          host_map=host_map)
+    options = dict(tls_mode=tls_mode, tls_domain=tls_domain, ca_path=ca_path, timeout=timeout, sender=sender)
 
     def run(item, send_to=None):
         (entry, ip) = item
-        return probe_host(entry["host"], ip=ip, recipients=send_to, send=bool(send_to), **options)
+        return probe_host(entry["host"], ip=ip, port=entry.get("port", smtp_port), recipients=send_to,
+                          send=bool(send_to), **options)
 
     targets = _targets(route)
     results = _pool_map(run, targets, max_workers)
@@ -946,7 +989,8 @@ def _send_tasks(report, recipients):
     return tasks
 
 
-def service_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0):
+def service_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0,
+                       host_map=None):
     """Validate-OutboundConnector for the sandbox tenant: probe the connector's route and send test messages."""
     use_mx = connector.get("UseMXRecord", True)
     smart_hosts = None if use_mx else list(connector.get("SmartHosts") or [])
@@ -954,7 +998,7 @@ def service_validation(connector, recipients, sender, dns_servers=None, smtp_por
     report = validate_route(smart_hosts=smart_hosts, recipients=recipients,
                             tls_mode=normalize_tls_mode(connector.get("TlsSettings")),
                             tls_domain=connector.get("TlsDomain"), ca_path=ca_path, dns_servers=dns_servers,
-                            smtp_port=smtp_port, timeout=timeout, sender=sender, send=True)
+                            smtp_port=smtp_port, timeout=timeout, sender=sender, send=True, host_map=host_map)
     subtasks = _resolve_tasks(report["route"])
     for result in report["hosts"]:
         subtasks.extend(_host_tasks(result))

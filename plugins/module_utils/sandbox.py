@@ -20,7 +20,7 @@ import socket
 import sqlite3
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils import hostmap, wire
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
     CmdletError, Param, Store, bind, require, schema, smtp_address,
@@ -32,7 +32,8 @@ EXTRA_ACCEPTED_DOMAINS = ("contoso.com",)
 BUSY_TIMEOUT = 120.0
 NUL_BODY = b"\x00" * 2048
 SIDECARS = {"Priority": "System.Int32"}
-DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0, "replication_lag": 0.0}
+DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0, "replication_lag": 0.0,
+                    "hosts": None}
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -71,6 +72,8 @@ def service_validation(connector, recipients, sender, settings):
     """The OutboundConnectorValidationResult tree, from probe.py when present, else the stdlib fallback."""
     kwargs = dict(dns_servers=settings.get("dns_servers"), smtp_port=settings.get("smtp_port") or 25,
                   ca_path=settings.get("ca_path"), timeout=float(settings.get("timeout") or 10.0))
+    if settings.get("hosts"):
+        kwargs["host_map"] = settings["hosts"]
     try:
         from ansible_collections.m365.mailflow.plugins.module_utils.probe import service_validation as probe_validation
     except ImportError:
@@ -83,10 +86,12 @@ def _task(name, ok, detail, subtasks=None):
             "SubTaskResults": list(subtasks or []), "ChangedProperties": []}
 
 
-def fallback_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0):
+def fallback_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0,
+                        host_map=None):
     """Minimal stdlib validation (no MX lookups, no TLS checks): resolve, connect, EHLO, send a test message."""
     import smtplib
     del dns_servers, ca_path  # not supported without probe.py
+    default_port = smtp_port
     if connector.get("UseMXRecord", True):
         hosts = sorted(set(r.rsplit("@", 1)[-1] for r in recipients))
     else:
@@ -94,8 +99,11 @@ def fallback_validation(connector, recipients, sender, dns_servers=None, smtp_po
     subtasks = []
     working = None
     for host in hosts:
+        mapped = hostmap.lookup_entry(host_map, host)
+        smtp_port = (mapped[1] if mapped else None) or default_port
         try:
-            address = socket.getaddrinfo(host, smtp_port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+            address = mapped[0] if mapped else socket.getaddrinfo(host, smtp_port, socket.AF_INET,
+                                                                  socket.SOCK_STREAM)[0][4][0]
             subtasks.append(_task("Resolve task: %s" % host, True, "%s resolves to %s" % (host, address)))
         except (socket.error, UnicodeError) as exc:
             subtasks.append(_task("Resolve task: %s" % host, False, "[dns] %s does not resolve: %s" % (host, exc)))
@@ -187,6 +195,8 @@ def _check_settings(settings):
             value = float(value)
         elif key == "ca_path" and value is not None:
             value = str(value)
+        elif key == "hosts":
+            value = hostmap.check_host_map(value)
         out[key] = value
     return out
 
