@@ -387,6 +387,14 @@ class SandboxTenant(object):
         finally:
             conn.close()
 
+    def accepted_domain_types(self):
+        """{domain: DomainType} of every accepted domain (Authoritative, InternalRelay or ExternalRelay)."""
+        conn = self._connect()
+        try:
+            return dict(conn.execute("SELECT domain, domain_type FROM accepted_domains ORDER BY domain").fetchall())
+        finally:
+            conn.close()
+
     def add_accepted_domain(self, domain, domain_type="Authoritative"):
         """Test helper: add an accepted domain (``Authoritative`` or ``InternalRelay``/``ExternalRelay``)."""
         conn = self._connect()
@@ -424,6 +432,14 @@ class SandboxTenant(object):
                 conn.execute("ROLLBACK")
             conn.close()
         return record
+
+    def remove_recipient(self, name):
+        """Remove a recipient from the directory by name (without case); True when there was one."""
+        conn = self._connect()
+        try:
+            return conn.execute("DELETE FROM recipients WHERE name_lc = ?", (str(name).lower(),)).rowcount > 0
+        finally:
+            conn.close()
 
     def recipients(self):
         """The tenant's directory (Get-Recipient records), by name."""
