@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright (c) m365.mailflow contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -58,6 +58,7 @@ def _missing(what, exc):
     sys.exit(2)
 
 
+_AIOSMTPD_ERROR = _CRYPTOGRAPHY_ERROR = None
 try:
     from aiosmtpd.controller import Controller
 except ImportError as exc:  # pragma: no cover - depends on the venv
@@ -329,7 +330,7 @@ def run(state_dir, sandbox, command):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--state", default=os.path.join(REPO, ".sandbox", "demo-world"),
                         help="directory for the certificates, ports and received messages")
     parser.add_argument("--sandbox", default=os.environ.get("EXO_SANDBOX") or os.path.join(REPO, ".sandbox", "tenant.db"),

@@ -155,8 +155,8 @@ def _check_accepted_domains(values, errors):
         if problem:
             errors.append(problem)
         elif domain in out and out[domain] != kind:
-            errors.append("%s: '%s' is given twice with different types (%s and %s); keep one" % (field, domain,
-                                                                                                   out[domain], kind))
+            errors.append("%s: '%s' is given twice with different types (%s and %s); keep one"
+                          % (field, domain, out[domain], kind))
         else:
             out[domain] = kind
     return out
@@ -172,13 +172,14 @@ def _check_recipients(values, errors):
                           % (field, entry["name"]))
             continue
         if name.lower() in seen:
-            errors.append("%s.name: '%s' is also recipients[%d]; names are unique without case" % (field, name,
-                                                                                                  seen[name.lower()]))
+            errors.append("%s.name: '%s' is also recipients[%d]; names are unique without case"
+                          % (field, name, seen[name.lower()]))
         seen[name.lower()] = index
         if entry.get("alias") is not None and not re.match(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$", entry["alias"]):
             errors.append("%s.alias: '%s' is not an alias (letters, digits and . - _, no spaces)" % (field, entry["alias"]))
-        for key, address in [("address", entry.get("address"))] + [("addresses[%d]" % i, a)
-                                                                     for i, a in enumerate(entry.get("addresses") or [])]:
+        given = [("address", entry.get("address"))]
+        given.extend(("addresses[%d]" % i, a) for i, a in enumerate(entry.get("addresses") or []))
+        for key, address in given:
             if address is not None and not _ADDRESS.match(address):
                 errors.append("%s.%s: '%s' is not an SMTP address (name@domain)" % (field, key, address))
     return values
@@ -286,8 +287,8 @@ def collect_objects(objects, files, errors):
         seen = {}
         for name, params, source in found[kind.key]:
             if name.lower() in seen:
-                errors.append("%s: %s '%s' is also in %s; each object once" % (source, kind.noun, name,
-                                                                              seen[name.lower()]))
+                errors.append("%s: %s '%s' is also in %s; each object once"
+                              % (source, kind.noun, name, seen[name.lower()]))
                 continue
             seen[name.lower()] = source
             ordered.append((kind, name, params, source))
@@ -308,14 +309,14 @@ def _from_info(source, data, found, errors):
         if entries is None:
             continue
         if not isinstance(entries, list):
-            errors.append("%s: %s: give a list of %s options, not %s" % (source, kind.key, kind.module,
-                                                                        type(entries).__name__))
+            errors.append("%s: %s: give a list of %s options, not %s"
+                          % (source, kind.key, kind.module, type(entries).__name__))
             continue
         for index, entry in enumerate(entries):
             where = "%s: %s[%d]" % (source, kind.key, index)
             if not isinstance(entry, dict):
-                errors.append("%s: give the options of %s as a mapping, not %s" % (where, kind.module,
-                                                                                    type(entry).__name__))
+                errors.append("%s: give the options of %s as a mapping, not %s"
+                              % (where, kind.module, type(entry).__name__))
                 continue
             params = dict((k, v) for k, v in entry.items() if k != "facts")
             _check_entry(kind, params, where, found, errors)
@@ -329,8 +330,8 @@ def _from_partner(source, data, found, errors):
         return
     for key, wanted in (("inbound", dict), ("outbound", dict), ("rules", list)):
         if raw.get(key) is not None and not isinstance(raw[key], wanted):
-            errors.append("%s: partner.%s: give a %s (docs/partner-definitions.md)" % (source, key,
-                                                                                     "mapping" if wanted is dict else "list"))
+            errors.append("%s: partner.%s: give a %s (docs/partner-definitions.md)"
+                          % (source, key, "mapping" if wanted is dict else "list"))
             return
     for index, rule in enumerate(raw.get("rules") or []):
         if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):

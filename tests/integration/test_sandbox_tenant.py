@@ -31,8 +31,8 @@ SEED = {
     "outbound_connectors": [{"name": "Contoso legacy outbound", "transport_rule_scoped": True,
                              "smart_hosts": ["mail.legacy.example"], "tls_settings": "encryption_only",
                              "validation_recipients": ["postmaster@legacy.example"]}],
-    "mail_flow_rules": [{"name": "Legacy route", "conditions": {"recipient_domain_is": ["legacy.example"],
-                                                               "from_member_of": ["Payroll"]},
+    "mail_flow_rules": [{"name": "Legacy route",
+                         "conditions": {"recipient_domain_is": ["legacy.example"], "from_member_of": ["Payroll"]},
                          "actions": {"route_message_outbound_connector": "Contoso legacy outbound"}}],
 }
 RECIPIENTS = [{"name": "Payroll", "address": "payroll@contoso.com", "type": "MailUniversalDistributionGroup"}]
