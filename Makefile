@@ -166,7 +166,7 @@ test-core:
 # onboards the example partners. The servers are threads of demo_world.py: they stop with it, also on a failure or
 # Ctrl-C.
 demo: venv collection
-	$(call say,demo: playbooks/onboard_partner.yml against the sandbox (.sandbox/), with the demo world on 127.0.0.1)
+	$(call say,demo: playbooks/onboard_partner.yml against the sandbox (.sandbox/) with the demo world on 127.0.0.1)
 	mkdir -p .sandbox
 	ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_INVENTORY_UNPARSED_WARNING=False "$(VPY)" hacking/demo_world.py \
 		--state .sandbox/demo-world --sandbox "$(REPO)/.sandbox/tenant.db" -- \
