@@ -258,22 +258,16 @@ service_warnings:
 """
 
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import argument_spec as argument_spec_of_outbound
-
-OPTIONS = (
-    "recipient_domains", "transport_rule_scoped", "use_mx_record", "smart_hosts", "tls_settings", "tls_domain",
-    "validation_recipients", "test_mode", "enabled", "comment", "mta_sts_mode", "smtp_dane_mode",
-    "route_all_messages_via_on_premises", "cloud_services_mail_enabled", "all_accepted_domains",
-    "sender_rewriting_enabled",
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
+    OutboundConnectorSpec, argument_spec as argument_spec_of_outbound,
 )
 
 
 def main():
     argument_spec = argument_spec_of_outbound()
     module = MailflowModule(argument_spec)
-    desired = dict((option, module.params[option]) for option in OPTIONS)
-    module.ensure(OutboundConnectorSpec(), module.params["name"], module.params["state"], desired)
+    spec = OutboundConnectorSpec()
+    module.ensure(spec, module.params["name"], module.params["state"], spec.desired_state(module.params))
 
 
 if __name__ == "__main__":

@@ -213,15 +213,15 @@ msg:
   type: str
 """
 
-from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_config
+from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_seed
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
 
 
 def main():
-    module = MailflowModule(sandbox_config.argument_spec())
+    module = MailflowModule(sandbox_seed.argument_spec())
 
     def work(mod):
-        return sandbox_config.run(mod.params, check_mode=mod.check_mode, diff_mode=mod.diff_mode)
+        return sandbox_seed.run(mod.params, check_mode=mod.check_mode, diff_mode=mod.diff_mode)
 
     module.run(work)
 

@@ -5,8 +5,9 @@
 network view of its validation, and connectors and rules loaded from data.
 
 Seeded objects are written through the modules' own path: each entry is checked against the argument spec of its
-module (``inbound.argument_spec``, ``outbound.argument_spec``, ``rules.argument_spec``) and converged with
-``engine.ensure`` / ``rules.ensure_rule`` on a ``Client`` over the sandbox transport, so a seeded object is exactly
+module (``resources.inbound_connector.argument_spec``, ``resources.outbound_connector.argument_spec``,
+``resources.rule_vocabulary.argument_spec``) and converged with ``engine.ensure`` (``transport_rule.ensure_rule``
+for rules) on a ``Client`` over the sandbox transport, so a seeded object is exactly
 what the module would have made, and a module task with the same options afterwards is a no-op.
 
 Every change is first rehearsed on a copy of the tenant file (SQLite backup): an entry that the backend refuses
@@ -38,15 +39,16 @@ import tempfile
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine, hostmap
-from ansible_collections.m365.mailflow.plugins.module_utils import inbound as inbound_utils
-from ansible_collections.m365.mailflow.plugins.module_utils import outbound as outbound_utils
-from ansible_collections.m365.mailflow.plugins.module_utils import partners as partner_utils
-from ansible_collections.m365.mailflow.plugins.module_utils import rules as rule_utils
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import check_connection, connect
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, MailflowError
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_recipients import RECIPIENT_TYPES, make_recipient
-from ansible_collections.m365.mailflow.plugins.module_utils.validate import dns_server_error
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import inbound_connector as inbound_utils
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound_utils
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as partner_utils
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import RECIPIENT_TYPES, make_recipient
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
+from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import dns_server_error
 
 DOMAIN_TYPES = ("Authoritative", "InternalRelay", "ExternalRelay")
 NETWORK_KEYS = ("dns_servers", "hosts", "smtp_port", "ca_path", "timeout")
@@ -62,17 +64,13 @@ class Kind(object):
         self.argument_spec = argument_spec
         self.spec_class = spec_class
 
-    @property
-    def options(self):
-        return [field.option for field in self.spec_class.fields]
-
 
 KINDS = (
     Kind("inbound_connectors", "inbound connector", "m365.mailflow.partner_inbound_connector",
          inbound_utils.argument_spec, inbound_utils.InboundConnectorSpec),
     Kind("outbound_connectors", "outbound connector", "m365.mailflow.partner_outbound_connector",
          outbound_utils.argument_spec, outbound_utils.OutboundConnectorSpec),
-    Kind("mail_flow_rules", "mail flow rule", "m365.mailflow.mail_flow_rule", rule_utils.argument_spec),
+    Kind("mail_flow_rules", "mail flow rule", "m365.mailflow.mail_flow_rule", rule_vocabulary.argument_spec),
 )
 KIND_KEYS = tuple(kind.key for kind in KINDS)
 
@@ -372,12 +370,12 @@ def _check_entry(kind, params, where, found, errors):
             spec = kind.spec_class()
             spec.check_name(params["name"])
             if params["state"] == "present":
-                spec.preflight(params["name"], dict((o, params.get(o)) for o in kind.options))
+                spec.preflight(params["name"], spec.desired_state(params))
         else:
-            spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
-            spec.check_name(params["name"])
-            if params["state"] == "present":
-                spec.preflight(params["name"], rule_utils.desired_state(params))
+            spec, name, state, desired = transport_rule.rule_task(params)
+            spec.check_name(name)
+            if state == "present":
+                spec.preflight(name, desired)
     except ConfigurationError as exc:
         details = exc.details if isinstance(exc.details, list) and exc.details else [exc.msg]
         errors.extend("%s: %s" % (label, d) for d in details)
@@ -482,11 +480,11 @@ def _seed(client, plan, diff_mode):
     out = []
     for kind, name, params, source in plan.objects:
         if kind.spec_class is not None:
-            desired = dict((o, params.get(o)) for o in kind.options)
-            outcome = engine.ensure(client, kind.spec_class(), name, params["state"], desired)
+            spec = kind.spec_class()
+            outcome = engine.ensure(client, spec, name, params["state"], spec.desired_state(params))
             result = outcome.result(False, diff_mode)
         else:
-            result = rule_utils.ensure_rule(client, params, check_mode=False, diff_mode=diff_mode)
+            result = transport_rule.ensure_rule(client, params, check_mode=False, diff_mode=diff_mode)
         out.append(({"kind": kind.noun, "name": name, "source": source, "action": result["action"],
                      "changed": bool(result["changed"]), "changed_properties": result.get("changed_properties") or []},
                     result.get("diff") if result["changed"] else None))

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""sandbox_config (m365.mailflow.sandbox_tenant) in process, and the static host map it sets (hostmap, probe)."""
+"""sandbox_seed (m365.mailflow.sandbox_tenant) in process, and the static host map it sets (hostmap,
+validation.routes)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -8,13 +9,14 @@ import os
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import engine, hostmap, probe, sandbox_config
-from ansible_collections.m365.mailflow.plugins.module_utils import rules as rule_utils
+from ansible_collections.m365.mailflow.plugins.module_utils import engine, hostmap, sandbox_seed
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import connect
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import routes
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
@@ -69,16 +71,16 @@ def test_route_answers_mapped_names_without_dns_and_carries_their_port(monkeypat
     def fake_factory(dns_servers, timeout):
         def lookup(name, rdtype):
             asked.append((name, rdtype))
-            raise probe._LookupFailure("nxdomain", "%s %s: NXDOMAIN" % (rdtype, name))
+            raise routes._LookupFailure("nxdomain", "%s %s: NXDOMAIN" % (rdtype, name))
         return lookup
 
-    monkeypatch.setattr(probe, "_lookup_factory", fake_factory)
+    monkeypatch.setattr(routes, "_lookup_factory", fake_factory)
     mapped = {"fabrikam.example": "127.0.0.1:2601", "smtp.litware.example": "127.0.0.2"}
-    route = probe.resolve_route(recipient_domains=["fabrikam.example"], host_map=mapped)
+    route = routes.resolve_route(recipient_domains=["fabrikam.example"], host_map=mapped)
     assert route["failures"] == [] and asked == []
     assert route["hosts"] == [{"host": "fabrikam.example", "ips": ["127.0.0.1"], "via": "a:fabrikam.example",
                                "preference": 0, "port": 2601}]
-    route = probe.resolve_route(smart_hosts=["smtp.litware.example", "mail.unknown.example"], host_map=mapped)
+    route = routes.resolve_route(smart_hosts=["smtp.litware.example", "mail.unknown.example"], host_map=mapped)
     assert [h["host"] for h in route["hosts"]] == ["smtp.litware.example"] and "port" not in route["hosts"][0]
     assert [f["class"] for f in route["failures"]] == ["resolve"]
     assert asked == [("mail.unknown.example", "A")]  # only the name the map does not hold goes to DNS
@@ -93,7 +95,7 @@ def test_configure_and_seed_then_rerun_changes_nothing(tmp_path):
                     network={"hosts": {"mail.old.example": "127.0.0.1:2525"}, "timeout": 3, "dns_servers": None,
                              "smtp_port": None, "ca_path": None},
                     objects=INFO)
-    first = sandbox_config.run(wanted, diff_mode=True)
+    first = sandbox_seed.run(wanted, diff_mode=True)
     assert first["changed"] is True
     assert first["changes"] == ["sandbox tenant created (contoso.onmicrosoft.com)",
                                 "accepted domain fabrikam.com added (Authoritative)",
@@ -109,7 +111,7 @@ def test_configure_and_seed_then_rerun_changes_nothing(tmp_path):
     assert tenant.settings()["hosts"] == {"mail.old.example": "127.0.0.1:2525"} and tenant.settings()["timeout"] == 3.0
 
     before = digest(path)
-    second = sandbox_config.run(wanted, diff_mode=True)
+    second = sandbox_seed.run(wanted, diff_mode=True)
     assert second["changed"] is False and second["changes"] == [] and second["diff"] == []
     assert [o["action"] for o in second["objects"]] == ["none", "none", "none"]
     assert digest(path) == before
@@ -124,21 +126,21 @@ def test_configure_and_seed_then_rerun_changes_nothing(tmp_path):
     assert engine.ensure(client, OutboundConnectorSpec(), "Old outbound", "present", desired).action == "none"
     rule = dict(INFO["mail_flow_rules"][0], state="present", purge_conditions=True, purge_exceptions=True,
                 purge_actions=True, apply_to_all_messages=False)
-    assert rule_utils.ensure_rule(client, rule)["action"] == "none"
+    assert transport_rule.ensure_rule(client, rule)["action"] == "none"
     # the rule resolved the seeded recipient, as Exchange Online does
     assert client.invoke("Get-TransportRule", {"Identity": "Old route"})[0]["From"] == ["carol@contoso.com"]
 
 
 def test_check_mode_reads_only(tmp_path):
     path = tmp_path / "tenant.db"
-    result = sandbox_config.run(params(path, objects=INFO, recipients=carol()), check_mode=True)
+    result = sandbox_seed.run(params(path, objects=INFO, recipients=carol()), check_mode=True)
     assert result["changed"] is True and not path.exists()
     assert [o["action"] for o in result["objects"]] == ["create", "create", "create"]
 
-    sandbox_config.run(params(path, objects=INFO, recipients=carol()))
+    sandbox_seed.run(params(path, objects=INFO, recipients=carol()))
     before = digest(path)
     changed = dict(INFO, inbound_connectors=[{"name": "Old inbound", "sender_domains": ["old.example", "old2.example"]}])
-    result = sandbox_config.run(params(path, objects=changed, network={"smtp_port": 2525}), check_mode=True)
+    result = sandbox_seed.run(params(path, objects=changed, network={"smtp_port": 2525}), check_mode=True)
     assert result["changed"] is True and result["changes"] == ["network smtp_port set"]
     assert [o["action"] for o in result["objects"]] == ["update", "none", "none"]
     assert result["objects"][0]["changed_properties"] == ["sender_domains"]
@@ -149,7 +151,7 @@ def test_partner_definition_is_seeded_as_onboarding_writes_it(tmp_path):
     import yaml
     with open(os.path.join(REPO, "examples", "partners", "adatum.yml")) as handle:
         adatum = yaml.safe_load(handle)
-    result = sandbox_config.run(params(tmp_path / "t.db", objects=adatum))
+    result = sandbox_seed.run(params(tmp_path / "t.db", objects=adatum))
     assert [(o["name"], o["action"]) for o in result["objects"]] == [
         ("Adatum inbound", "create"), ("Adatum outbound", "create"), ("Adatum - Accounting", "create")]
     client = connect(params(tmp_path / "t.db"))
@@ -161,8 +163,8 @@ def test_partner_definition_is_seeded_as_onboarding_writes_it(tmp_path):
 def test_real_tenant_is_refused_before_anything(tmp_path):
     with pytest.raises(ConfigurationError, match=r"sandbox tenant only, and sandbox \(EXO_SANDBOX\) is not set "
                                                  r"\(the connection is a real tenant: tenant, client_id\)"):
-        sandbox_config.run(dict(params(tmp_path / "t.db", sandbox=None), tenant="contoso.onmicrosoft.com",
-                                client_id="00000000-0000-0000-0000-000000000000"))
+        sandbox_seed.run(dict(params(tmp_path / "t.db", sandbox=None), tenant="contoso.onmicrosoft.com",
+                              client_id="00000000-0000-0000-0000-000000000000"))
 
 
 @pytest.mark.parametrize("options, message", [
@@ -182,38 +184,38 @@ def test_real_tenant_is_refused_before_anything(tmp_path):
 def test_bad_input_is_named_and_nothing_is_written(tmp_path, options, message):
     path = tmp_path / "t.db"
     with pytest.raises(ConfigurationError) as info:
-        sandbox_config.run(params(path, **options))
+        sandbox_seed.run(params(path, **options))
     assert message in info.value.msg, info.value.msg
     assert not path.exists()
 
 
 def test_tenant_refusal_found_in_the_rehearsal_leaves_the_file_untouched(tmp_path):
     path = tmp_path / "t.db"
-    sandbox_config.run(params(path, recipients=carol()))
+    sandbox_seed.run(params(path, recipients=carol()))
     before = digest(path)
     # The rule routes to a connector that is not scoped to rules: the backend refuses it, after the connectors
     # were written in the rehearsal; the real file never sees the connectors.
     bad = dict(INFO, outbound_connectors=[{"name": "Old outbound", "recipient_domains": ["old.example"]}])
     with pytest.raises(ConfigurationError) as info:
-        sandbox_config.run(params(path, objects=bad))
+        sandbox_seed.run(params(path, objects=bad))
     assert info.value.msg.startswith("nothing was changed in %s: " % path) and "Old outbound" in info.value.msg
     assert digest(path) == before
 
 
 def test_tenant_domain_of_an_existing_tenant_cannot_change(tmp_path):
     path = tmp_path / "t.db"
-    sandbox_config.run(params(path, tenant_domain="a.onmicrosoft.com"))
-    assert sandbox_config.run(params(path, tenant_domain="A.onmicrosoft.com"))["changed"] is False
+    sandbox_seed.run(params(path, tenant_domain="a.onmicrosoft.com"))
+    assert sandbox_seed.run(params(path, tenant_domain="A.onmicrosoft.com"))["changed"] is False
     with pytest.raises(ConfigurationError, match="has the domain a.onmicrosoft.com, not b.onmicrosoft.com"):
-        sandbox_config.run(params(path, tenant_domain="b.onmicrosoft.com"))
+        sandbox_seed.run(params(path, tenant_domain="b.onmicrosoft.com"))
 
 
 def test_changed_recipient_is_replaced(tmp_path):
     path = tmp_path / "t.db"
-    sandbox_config.run(params(path, recipients=carol()))
+    sandbox_seed.run(params(path, recipients=carol()))
     moved = [dict(carol()[0], address="carol@fabrikam.com", type="SharedMailbox")]
-    assert sandbox_config.run(params(path, recipients=moved))["changes"] == ["recipient carol changed"]
+    assert sandbox_seed.run(params(path, recipients=moved))["changes"] == ["recipient carol changed"]
     record = [r for r in SandboxTenant(str(path)).recipients() if r["Name"] == "carol"]
     assert len(record) == 1 and record[0]["PrimarySmtpAddress"] == "carol@fabrikam.com"
     assert record[0]["RecipientTypeDetails"] == "SharedMailbox"
-    assert sandbox_config.run(params(path, recipients=moved))["changed"] is False
+    assert sandbox_seed.run(params(path, recipients=moved))["changed"] is False
