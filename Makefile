@@ -54,7 +54,7 @@ help:
 	@echo "make lint | ee | build | action-group | changelog-lint | docs-lint"
 	@echo "make docsite       the HTML docs site in .build/docsite (offline); make docsite-rst: guides -> RST"
 	@echo "make release VERSION=x.y.z [SUMMARY='...']   changelog release, version bump, build (no commit)"
-	@echo "make demo          run playbooks/onboard_partner.yml against the sandbox (.sandbox/)"
+	@echo "make demo          onboard the example partners into the sandbox (.sandbox/), with partner servers on 127.0.0.1"
 	@echo "make bench         run the benchmarks under benchmarks/ (ratios, API calls per task)"
 
 # --- environment ------------------------------------------------------------------------------------------------
@@ -161,10 +161,16 @@ test-core:
 	@[[ -n "$(CORE)" ]] || { echo "test-core: CORE=<ansible-core release> required ($(CORE_VERSIONS))" >&2; exit 2; }
 	$(MAKE) --no-print-directory docs units sanity integration CORE=$(CORE)
 
+# The demo world (hacking/demo_world.py): partner mail servers on 127.0.0.1 (aiosmtpd, STARTTLS, a demo CA) for the
+# duration of one ansible-playbook run, which points the sandbox at them (examples/demo/sandbox_world.yml) and
+# onboards the example partners. The servers are threads of demo_world.py: they stop with it, also on a failure or
+# Ctrl-C.
 demo: venv collection
-	$(call say,demo: ansible-playbook playbooks/onboard_partner.yml (sandbox state under .sandbox/))
+	$(call say,demo: playbooks/onboard_partner.yml against the sandbox (.sandbox/) with the demo world on 127.0.0.1)
 	mkdir -p .sandbox
-	ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_INVENTORY_UNPARSED_WARNING=False "$(VENV)/bin/ansible-playbook" playbooks/onboard_partner.yml
+	ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_INVENTORY_UNPARSED_WARNING=False "$(VPY)" hacking/demo_world.py \
+		--state .sandbox/demo-world --sandbox "$(REPO)/.sandbox/tenant.db" -- \
+		"$(VENV)/bin/ansible-playbook" examples/demo/sandbox_world.yml playbooks/onboard_partner.yml
 
 # Servers needed by the integration tests must be present in CI: fail instead of skipping.
 test: export MAILFLOW_REQUIRE_SERVERS := 1

@@ -258,28 +258,14 @@ service_warnings:
   elements: str
 """
 
-from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import (
+    InboundConnectorSpec, argument_spec as argument_spec_of_inbound,
+)
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        sender_domains=dict(type="list", elements="str"),
-        sender_ip_addresses=dict(type="list", elements="str"),
-        require_tls=dict(type="bool", default=True),
-        tls_sender_certificate_name=dict(type="str"),
-        restrict_domains_to_certificate=dict(type="bool"),
-        restrict_domains_to_ip_addresses=dict(type="bool"),
-        trusted_organizations=dict(type="list", elements="str"),
-        associated_accepted_domains=dict(type="list", elements="str"),
-        enabled=dict(type="bool"),
-        comment=dict(type="str"),
-        ef_skip_ips=dict(type="list", elements="str"),
-        ef_skip_last_ip=dict(type="bool"),
-        ef_users=dict(type="list", elements="str"),
-    )
+    argument_spec = argument_spec_of_inbound()
     module = MailflowModule(argument_spec)
     spec = InboundConnectorSpec()
     module.ensure(spec, module.params["name"], module.params["state"], spec.desired_state(module.params))

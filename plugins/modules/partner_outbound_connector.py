@@ -263,31 +263,13 @@ service_warnings:
 """
 
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import TLS_SETTINGS, OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
+    OutboundConnectorSpec, argument_spec as argument_spec_of_outbound,
+)
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        recipient_domains=dict(type="list", elements="str"),
-        transport_rule_scoped=dict(type="bool"),
-        use_mx_record=dict(type="bool"),
-        smart_hosts=dict(type="list", elements="str"),
-        tls_settings=dict(type="str", default="certificate_validation",
-                          choices=sorted(TLS_SETTINGS) + ["opportunistic"]),
-        tls_domain=dict(type="str"),
-        validation_recipients=dict(type="list", elements="str"),
-        test_mode=dict(type="bool"),
-        enabled=dict(type="bool"),
-        comment=dict(type="str"),
-        mta_sts_mode=dict(type="str", choices=["opportunistic", "none"]),
-        smtp_dane_mode=dict(type="str", choices=["opportunistic", "mandatory", "none"]),
-        route_all_messages_via_on_premises=dict(type="bool"),
-        cloud_services_mail_enabled=dict(type="bool"),
-        all_accepted_domains=dict(type="bool"),
-        sender_rewriting_enabled=dict(type="bool"),
-    )
+    argument_spec = argument_spec_of_outbound()
     module = MailflowModule(argument_spec)
     spec = OutboundConnectorSpec()
     module.ensure(spec, module.params["name"], module.params["state"], spec.desired_state(module.params))

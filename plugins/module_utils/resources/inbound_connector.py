@@ -115,3 +115,25 @@ class InboundConnectorSpec(ResourceSpec):
             "when_changed_utc": obj.get("WhenChangedUTC"),
         })
         return facts
+
+
+def argument_spec():
+    """The options of m365.mailflow.partner_inbound_connector (the connection options are added by MailflowModule);
+    also what m365.mailflow.sandbox_tenant checks a seeded connector against."""
+    return dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        sender_domains=dict(type="list", elements="str"),
+        sender_ip_addresses=dict(type="list", elements="str"),
+        require_tls=dict(type="bool", default=True),
+        tls_sender_certificate_name=dict(type="str"),
+        restrict_domains_to_certificate=dict(type="bool"),
+        restrict_domains_to_ip_addresses=dict(type="bool"),
+        trusted_organizations=dict(type="list", elements="str"),
+        associated_accepted_domains=dict(type="list", elements="str"),
+        enabled=dict(type="bool"),
+        comment=dict(type="str"),
+        ef_skip_ips=dict(type="list", elements="str"),
+        ef_skip_last_ip=dict(type="bool"),
+        ef_users=dict(type="list", elements="str"),
+    )

@@ -289,3 +289,29 @@ class OutboundConnectorSpec(ResourceSpec):
             "last_validation_timestamp": n.utc_timestamp(obj.get("LastValidationTimestamp")),
         })
         return facts
+
+
+def argument_spec():
+    """The options of m365.mailflow.partner_outbound_connector (the connection options are added by MailflowModule);
+    also what m365.mailflow.sandbox_tenant checks a seeded connector against."""
+    return dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        recipient_domains=dict(type="list", elements="str"),
+        transport_rule_scoped=dict(type="bool"),
+        use_mx_record=dict(type="bool"),
+        smart_hosts=dict(type="list", elements="str"),
+        tls_settings=dict(type="str", default="certificate_validation",
+                          choices=sorted(TLS_SETTINGS) + ["opportunistic"]),
+        tls_domain=dict(type="str"),
+        validation_recipients=dict(type="list", elements="str"),
+        test_mode=dict(type="bool"),
+        enabled=dict(type="bool"),
+        comment=dict(type="str"),
+        mta_sts_mode=dict(type="str", choices=["opportunistic", "none"]),
+        smtp_dane_mode=dict(type="str", choices=["opportunistic", "mandatory", "none"]),
+        route_all_messages_via_on_premises=dict(type="bool"),
+        cloud_services_mail_enabled=dict(type="bool"),
+        all_accepted_domains=dict(type="bool"),
+        sender_rewriting_enabled=dict(type="bool"),
+    )

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils import hostmap, wire
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
     CmdletError, Param, bind, require, schema,
@@ -37,7 +37,8 @@ EXTRA_ACCEPTED_DOMAINS = ("contoso.com",)
 BUSY_TIMEOUT = 120.0
 NUL_BODY = b"\x00" * 2048
 SIDECARS = {"Priority": "System.Int32"}
-DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0, "replication_lag": 0.0}
+DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0, "replication_lag": 0.0,
+                    "hosts": None}
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -76,7 +77,8 @@ def service_validation(connector, recipients, sender, settings):
     """The OutboundConnectorValidationResult tree of ``connector`` (``sandbox.validation``)."""
     return validation.service_validation(
         connector, recipients, sender, dns_servers=settings.get("dns_servers"), smtp_port=settings.get("smtp_port") or 25,
-        ca_path=settings.get("ca_path"), timeout=float(settings.get("timeout") or 10.0))
+        ca_path=settings.get("ca_path"), timeout=float(settings.get("timeout") or 10.0),
+        host_map=settings.get("hosts"))
 
 
 # --------------------------------------------------------------------------- cmdlet table
@@ -131,6 +133,8 @@ def _check_settings(settings):
             value = float(value)
         elif key == "ca_path" and value is not None:
             value = str(value)
+        elif key == "hosts":
+            value = hostmap.check_host_map(value)
         out[key] = value
     return out
 
@@ -321,6 +325,14 @@ class SandboxTenant(object):
         finally:
             conn.close()
 
+    def accepted_domain_types(self):
+        """{domain: DomainType} of every accepted domain (Authoritative, InternalRelay or ExternalRelay)."""
+        conn = self._connect()
+        try:
+            return dict(conn.execute("SELECT domain, domain_type FROM accepted_domains ORDER BY domain").fetchall())
+        finally:
+            conn.close()
+
     def add_accepted_domain(self, domain, domain_type="Authoritative"):
         """Test helper: add an accepted domain (``Authoritative`` or ``InternalRelay``/``ExternalRelay``)."""
         conn = self._connect()
@@ -358,6 +370,14 @@ class SandboxTenant(object):
                 conn.execute("ROLLBACK")
             conn.close()
         return record
+
+    def remove_recipient(self, name):
+        """Remove a recipient from the directory by name (without case); True when there was one."""
+        conn = self._connect()
+        try:
+            return conn.execute("DELETE FROM recipients WHERE name_lc = ?", (str(name).lower(),)).rowcount > 0
+        finally:
+            conn.close()
 
     def recipients(self):
         """The tenant's directory (Get-Recipient records), by name."""

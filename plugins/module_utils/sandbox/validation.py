@@ -65,7 +65,8 @@ def _send_tasks(report, recipients):
     return tasks
 
 
-def service_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0):
+def service_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0,
+                       host_map=None):
     """Validate-OutboundConnector for the sandbox tenant: probe the connector's route and send test messages."""
     use_mx = connector.get("UseMXRecord", True)
     smart_hosts = None if use_mx else list(connector.get("SmartHosts") or [])
@@ -73,7 +74,7 @@ def service_validation(connector, recipients, sender, dns_servers=None, smtp_por
     report = validate_route(smart_hosts=smart_hosts, recipients=recipients,
                             tls_mode=normalize_tls_mode(connector.get("TlsSettings")),
                             tls_domain=connector.get("TlsDomain"), ca_path=ca_path, dns_servers=dns_servers,
-                            smtp_port=smtp_port, timeout=timeout, sender=sender, send=True)
+                            smtp_port=smtp_port, timeout=timeout, sender=sender, send=True, host_map=host_map)
     subtasks = _resolve_tasks(report["route"])
     for result in report["hosts"]:
         subtasks.extend(_host_tasks(result))

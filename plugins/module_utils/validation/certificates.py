@@ -57,8 +57,8 @@ def hostname_matches(presented, required):
 def certificate_names(facts):
     """Names to match against the TLS domain: DNS SANs and the subject CN."""
     names = list(facts.get("san_dns") or [])
-    if facts.get("common_name"):
-        names.append(facts["common_name"])
+    if facts.get("common_name") and facts["common_name"].lower() not in [n.lower() for n in names]:
+        names.append(facts["common_name"])  # once: a CN that is also a SAN is one name, not two
     return names
 
 

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.m365.mailflow.plugins.module_utils import hostmap
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.validation.failures import is_ip, make_failure, norm_name, require_library
 
@@ -80,6 +81,35 @@ def _lookup_factory(dns_servers, timeout):
             raise _LookupFailure("timeout", "%s: timed out after %.1fs" % (query, timeout))
         except dns.exception.DNSException as exc:
             raise _LookupFailure("error", "%s: %s" % (query, exc))
+    return lookup
+
+
+class _MappedRecord(object):
+    """An address record answered by a static host map (the interface of dnspython's A/AAAA rdata used here)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+
+    def to_text(self):
+        return self.ip
+
+
+def _mapped_lookup(host_map, make_lookup):
+    """``lookup`` that answers the names of a static host map (hostmap.py) and asks DNS, made on first need, for
+    every other name. A mapped name has its address record and no MX (a mapped domain is its own implicit MX)."""
+    dns_lookup = []
+
+    def lookup(name, rdtype):
+        entry = hostmap.lookup_entry(host_map, name)
+        if entry is None:
+            if not dns_lookup:
+                dns_lookup.append(make_lookup())
+            return dns_lookup[0](name, rdtype)
+        family = "AAAA" if ":" in entry[0] else "A"
+        if rdtype == family:
+            return [_MappedRecord(entry[0])]
+        raise _LookupFailure("nodata", "%s %s: static host map, no %s record (%s)"
+                             % (rdtype, name, rdtype, hostmap.format_address(*entry)))
     return lookup
 
 
@@ -165,9 +195,16 @@ def recipient_domain(recipient):
     return norm_name(recipient.rpartition("@")[2])
 
 
-def resolve_route(smart_hosts=None, recipient_domains=None, dns_servers=None, timeout=5.0):
-    """Hosts of the route: the smart hosts, else the MX hosts of each recipient domain by preference."""
-    lookup = _lookup_factory(dns_servers, timeout)
+def resolve_route(smart_hosts=None, recipient_domains=None, dns_servers=None, timeout=5.0, host_map=None):
+    """Hosts of the route: the smart hosts, else the MX hosts of each recipient domain by preference.
+
+    ``host_map`` (hostmap.py, the sandbox's static host map) answers the names it holds; a host it gives a port
+    carries it in its entry (``port``), which replaces the probe's port for that host.
+    """
+    if host_map:
+        lookup = _mapped_lookup(host_map, lambda: _lookup_factory(dns_servers, timeout))
+    else:
+        lookup = _lookup_factory(dns_servers, timeout)
     hosts, failures = [], []
     if smart_hosts:
         for name in smart_hosts:
@@ -179,4 +216,8 @@ def resolve_route(smart_hosts=None, recipient_domains=None, dns_servers=None, ti
             entries, domain_failures = _domain_entries(lookup, domain)
             hosts.extend(entries)
             failures.extend(domain_failures)
+    for entry in hosts:
+        mapped = hostmap.lookup_entry(host_map, entry["host"])
+        if mapped and mapped[1]:
+            entry["port"] = mapped[1]
     return {"hosts": hosts, "failures": failures}

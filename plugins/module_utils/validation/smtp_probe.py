@@ -417,20 +417,25 @@ def _targets(route):
 
 def validate_route(smart_hosts=None, recipient_domains=None, recipients=None, tls_mode="certificate_validation",
                    tls_domain=None, ca_path=None, dns_servers=None, smtp_port=25, timeout=10.0, sender=None,
-                   send=False, max_workers=16):
-    """Resolve the route, probe every host concurrently and optionally deliver a test message per recipient."""
+                   send=False, max_workers=16, host_map=None):
+    """Resolve the route, probe every host concurrently and optionally deliver a test message per recipient.
+
+    ``host_map``: the sandbox's static host map (``routes.resolve_route``); a port it gives a host replaces
+    ``smtp_port`` for that host."""
     tls_mode = _checked_mode(tls_mode, tls_domain)
     smtp_port = 25 if smtp_port is None else int(smtp_port)
     timeout = 10.0 if timeout is None else float(timeout)
     if not smart_hosts and not route_domains(recipient_domains, recipients):
         raise ConfigurationError("validate_route needs smart_hosts, or recipient_domains/recipients for MX routing")
     recipients = list(recipients or [])
-    route = resolve_route(smart_hosts, route_domains(recipient_domains, recipients), dns_servers, min(timeout, 10.0))
-    options = dict(port=smtp_port, tls_mode=tls_mode, tls_domain=tls_domain, ca_path=ca_path, timeout=timeout, sender=sender)
+    route = resolve_route(smart_hosts, route_domains(recipient_domains, recipients), dns_servers, min(timeout, 10.0),
+                          host_map=host_map)
+    options = dict(tls_mode=tls_mode, tls_domain=tls_domain, ca_path=ca_path, timeout=timeout, sender=sender)
 
     def run(item, send_to=None):
         (entry, ip) = item
-        return probe_host(entry["host"], ip=ip, recipients=send_to, send=bool(send_to), **options)
+        return probe_host(entry["host"], ip=ip, port=entry.get("port", smtp_port), recipients=send_to,
+                          send=bool(send_to), **options)
 
     targets = _targets(route)
     results = _pool_map(run, targets, max_workers)

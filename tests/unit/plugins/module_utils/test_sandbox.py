@@ -63,7 +63,12 @@ def test_settings_roundtrip_and_validation(tenant):
     assert tenant.settings()["smtp_port"] == 25
     tenant.configure(dns_servers=["127.0.0.1:5353", "192.0.2.53"], smtp_port=2525, ca_path="/tmp/ca.pem", timeout=2)
     assert tenant.settings() == {"dns_servers": ["127.0.0.1:5353", "192.0.2.53"], "smtp_port": 2525,
-                                 "ca_path": "/tmp/ca.pem", "timeout": 2.0, "replication_lag": 0.0}
+                                 "ca_path": "/tmp/ca.pem", "timeout": 2.0, "replication_lag": 0.0, "hosts": None}
+    tenant.configure(hosts={"Mail.Adatum.Example.": "127.0.0.1:2526", "v6.example": "[::1]:25", "ip.example": "::1"})
+    assert tenant.settings()["hosts"] == {"mail.adatum.example": "127.0.0.1:2526", "v6.example": "[::1]:25",
+                                          "ip.example": "::1"}
+    with pytest.raises(ConfigurationError, match=r"hosts.mx.example: '127.0.0.1:0' is not an address"):
+        tenant.configure(hosts={"mx.example": "127.0.0.1:0"})
     with pytest.raises(ConfigurationError):
         tenant.configure(dns_servers=["not-an-ip"])
     with pytest.raises(ConfigurationError):
