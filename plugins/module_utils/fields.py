@@ -27,6 +27,19 @@ _HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]{1,64}$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _AD_BY_LOWER = dict((a.lower(), a) for a in AD_ATTRIBUTES)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake(name):
+    """The option form of a cmdlet name or enum value: ``NotInOrganization`` -> ``not_in_organization``,
+    ``AutoForward`` -> ``auto_forward``, ``OOF`` -> ``oof``, ``IdMatch`` -> ``id_match``."""
+    return _CAMEL.sub("_", name).lower()
+
+
+def choices(values, keep_case=False):
+    """An enum table (option value -> canonical name) from the canonical names: snake_case option values, or the
+    canonical names themselves (``keep_case``, for long lists of proper names such as AD attributes)."""
+    return dict(((v if keep_case else snake(v)), v) for v in values)
 
 
 class Value(object):
@@ -217,6 +230,16 @@ class Recipients(Words):
                 "the address, but the condition is about members of a group" % (field, value))
 
 
+class Recipient(Recipients):
+    """One recipient (``GenerateIncidentReport``): resolved and compared like ``Recipients``, a single value."""
+
+    multi = False
+    arg = {"type": "str"}
+
+    def empty(self):
+        return ""
+
+
 class Size(Value):
     """A ``ByteQuantifiedSize`` (``AttachmentSizeOver``...): written ``10MB``, ``10 MB``, ``10485760``..., read back
     ``10 MB (10,485,760 bytes)``, compared by bytes."""
@@ -269,6 +292,37 @@ class AdAttributes(Words):
         return "%s:%s" % (attribute, ",".join(sorted(w.strip().lower() for w in rest.split(",") if w.strip())))
 
 
+class PatternList(Words):
+    """Regular expressions (``*MatchesPatterns``): each must be one the service's .NET engine accepts, refused up
+    front with the option name; compared exactly (a pattern's case is part of it), as a set."""
+
+    def error(self, field, value):
+        if not isinstance(value, str) or not value:
+            return "%s: an empty pattern is not allowed; remove it from the list" % field
+        return n.regex_error(field, value)
+
+    def key(self, value):
+        return str(value)
+
+    def send(self, value):
+        return value
+
+
+class PropertyWords(Words):
+    """``Property:word1,word2`` entries (``AttachmentPropertyContainsWords``): any document property name;
+    the words compare without case and order."""
+
+    def error(self, field, value):
+        name, sep, rest = str(value).partition(":")
+        if not sep or not name.strip() or not rest.strip():
+            return ("%s: '%s' is not 'Property:word1,word2' (for example 'Division:Sales,Finance')" % (field, value))
+        return None
+
+    def key(self, value):
+        name, _sep, rest = str(value).partition(":")
+        return "%s:%s" % (name.strip().lower(), ",".join(sorted(w.strip().lower() for w in rest.split(",") if w.strip())))
+
+
 class Enum(Value):
     """snake_case choices mapped to the service's enum names, compared case-insensitively."""
 
@@ -290,6 +344,19 @@ class Enum(Value):
 
     def send(self, value):
         return self.table.get(value, value)
+
+
+class EnumList(Enum):
+    """A list of enum values (``IncidentReportContent``): canonical names, compared as a set without case."""
+
+    multi = True
+
+    def __init__(self, table):
+        super(EnumList, self).__init__(table)
+        self.arg = {"type": "list", "elements": "str", "choices": sorted(table)}
+
+    def empty(self):
+        return []
 
 
 class Flag(Value):
@@ -324,10 +391,23 @@ class RuleState(Bool):
         return raw if isinstance(raw, bool) else str(raw).lower() == "enabled"
 
 
-class Scl(Value):
-    """Spam confidence level -1..9; an empty string clears it."""
+class Int(Value):
+    """An integer within ``minimum``..``maximum`` (inclusive); an empty string clears it. Numbers written as strings
+    compare as numbers (the service reads back an int)."""
 
     arg = {"type": "raw"}
+    what = "an integer"
+
+    def __init__(self, minimum=None, maximum=None):
+        self.minimum, self.maximum = minimum, maximum
+
+    def error(self, field, value):
+        number = self._int(value)
+        if (number is None or (self.minimum is not None and number < self.minimum)
+                or (self.maximum is not None and number > self.maximum)):
+            return ("%s: '%s' is not %s from %s to %s; or give an empty string to remove it"
+                    % (field, value, self.what, self.minimum, self.maximum))
+        return None
 
     @staticmethod
     def _int(value):
@@ -338,19 +418,26 @@ class Scl(Value):
         except ValueError:
             return None
 
-    def error(self, field, value):
-        number = self._int(value)
-        if number is None or not -1 <= number <= 9:
-            return ("%s: '%s' is not a spam confidence level; give an integer from -1 (bypass spam filtering) to 9, "
-                    "or an empty string to remove the action" % (field, value))
-        return None
-
     def key(self, value):
         return self._int(value)
 
     display = key
     send = key
     shown = key
+
+
+class Scl(Int):
+    """Spam confidence level -1..9 (``SetSCL``, ``SCLOver``); an empty string clears it."""
+
+    def __init__(self):
+        super(Scl, self).__init__(-1, 9)
+
+    def error(self, field, value):
+        number = self._int(value)
+        if number is None or not -1 <= number <= 9:
+            return ("%s: '%s' is not a spam confidence level; give an integer from -1 (bypass spam filtering) to 9, "
+                    "or an empty string to remove the action" % (field, value))
+        return None
 
 
 class StatusCode(Value):
@@ -515,8 +602,9 @@ class Pair(Field):
     service's default (not compared, not sent).
     """
 
-    def __init__(self, option, subs, required=True, section=""):
+    def __init__(self, option, subs, required=True, section="", needs=()):
         self.section = section
+        self.needs = tuple(needs)  # sub-keys that must be given even when the others take their defaults
         self.option = option
         self.path = "%s.%s" % (section, option)
         self.subs = [Field("%s.%s" % (option, sub), param, value, section=section) for sub, param, value in subs]
@@ -588,6 +676,9 @@ class Pair(Field):
         if self.required and missing:
             errors.append("%s: %s missing; %s must be given together (Exchange Online needs the pair)"
                           % (self.path, " and ".join(missing), " and ".join(self.names)))
+        elif not self.required and [m for m in missing if m in self.needs]:
+            errors.append("%s: %s missing; it is needed whenever %s is set (the other keys take the service's "
+                          "default)" % (self.path, " and ".join(m for m in missing if m in self.needs), self.path))
         for _name, sub, v in self._items(value):
             errors.extend(sub.errors(v))
         return errors
