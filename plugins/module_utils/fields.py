@@ -324,26 +324,41 @@ class PropertyWords(Words):
 
 
 class Enum(Value):
-    """snake_case choices mapped to the service's enum names, compared case-insensitively."""
+    """snake_case choices mapped to the service's enum names, compared case-insensitively. ``canonical``: the value
+    is written and shown as the service's name in any case (``extra_parameters``: ``medium`` = ``Medium``)."""
 
-    def __init__(self, table):
+    def __init__(self, table, canonical=False):
         self.table = table
+        self.canonical = canonical
+        self.names = dict((v.lower(), v) for v in table.values())
         self.reverse = dict((v.lower(), k) for k, v in table.items())
         self.arg = {"type": "str", "choices": sorted(table)}
 
+    def _name(self, value):
+        """The service's name of an option value (or of a name in any case, when ``canonical``), or None."""
+        if value in self.table:
+            return self.table[value]
+        return self.names.get(str(value).strip().lower()) if self.canonical else None
+
     def error(self, field, value):
-        if value not in self.table:
-            return "%s: '%s' is not one of %s" % (field, value, ", ".join(sorted(self.table)))
+        if self._name(value) is None:
+            shown = sorted(self.names.values()) if self.canonical else sorted(self.table)
+            return "%s: '%s' is not one of %s" % (field, value, ", ".join(shown))
         return None
 
     def key(self, value):
-        return str(self.table.get(value, value)).lower()
+        return str(self._name(value) or value).lower()
 
     def display(self, raw):
+        if self.canonical:
+            return self.names.get(str(raw).lower(), raw)
         return self.reverse.get(str(raw).lower(), raw)
 
     def send(self, value):
-        return self.table.get(value, value)
+        return self._name(value) or value
+
+    def shown(self, value):
+        return self.display(self.send(value))
 
 
 class EnumList(Enum):
@@ -351,8 +366,8 @@ class EnumList(Enum):
 
     multi = True
 
-    def __init__(self, table):
-        super(EnumList, self).__init__(table)
+    def __init__(self, table, canonical=False):
+        super(EnumList, self).__init__(table, canonical)
         self.arg = {"type": "list", "elements": "str", "choices": sorted(table)}
 
     def empty(self):
@@ -366,13 +381,18 @@ class Flag(Value):
     clear = False
 
     def absent(self, value):
-        return value is None or value is False or value == ""
+        return value is None or value == "" or self.key(value) is False
 
     def empty(self):
         return False
 
-    def display(self, raw):
-        return raw if isinstance(raw, bool) else str(raw).lower() == "true"
+    def key(self, value):
+        """True/False, also from ``"true"``/``"false"`` (as ``extra_parameters`` may give them)."""
+        return value if isinstance(value, bool) else str(value).strip().lower() == "true"
+
+    display = key
+    send = key
+    shown = key
 
 
 class Bool(Value):
@@ -563,7 +583,8 @@ class Field(object):
         if self.absent(value):
             return None
         if self.value.multi:
-            return tuple(sorted(set(self.value.key(v) for v in value)))
+            items = [value] if isinstance(value, str) else value  # one value for a list: bound as a list of it
+            return tuple(sorted(set(self.value.key(v) for v in items)))
         return self.value.key(value)
 
     def differs(self, desired, current):
