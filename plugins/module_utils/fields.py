@@ -214,6 +214,9 @@ class Recipients(Words):
         if found.get("group") and self.role == "sent_to":
             return ("%s: '%s' is a group (%s), and Exchange Online refuses groups here; use %s_member_of to match "
                     "its members" % (field, value, found["address"], field))
+        if found.get("group") and self.role == "moderator":
+            return ("%s: '%s' is a group (%s); a moderator must be a person (Exchange Online refuses groups here). "
+                    "Give the moderator's address" % (field, value, found["address"]))
         if found.get("group") and self.role == "added":
             return ("%s: '%s' is a group (%s), and Exchange Online does not let a mail flow rule add a group as a "
                     "recipient; give the addresses of people or mailboxes" % (field, value, found["address"]))

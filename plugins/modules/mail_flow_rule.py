@@ -1056,8 +1056,52 @@ EXAMPLES = r"""
           reject_message:
             reason: Rejected by policy
             status_code: "5.7.900"
-        extra_parameters:
-          SetAuditSeverity: Medium
+          set_audit_severity: medium
+
+    - name: Disclaimer on mail leaving the organisation
+      m365.mailflow.mail_flow_rule:
+        name: Outgoing disclaimer
+        conditions:
+          from_scope: in_organization
+          sent_to_scope: not_in_organization
+        actions:
+          apply_html_disclaimer:
+            text: <p>Contoso Ltd. confidentiality notice</p>
+            location: append
+            fallback_action: ignore
+
+    - name: Encrypt mail to a partner
+      m365.mailflow.mail_flow_rule:
+        name: Encrypt mail to Fabrikam
+        conditions:
+          recipient_domain_is: [fabrikam.example]
+        exceptions:
+          message_type_matches: encrypted
+        actions:
+          apply_ome: true
+
+    - name: Quarantine executables from outside, with an incident report
+      m365.mailflow.mail_flow_rule:
+        name: Quarantine risky attachments
+        conditions:
+          from_scope: not_in_organization
+          attachment_has_executable_content: true
+        exceptions:
+          attachment_size_over: 25 MB
+        actions:
+          quarantine: true
+          generate_incident_report:
+            to: security@contoso.com
+            content: [sender, subject, attach_original_mail]
+
+    - name: Moderate outside mail to a group
+      m365.mailflow.mail_flow_rule:
+        name: Moderate mail to the board
+        conditions:
+          any_of_to_cc_header_member_of: [board@contoso.com]
+          from_scope: not_in_organization
+        actions:
+          moderate_message_by_user: [chief.of.staff@contoso.com]
 
     - name: Disable a rule without touching its conditions or actions
       m365.mailflow.mail_flow_rule:

@@ -137,6 +137,8 @@ def get_recipients(store, bound):
 # Recipient parameters of New/Set-TransportRule the sandbox knows, and what each refuses.
 SENT_TO = ("SentTo", "ExceptIfSentTo")
 ADDED = ("AddToRecipients", "CopyTo", "BlindCopyTo", "RedirectMessageTo")
+# REF (ModerateMessageByUser): "You can't use distribution groups" (the role the shared table records).
+MODERATORS = tuple(e["param"] for e in ALL_OPTIONS if e.get("role") == "moderator")
 # Every recipient parameter of the shared constant table (its kind says which take recipients), ExceptIf forms too.
 RULE_PARAMETERS = tuple(e["param"] for e in ALL_OPTIONS if e["kind"] in ("recipients", "recipient"))
 
@@ -161,6 +163,9 @@ def _resolve_one(store, parameter, value):
         raise CmdletError("The recipient '%s' in the %s condition can't be a distribution group; use %sMemberOf to "
                           "match its members." % (value, parameter, parameter), exc_type=ARGUMENT,
                           key="SentToDistributionGroup")
+    if parameter in MODERATORS and is_group(recipient):
+        raise CmdletError("The moderator '%s' given to %s can't be a distribution group; give a user." % (value, parameter),
+                          exc_type=ARGUMENT, key="ModeratorDistributionGroup")
     if parameter in ADDED and is_group(recipient):
         raise CmdletError("The recipient '%s' added by the %s action can't be a distribution group." % (value, parameter),
                           exc_type=INVALID_OPERATION, key="AddedRecipientDistributionGroup")
