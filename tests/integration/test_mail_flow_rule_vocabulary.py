@@ -113,6 +113,8 @@ ACTIONS = {
                                  {"to": "incidents@adatum.example", "content": ["sender", "subject", "bcc"]}),
     "set_audit_severity": ("medium", "high"),
 }
+
+
 def _changed(pair):
     return pair[1] if pair[1] is not None else pair[0]
 

@@ -142,8 +142,9 @@ def test_a_new_only_property_is_refused_on_an_existing_rule():
 
 
 def test_extra_parameter_that_is_an_option_now_still_works_with_a_warning():
-    spec, name, _state, desired = rules.rule_task({"name": "R", "conditions": {"subject_contains_words": ["x"]},
-                                                    "extra_parameters": {"AttachmentSizeOver": "10MB"}})
+    params = {"name": "R", "conditions": {"subject_contains_words": ["x"]},
+              "extra_parameters": {"AttachmentSizeOver": "10MB"}}
+    spec, name, _state, desired = rules.rule_task(params)
     spec.warnings, spec.check_mode = [], False
     spec.preflight(name, desired)
     assert desired["conditions.attachment_size_over"] is None  # not managed (not purged) by the option
