@@ -27,6 +27,19 @@ _HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]{1,64}$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _AD_BY_LOWER = dict((a.lower(), a) for a in AD_ATTRIBUTES)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake(name):
+    """The option form of a cmdlet name or enum value: ``NotInOrganization`` -> ``not_in_organization``,
+    ``AutoForward`` -> ``auto_forward``, ``OOF`` -> ``oof``, ``IdMatch`` -> ``id_match``."""
+    return _CAMEL.sub("_", name).lower()
+
+
+def choices(values, keep_case=False):
+    """An enum table (option value -> canonical name) from the canonical names: snake_case option values, or the
+    canonical names themselves (``keep_case``, for long lists of proper names such as AD attributes)."""
+    return dict(((v if keep_case else snake(v)), v) for v in values)
 
 
 class Value(object):
@@ -201,6 +214,9 @@ class Recipients(Words):
         if found.get("group") and self.role == "sent_to":
             return ("%s: '%s' is a group (%s), and Exchange Online refuses groups here; use %s_member_of to match "
                     "its members" % (field, value, found["address"], field))
+        if found.get("group") and self.role == "moderator":
+            return ("%s: '%s' is a group (%s); a moderator must be a person (Exchange Online refuses groups here). "
+                    "Give the moderator's address" % (field, value, found["address"]))
         if found.get("group") and self.role == "added":
             return ("%s: '%s' is a group (%s), and Exchange Online does not let a mail flow rule add a group as a "
                     "recipient; give the addresses of people or mailboxes" % (field, value, found["address"]))
@@ -215,6 +231,16 @@ class Recipients(Words):
                     "a group" % (field, value, found["address"]))
         return ("%s: '%s' is not a recipient of the organisation, so it is not a group of it; Exchange Online keeps "
                 "the address, but the condition is about members of a group" % (field, value))
+
+
+class Recipient(Recipients):
+    """One recipient (``GenerateIncidentReport``): resolved and compared like ``Recipients``, a single value."""
+
+    multi = False
+    arg = {"type": "str"}
+
+    def empty(self):
+        return ""
 
 
 class Size(Value):
@@ -269,27 +295,86 @@ class AdAttributes(Words):
         return "%s:%s" % (attribute, ",".join(sorted(w.strip().lower() for w in rest.split(",") if w.strip())))
 
 
-class Enum(Value):
-    """snake_case choices mapped to the service's enum names, compared case-insensitively."""
-
-    def __init__(self, table):
-        self.table = table
-        self.reverse = dict((v.lower(), k) for k, v in table.items())
-        self.arg = {"type": "str", "choices": sorted(table)}
+class PatternList(Words):
+    """Regular expressions (``*MatchesPatterns``): each must be one the service's .NET engine accepts, refused up
+    front with the option name; compared exactly (a pattern's case is part of it), as a set."""
 
     def error(self, field, value):
-        if value not in self.table:
-            return "%s: '%s' is not one of %s" % (field, value, ", ".join(sorted(self.table)))
+        if not isinstance(value, str) or not value:
+            return "%s: an empty pattern is not allowed; remove it from the list" % field
+        return n.regex_error(field, value)
+
+    def key(self, value):
+        return str(value)
+
+    def send(self, value):
+        return value
+
+
+class PropertyWords(Words):
+    """``Property:word1,word2`` entries (``AttachmentPropertyContainsWords``): any document property name;
+    the words compare without case and order."""
+
+    def error(self, field, value):
+        name, sep, rest = str(value).partition(":")
+        if not sep or not name.strip() or not rest.strip():
+            return ("%s: '%s' is not 'Property:word1,word2' (for example 'Division:Sales,Finance')" % (field, value))
         return None
 
     def key(self, value):
-        return str(self.table.get(value, value)).lower()
+        name, _sep, rest = str(value).partition(":")
+        return "%s:%s" % (name.strip().lower(), ",".join(sorted(w.strip().lower() for w in rest.split(",") if w.strip())))
+
+
+class Enum(Value):
+    """snake_case choices mapped to the service's enum names, compared case-insensitively. ``canonical``: the value
+    is written and shown as the service's name in any case (``extra_parameters``: ``medium`` = ``Medium``)."""
+
+    def __init__(self, table, canonical=False):
+        self.table = table
+        self.canonical = canonical
+        self.names = dict((v.lower(), v) for v in table.values())
+        self.reverse = dict((v.lower(), k) for k, v in table.items())
+        self.arg = {"type": "str", "choices": sorted(table)}
+
+    def _name(self, value):
+        """The service's name of an option value (or of a name in any case, when ``canonical``), or None."""
+        if value in self.table:
+            return self.table[value]
+        return self.names.get(str(value).strip().lower()) if self.canonical else None
+
+    def error(self, field, value):
+        if self._name(value) is None:
+            shown = sorted(self.names.values()) if self.canonical else sorted(self.table)
+            return "%s: '%s' is not one of %s" % (field, value, ", ".join(shown))
+        return None
+
+    def key(self, value):
+        return str(self._name(value) or value).lower()
 
     def display(self, raw):
+        if self.canonical:
+            return self.names.get(str(raw).lower(), raw)
         return self.reverse.get(str(raw).lower(), raw)
 
     def send(self, value):
-        return self.table.get(value, value)
+        return self._name(value) or value
+
+    def shown(self, value):
+        return self.display(self.send(value))
+
+
+class EnumList(Enum):
+    """A list of enum values (``IncidentReportContent``): canonical names, compared as a set without case."""
+
+    multi = True
+
+    def __init__(self, table, canonical=False):
+        super(EnumList, self).__init__(table, canonical)
+        self.arg = {"type": "list", "elements": "str", "choices": sorted(table)}
+
+    def empty(self):
+        return []
 
 
 class Flag(Value):
@@ -299,13 +384,18 @@ class Flag(Value):
     clear = False
 
     def absent(self, value):
-        return value is None or value is False or value == ""
+        return value is None or value == "" or self.key(value) is False
 
     def empty(self):
         return False
 
-    def display(self, raw):
-        return raw if isinstance(raw, bool) else str(raw).lower() == "true"
+    def key(self, value):
+        """True/False, also from ``"true"``/``"false"`` (as ``extra_parameters`` may give them)."""
+        return value if isinstance(value, bool) else str(value).strip().lower() == "true"
+
+    display = key
+    send = key
+    shown = key
 
 
 class Bool(Value):
@@ -324,10 +414,23 @@ class RuleState(Bool):
         return raw if isinstance(raw, bool) else str(raw).lower() == "enabled"
 
 
-class Scl(Value):
-    """Spam confidence level -1..9; an empty string clears it."""
+class Int(Value):
+    """An integer within ``minimum``..``maximum`` (inclusive); an empty string clears it. Numbers written as strings
+    compare as numbers (the service reads back an int)."""
 
     arg = {"type": "raw"}
+    what = "an integer"
+
+    def __init__(self, minimum=None, maximum=None):
+        self.minimum, self.maximum = minimum, maximum
+
+    def error(self, field, value):
+        number = self._int(value)
+        if (number is None or (self.minimum is not None and number < self.minimum)
+                or (self.maximum is not None and number > self.maximum)):
+            return ("%s: '%s' is not %s from %s to %s; or give an empty string to remove it"
+                    % (field, value, self.what, self.minimum, self.maximum))
+        return None
 
     @staticmethod
     def _int(value):
@@ -338,19 +441,26 @@ class Scl(Value):
         except ValueError:
             return None
 
-    def error(self, field, value):
-        number = self._int(value)
-        if number is None or not -1 <= number <= 9:
-            return ("%s: '%s' is not a spam confidence level; give an integer from -1 (bypass spam filtering) to 9, "
-                    "or an empty string to remove the action" % (field, value))
-        return None
-
     def key(self, value):
         return self._int(value)
 
     display = key
     send = key
     shown = key
+
+
+class Scl(Int):
+    """Spam confidence level -1..9 (``SetSCL``, ``SCLOver``); an empty string clears it."""
+
+    def __init__(self):
+        super(Scl, self).__init__(-1, 9)
+
+    def error(self, field, value):
+        number = self._int(value)
+        if number is None or not -1 <= number <= 9:
+            return ("%s: '%s' is not a spam confidence level; give an integer from -1 (bypass spam filtering) to 9, "
+                    "or an empty string to remove the action" % (field, value))
+        return None
 
 
 class StatusCode(Value):
@@ -476,7 +586,8 @@ class Field(object):
         if self.absent(value):
             return None
         if self.value.multi:
-            return tuple(sorted(set(self.value.key(v) for v in value)))
+            items = [value] if isinstance(value, str) else value  # one value for a list: bound as a list of it
+            return tuple(sorted(set(self.value.key(v) for v in items)))
         return self.value.key(value)
 
     def differs(self, desired, current):
@@ -515,8 +626,9 @@ class Pair(Field):
     service's default (not compared, not sent).
     """
 
-    def __init__(self, option, subs, required=True, section=""):
+    def __init__(self, option, subs, required=True, section="", needs=()):
         self.section = section
+        self.needs = tuple(needs)  # sub-keys that must be given even when the others take their defaults
         self.option = option
         self.path = "%s.%s" % (section, option)
         self.subs = [Field("%s.%s" % (option, sub), param, value, section=section) for sub, param, value in subs]
@@ -588,6 +700,9 @@ class Pair(Field):
         if self.required and missing:
             errors.append("%s: %s missing; %s must be given together (Exchange Online needs the pair)"
                           % (self.path, " and ".join(missing), " and ".join(self.names)))
+        elif not self.required and [m for m in missing if m in self.needs]:
+            errors.append("%s: %s missing; it is needed whenever %s is set (the other keys take the service's "
+                          "default)" % (self.path, " and ".join(m for m in missing if m in self.needs), self.path))
         for _name, sub, v in self._items(value):
             errors.extend(sub.errors(v))
         return errors

@@ -31,6 +31,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import AD_ATTRIBUTES
+
 # --------------------------------------------------------------------------- the reference's parameter list
 
 # Every parameter of New-TransportRule (177) and Set-TransportRule (176) in the REF syntax blocks: 178 distinct
@@ -117,12 +119,7 @@ KINDS = {
     "switch": "a PowerShell common switch",
 }
 
-# The attributes REF lists for ADComparisonAttribute and the *ADAttribute* conditions.
-AD_ATTRIBUTES = tuple(
-    ["City", "Company", "Country"] + ["CustomAttribute%d" % i for i in range(1, 16)]
-    + ["Department", "DisplayName", "Email", "FaxNumber", "FirstName", "HomePhoneNumber", "Initials", "LastName",
-       "Manager", "MobileNumber", "Notes", "Office", "OtherFaxNumber", "OtherHomePhoneNumber", "OtherPhoneNumber",
-       "PagerNumber", "PhoneNumber", "POBox", "State", "Street", "Title", "UserLogonName", "ZipCode"])
+# The attributes REF lists for ADComparisonAttribute and the *ADAttribute* conditions: one home, service_data.
 
 # How the service reads a value back, by kind, with the evidence: "confirmed" (LIVE record or CODE), "documented"
 # (REF) or "inferred" (our reading; code defensively). A parameter's own 'read_back' entry overrides this.

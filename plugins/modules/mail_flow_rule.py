@@ -76,6 +76,35 @@ options:
       - When the rule stops acting, in the same form as O(activation_date); must be after it. An empty string
         clears it.
     type: str
+  rule_error_action:
+    description: C(RuleErrorAction). Service default C(Ignore).
+    type: str
+    choices:
+    - defer
+    - ignore
+  sender_address_location:
+    description: C(SenderAddressLocation). Service default C(Header).
+    type: str
+    choices:
+    - envelope
+    - header
+    - header_or_envelope
+  recipient_address_type:
+    description: C(RecipientAddressType). Service default C(Resolved).
+    type: str
+    choices:
+    - original
+    - resolved
+  rule_sub_type:
+    description: C(RuleSubType). Service default C(None). Dlp is meaningful only on-premises.
+    type: str
+    choices:
+    - dlp
+    - none
+  use_legacy_regex:
+    description: 'C(UseLegacyRegex). Set-TransportRule has no UseLegacyRegex: changing it means recreating the rule.
+      Set only when the rule is created; a different value on an existing rule is refused.'
+    type: bool
   priority:
     description:
       - The rule's place in the processing order, V(0) being first. Setting a taken value moves the rule there and
@@ -194,6 +223,231 @@ options:
             description: Words, any of which must be in the header.
             type: list
             elements: str
+      from_address_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(FromAddressMatchesPatterns).
+        type: list
+        elements: str
+      sender_management_relationship:
+        description: C(SenderManagementRelationship).
+        type: str
+        choices:
+        - direct_report
+        - manager
+      manager_for_evaluated_user:
+        description: C(ManagerForEvaluatedUser) and C(ManagerAddresses) (all keys together).
+        type: dict
+        suboptions:
+          evaluated_user:
+            description: C(ManagerForEvaluatedUser).
+            type: str
+            choices:
+            - recipient
+            - sender
+          addresses:
+            description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(ManagerAddresses).
+            type: list
+            elements: str
+      ad_attribute_comparison:
+        description: C(ADComparisonAttribute) and C(ADComparisonOperator) (the other keys take the service's default).
+        type: dict
+        suboptions:
+          attribute:
+            description: C(ADComparisonAttribute). Required.
+            type: str
+            choices:
+            - City
+            - Company
+            - Country
+            - CustomAttribute1
+            - CustomAttribute10
+            - CustomAttribute11
+            - CustomAttribute12
+            - CustomAttribute13
+            - CustomAttribute14
+            - CustomAttribute15
+            - CustomAttribute2
+            - CustomAttribute3
+            - CustomAttribute4
+            - CustomAttribute5
+            - CustomAttribute6
+            - CustomAttribute7
+            - CustomAttribute8
+            - CustomAttribute9
+            - Department
+            - DisplayName
+            - Email
+            - FaxNumber
+            - FirstName
+            - HomePhoneNumber
+            - Initials
+            - LastName
+            - Manager
+            - MobileNumber
+            - Notes
+            - Office
+            - OtherFaxNumber
+            - OtherHomePhoneNumber
+            - OtherPhoneNumber
+            - POBox
+            - PagerNumber
+            - PhoneNumber
+            - State
+            - Street
+            - Title
+            - UserLogonName
+            - ZipCode
+          operator:
+            description: C(ADComparisonOperator). Service default C(Equal).
+            type: str
+            choices:
+            - equal
+            - not_equal
+      recipient_address_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(RecipientAddressMatchesPatterns).
+        type: list
+        elements: str
+      recipient_ad_attribute_contains_words:
+        description: C(Attribute:word1,word2) entries. C(RecipientADAttributeContainsWords).
+        type: list
+        elements: str
+      recipient_ad_attribute_matches_patterns:
+        description: C(Attribute:pattern) entries. C(RecipientADAttributeMatchesPatterns).
+        type: list
+        elements: str
+      any_of_to_header:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(AnyOfToHeader).
+        type: list
+        elements: str
+      any_of_to_header_member_of:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(AnyOfToHeaderMemberOf).
+        type: list
+        elements: str
+      any_of_cc_header:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(AnyOfCcHeader).
+        type: list
+        elements: str
+      any_of_cc_header_member_of:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(AnyOfCcHeaderMemberOf).
+        type: list
+        elements: str
+      any_of_to_cc_header:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(AnyOfToCcHeader).
+        type: list
+        elements: str
+      any_of_to_cc_header_member_of:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(AnyOfToCcHeaderMemberOf).
+        type: list
+        elements: str
+      any_of_recipient_address_contains_words:
+        description: Words or phrases, compared without case. C(AnyOfRecipientAddressContainsWords).
+        type: list
+        elements: str
+      any_of_recipient_address_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(AnyOfRecipientAddressMatchesPatterns).
+        type: list
+        elements: str
+      between_member_of:
+        description: C(BetweenMemberOf1) and C(BetweenMemberOf2) (all keys together).
+        type: dict
+        suboptions:
+          first:
+            description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(BetweenMemberOf1).
+            type: list
+            elements: str
+          second:
+            description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(BetweenMemberOf2).
+            type: list
+            elements: str
+      subject_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(SubjectMatchesPatterns).
+        type: list
+        elements: str
+      subject_or_body_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(SubjectOrBodyMatchesPatterns).
+        type: list
+        elements: str
+      header_matches_patterns:
+        description: C(HeaderMatchesMessageHeader) and C(HeaderMatchesPatterns) (all keys together).
+        type: dict
+        suboptions:
+          header:
+            description: A message header name. C(HeaderMatchesMessageHeader).
+            type: str
+          patterns:
+            description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(HeaderMatchesPatterns).
+            type: list
+            elements: str
+      content_character_set_contains_words:
+        description: Words or phrases, compared without case. C(ContentCharacterSetContainsWords).
+        type: list
+        elements: str
+      attachment_contains_words:
+        description: Words or phrases, compared without case. C(AttachmentContainsWords).
+        type: list
+        elements: str
+      attachment_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(AttachmentMatchesPatterns).
+        type: list
+        elements: str
+      attachment_extension_matches_words:
+        description: Words or phrases, compared without case. C(AttachmentExtensionMatchesWords).
+        type: list
+        elements: str
+      attachment_name_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(AttachmentNameMatchesPatterns).
+        type: list
+        elements: str
+      attachment_property_contains_words:
+        description: C(Property:word1,word2) entries (document properties). C(AttachmentPropertyContainsWords).
+        type: list
+        elements: str
+      attachment_size_over:
+        description: A size (V(10 MB), V(10MB) or bytes), compared by bytes. C(AttachmentSizeOver).
+        type: raw
+      attachment_has_executable_content:
+        description: V(true) sets it, V(false) removes it. C(AttachmentHasExecutableContent).
+        type: bool
+      attachment_is_password_protected:
+        description: V(true) sets it, V(false) removes it. C(AttachmentIsPasswordProtected).
+        type: bool
+      attachment_is_unsupported:
+        description: V(true) sets it, V(false) removes it. C(AttachmentIsUnsupported).
+        type: bool
+      attachment_processing_limit_exceeded:
+        description: V(true) sets it, V(false) removes it. C(AttachmentProcessingLimitExceeded).
+        type: bool
+      message_size_over:
+        description: A size (V(10 MB), V(10MB) or bytes), compared by bytes. C(MessageSizeOver).
+        type: raw
+      message_type_matches:
+        description: C(MessageTypeMatches).
+        type: str
+        choices:
+        - approval_request
+        - auto_forward
+        - calendaring
+        - encrypted
+        - oof
+        - permission_controlled
+        - read_receipt
+        - signed
+        - voicemail
+      with_importance:
+        description: C(WithImportance).
+        type: str
+        choices:
+        - high
+        - low
+        - normal
+      scl_over:
+        description: An integer from -1 to 9. C(SCLOver).
+        type: raw
+      has_classification:
+        description: Name of the tenant's MessageClassification. C(HasClassification).
+        type: str
+      has_no_classification:
+        description: V(true) sets it, V(false) removes it. C(HasNoClassification).
+        type: bool
   exceptions:
     description:
       - When the rule does not apply even though its conditions match. Same keys as O(conditions), sent as the
@@ -275,6 +529,232 @@ options:
             description: Words, any of which must be in the header.
             type: list
             elements: str
+      from_address_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfFromAddressMatchesPatterns).
+        type: list
+        elements: str
+      sender_management_relationship:
+        description: C(ExceptIfSenderManagementRelationship).
+        type: str
+        choices:
+        - direct_report
+        - manager
+      manager_for_evaluated_user:
+        description: C(ExceptIfManagerForEvaluatedUser) and C(ExceptIfManagerAddresses) (all keys together).
+        type: dict
+        suboptions:
+          evaluated_user:
+            description: C(ExceptIfManagerForEvaluatedUser).
+            type: str
+            choices:
+            - recipient
+            - sender
+          addresses:
+            description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(ExceptIfManagerAddresses).
+            type: list
+            elements: str
+      ad_attribute_comparison:
+        description: C(ExceptIfADComparisonAttribute) and C(ExceptIfADComparisonOperator) (the other keys take the service's
+          default).
+        type: dict
+        suboptions:
+          attribute:
+            description: C(ExceptIfADComparisonAttribute). Required.
+            type: str
+            choices:
+            - City
+            - Company
+            - Country
+            - CustomAttribute1
+            - CustomAttribute10
+            - CustomAttribute11
+            - CustomAttribute12
+            - CustomAttribute13
+            - CustomAttribute14
+            - CustomAttribute15
+            - CustomAttribute2
+            - CustomAttribute3
+            - CustomAttribute4
+            - CustomAttribute5
+            - CustomAttribute6
+            - CustomAttribute7
+            - CustomAttribute8
+            - CustomAttribute9
+            - Department
+            - DisplayName
+            - Email
+            - FaxNumber
+            - FirstName
+            - HomePhoneNumber
+            - Initials
+            - LastName
+            - Manager
+            - MobileNumber
+            - Notes
+            - Office
+            - OtherFaxNumber
+            - OtherHomePhoneNumber
+            - OtherPhoneNumber
+            - POBox
+            - PagerNumber
+            - PhoneNumber
+            - State
+            - Street
+            - Title
+            - UserLogonName
+            - ZipCode
+          operator:
+            description: C(ExceptIfADComparisonOperator). Service default C(Equal).
+            type: str
+            choices:
+            - equal
+            - not_equal
+      recipient_address_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfRecipientAddressMatchesPatterns).
+        type: list
+        elements: str
+      recipient_ad_attribute_contains_words:
+        description: C(Attribute:word1,word2) entries. C(ExceptIfRecipientADAttributeContainsWords).
+        type: list
+        elements: str
+      recipient_ad_attribute_matches_patterns:
+        description: C(Attribute:pattern) entries. C(ExceptIfRecipientADAttributeMatchesPatterns).
+        type: list
+        elements: str
+      any_of_to_header:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(ExceptIfAnyOfToHeader).
+        type: list
+        elements: str
+      any_of_to_header_member_of:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(ExceptIfAnyOfToHeaderMemberOf).
+        type: list
+        elements: str
+      any_of_cc_header:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(ExceptIfAnyOfCcHeader).
+        type: list
+        elements: str
+      any_of_cc_header_member_of:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(ExceptIfAnyOfCcHeaderMemberOf).
+        type: list
+        elements: str
+      any_of_to_cc_header:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(ExceptIfAnyOfToCcHeader).
+        type: list
+        elements: str
+      any_of_to_cc_header_member_of:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(ExceptIfAnyOfToCcHeaderMemberOf).
+        type: list
+        elements: str
+      any_of_recipient_address_contains_words:
+        description: Words or phrases, compared without case. C(ExceptIfAnyOfRecipientAddressContainsWords).
+        type: list
+        elements: str
+      any_of_recipient_address_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfAnyOfRecipientAddressMatchesPatterns).
+        type: list
+        elements: str
+      between_member_of:
+        description: C(ExceptIfBetweenMemberOf1) and C(ExceptIfBetweenMemberOf2) (all keys together).
+        type: dict
+        suboptions:
+          first:
+            description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(ExceptIfBetweenMemberOf1).
+            type: list
+            elements: str
+          second:
+            description: Recipients by name, alias or email address (compared as primary SMTP addresses). Groups. C(ExceptIfBetweenMemberOf2).
+            type: list
+            elements: str
+      subject_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfSubjectMatchesPatterns).
+        type: list
+        elements: str
+      subject_or_body_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfSubjectOrBodyMatchesPatterns).
+        type: list
+        elements: str
+      header_matches_patterns:
+        description: C(ExceptIfHeaderMatchesMessageHeader) and C(ExceptIfHeaderMatchesPatterns) (all keys together).
+        type: dict
+        suboptions:
+          header:
+            description: A message header name. C(ExceptIfHeaderMatchesMessageHeader).
+            type: str
+          patterns:
+            description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfHeaderMatchesPatterns).
+            type: list
+            elements: str
+      content_character_set_contains_words:
+        description: Words or phrases, compared without case. C(ExceptIfContentCharacterSetContainsWords).
+        type: list
+        elements: str
+      attachment_contains_words:
+        description: Words or phrases, compared without case. C(ExceptIfAttachmentContainsWords).
+        type: list
+        elements: str
+      attachment_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfAttachmentMatchesPatterns).
+        type: list
+        elements: str
+      attachment_extension_matches_words:
+        description: Words or phrases, compared without case. C(ExceptIfAttachmentExtensionMatchesWords).
+        type: list
+        elements: str
+      attachment_name_matches_patterns:
+        description: Regular expressions (.NET syntax); an invalid one is refused before any call. C(ExceptIfAttachmentNameMatchesPatterns).
+        type: list
+        elements: str
+      attachment_property_contains_words:
+        description: C(Property:word1,word2) entries (document properties). C(ExceptIfAttachmentPropertyContainsWords).
+        type: list
+        elements: str
+      attachment_size_over:
+        description: A size (V(10 MB), V(10MB) or bytes), compared by bytes. C(ExceptIfAttachmentSizeOver).
+        type: raw
+      attachment_has_executable_content:
+        description: V(true) sets it, V(false) removes it. C(ExceptIfAttachmentHasExecutableContent).
+        type: bool
+      attachment_is_password_protected:
+        description: V(true) sets it, V(false) removes it. C(ExceptIfAttachmentIsPasswordProtected).
+        type: bool
+      attachment_is_unsupported:
+        description: V(true) sets it, V(false) removes it. C(ExceptIfAttachmentIsUnsupported).
+        type: bool
+      attachment_processing_limit_exceeded:
+        description: V(true) sets it, V(false) removes it. C(ExceptIfAttachmentProcessingLimitExceeded).
+        type: bool
+      message_size_over:
+        description: A size (V(10 MB), V(10MB) or bytes), compared by bytes. C(ExceptIfMessageSizeOver).
+        type: raw
+      message_type_matches:
+        description: C(ExceptIfMessageTypeMatches).
+        type: str
+        choices:
+        - approval_request
+        - auto_forward
+        - calendaring
+        - encrypted
+        - oof
+        - permission_controlled
+        - read_receipt
+        - signed
+        - voicemail
+      with_importance:
+        description: C(ExceptIfWithImportance).
+        type: str
+        choices:
+        - high
+        - low
+        - normal
+      scl_over:
+        description: An integer from -1 to 9. C(ExceptIfSCLOver).
+        type: raw
+      has_classification:
+        description: Name of the tenant's MessageClassification. C(ExceptIfHasClassification).
+        type: str
+      has_no_classification:
+        description: V(true) sets it, V(false) removes it. C(ExceptIfHasNoClassification).
+        type: bool
   actions:
     description:
       - What the rule does to matching messages.
@@ -352,6 +832,104 @@ options:
           status_code:
             description: Enhanced status code, C(5.7.1) or C(5.7.900) to C(5.7.999). C(RejectMessageEnhancedStatusCode).
             type: str
+      add_manager_as_recipient_type:
+        description: C(AddManagerAsRecipientType).
+        type: str
+        choices:
+        - bcc
+        - cc
+        - redirect
+        - to
+      moderate_message_by_user:
+        description: Recipients by name, alias or email address (compared as primary SMTP addresses). C(ModerateMessageByUser).
+        type: list
+        elements: str
+      moderate_message_by_manager:
+        description: V(true) sets it, V(false) removes it. C(ModerateMessageByManager).
+        type: bool
+      quarantine:
+        description: V(true) sets it, V(false) removes it. C(Quarantine). Delivers to the hosted quarantine; rules after
+          this one are not evaluated.
+        type: bool
+      delete_message:
+        description: V(true) sets it, V(false) removes it. C(DeleteMessage).
+        type: bool
+      apply_html_disclaimer:
+        description: C(ApplyHtmlDisclaimerText) and C(ApplyHtmlDisclaimerLocation) and C(ApplyHtmlDisclaimerFallbackAction)
+          (the other keys take the service's default).
+        type: dict
+        suboptions:
+          text:
+            description: Text, kept exactly as given. At most 5000 characters. C(ApplyHtmlDisclaimerText). Required.
+            type: str
+          location:
+            description: C(ApplyHtmlDisclaimerLocation). Service default C(Append).
+            type: str
+            choices:
+            - append
+            - prepend
+          fallback_action:
+            description: C(ApplyHtmlDisclaimerFallbackAction). Service default C(Wrap). Do not use Wrap on mail from external
+              senders (it defeats Safe Attachments); use Reject.
+            type: str
+            choices:
+            - ignore
+            - reject
+            - wrap
+      apply_classification:
+        description: Name of the tenant's MessageClassification. C(ApplyClassification).
+        type: str
+      apply_ome:
+        description: V(true) sets it, V(false) removes it. C(ApplyOME).
+        type: bool
+      apply_rights_protection_template:
+        description: Name of the tenant's RMSTemplate. C(ApplyRightsProtectionTemplate).
+        type: str
+      apply_rights_protection_customization_template:
+        description: Name of the tenant's OMEConfiguration. C(ApplyRightsProtectionCustomizationTemplate).
+        type: str
+      remove_ome:
+        description: V(true) sets it, V(false) removes it. C(RemoveOME).
+        type: bool
+      remove_ome_v2:
+        description: V(true) sets it, V(false) removes it. C(RemoveOMEv2).
+        type: bool
+      remove_rms_attachment_encryption:
+        description: V(true) sets it, V(false) removes it. C(RemoveRMSAttachmentEncryption).
+        type: bool
+      generate_notification:
+        description: Text, kept exactly as given. At most 5120 characters. C(GenerateNotification).
+        type: str
+      generate_incident_report:
+        description: C(GenerateIncidentReport) and C(IncidentReportContent) (the other keys take the service's default).
+        type: dict
+        suboptions:
+          to:
+            description: A recipient by name, alias or email address. C(GenerateIncidentReport). Required.
+            type: str
+          content:
+            description: C(IncidentReportContent).
+            type: list
+            elements: str
+            choices:
+            - attach_original_mail
+            - bcc
+            - cc
+            - false_positive
+            - id_match
+            - recipients
+            - rule_detections
+            - sender
+            - severity
+            - subject
+      set_audit_severity:
+        description: C(SetAuditSeverity).
+        type: str
+        choices:
+        - do_not_audit
+        - high
+        - low
+        - medium
   purge_conditions:
     description:
       - When O(conditions) is given, remove the conditions the rule has that it does not list. With V(false) only
@@ -482,8 +1060,52 @@ EXAMPLES = r"""
           reject_message:
             reason: Rejected by policy
             status_code: "5.7.900"
-        extra_parameters:
-          SetAuditSeverity: Medium
+          set_audit_severity: medium
+
+    - name: Disclaimer on mail leaving the organisation
+      m365.mailflow.mail_flow_rule:
+        name: Outgoing disclaimer
+        conditions:
+          from_scope: in_organization
+          sent_to_scope: not_in_organization
+        actions:
+          apply_html_disclaimer:
+            text: <p>Contoso Ltd. confidentiality notice</p>
+            location: append
+            fallback_action: ignore
+
+    - name: Encrypt mail to a partner
+      m365.mailflow.mail_flow_rule:
+        name: Encrypt mail to Fabrikam
+        conditions:
+          recipient_domain_is: [fabrikam.example]
+        exceptions:
+          message_type_matches: encrypted
+        actions:
+          apply_ome: true
+
+    - name: Quarantine executables from outside, with an incident report
+      m365.mailflow.mail_flow_rule:
+        name: Quarantine risky attachments
+        conditions:
+          from_scope: not_in_organization
+          attachment_has_executable_content: true
+        exceptions:
+          attachment_size_over: 25 MB
+        actions:
+          quarantine: true
+          generate_incident_report:
+            to: security@contoso.com
+            content: [sender, subject, attach_original_mail]
+
+    - name: Moderate outside mail to a group
+      m365.mailflow.mail_flow_rule:
+        name: Moderate mail to the board
+        conditions:
+          any_of_to_cc_header_member_of: [board@contoso.com]
+          from_scope: not_in_organization
+        actions:
+          moderate_message_by_user: [chief.of.staff@contoso.com]
 
     - name: Disable a rule without touching its conditions or actions
       m365.mailflow.mail_flow_rule:

@@ -14,132 +14,154 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.m365.mailflow.plugins.module_utils import rule_parameters as table
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.fields import (
-    AdAttributes, CiText, Date, Domains, Enum, Field, Flag, HeaderName, IpRanges, Pair, Patterns, Raw, Recipients,
-    RuleState, Scl, Size, StatusCode, Text, Words,
+    AdAttributes, Bool, CiText, Date, Domains, Enum, EnumList, Field, Flag, HeaderName, Int, IpRanges, Pair,
+    PatternList, Patterns, PropertyWords, Raw, Recipient, Recipients, RuleState, Scl, Size, StatusCode, Text, Words,
+    choices,
 )
 
 
 NAME_MAX = 64
 COMMENTS_MAX = 1024
 SECTIONS = ("conditions", "exceptions", "actions")
-# Cmdlet parameters that are rule actions or rule properties, never conditions: used to tell whether
-# ``extra_parameters`` adds a condition (a rule without any condition or exception applies to all mail).
-NON_CONDITION_PARAMETERS = frozenset(p.lower() for p in (
-    "AddManagerAsRecipientType", "AddToRecipients", "ApplyClassification", "ApplyHtmlDisclaimerFallbackAction",
-    "ApplyHtmlDisclaimerLocation", "ApplyHtmlDisclaimerText", "ApplyOME", "ApplyRightsProtectionCustomizationTemplate",
-    "ApplyRightsProtectionTemplate", "BlindCopyTo", "CopyTo", "DeleteMessage", "GenerateIncidentReport",
-    "GenerateNotification", "IncidentReportContent", "ModerateMessageByManager", "ModerateMessageByUser",
-    "NotifySender", "PrependSubject", "Quarantine", "RedirectMessageTo", "RejectMessageEnhancedStatusCode",
-    "RejectMessageReasonText", "RemoveHeader", "RemoveOME", "RemoveOMEv2", "RemoveRMSAttachmentEncryption",
-    "RouteMessageOutboundConnector", "RouteMessageOutboundRequireTls", "SetAuditSeverity", "SetHeaderName",
-    "SetHeaderValue", "SetSCL", "SmtpRejectMessageRejectStatusCode", "SmtpRejectMessageRejectText",
-    "StopRuleProcessing", "RuleErrorAction", "SenderAddressLocation", "RuleSubType", "UseLegacyRegex",
-    "DlpPolicy",
-))
-# Parameters that have their own module option (or are the identity): refused in extra_parameters.
-RESERVED_PARAMETERS = {
-    "name": "name", "identity": "name", "priority": "priority or position", "enabled": "enabled",
-    "state": "enabled", "mode": "mode", "comments": "comments", "activationdate": "activation_date",
-    "expirydate": "expiry_date", "confirm": None, "whatif": None,
-}
-REASON_MAX = 1024  # RejectMessageReasonText (the sandbox's limit; inferred)
-# extra_parameters whose values the service reads back in another form than they are written, by cmdlet parameter
-# (New-TransportRule reference, parameter types). Sizes are ByteQuantifiedSize ("10 MB (10,485,760 bytes)");
-# recipients are RecipientIdParameter[] (read back as primary SMTP addresses, like the module's own recipient keys);
-# patterns are regular expressions (validated like the module's *_matches_patterns keys).
-SIZE_PARAMETERS = frozenset(p.lower() for p in (
-    "AttachmentSizeOver", "ExceptIfAttachmentSizeOver", "MessageSizeOver", "ExceptIfMessageSizeOver"))
-RECIPIENT_PARAMETERS = dict((p.lower(), role) for p, role in (
-    ("AnyOfToHeader", "sender"), ("ExceptIfAnyOfToHeader", "sender"),
-    ("AnyOfCcHeader", "sender"), ("ExceptIfAnyOfCcHeader", "sender"),
-    ("AnyOfToCcHeader", "sender"), ("ExceptIfAnyOfToCcHeader", "sender"),
-    ("AnyOfToHeaderMemberOf", "member_of"), ("ExceptIfAnyOfToHeaderMemberOf", "member_of"),
-    ("AnyOfCcHeaderMemberOf", "member_of"), ("ExceptIfAnyOfCcHeaderMemberOf", "member_of"),
-    ("AnyOfToCcHeaderMemberOf", "member_of"), ("ExceptIfAnyOfToCcHeaderMemberOf", "member_of"),
-    ("BetweenMemberOf1", "member_of"), ("ExceptIfBetweenMemberOf1", "member_of"),
-    ("BetweenMemberOf2", "member_of"), ("ExceptIfBetweenMemberOf2", "member_of"),
-    ("ManagerAddresses", "sender"), ("ExceptIfManagerAddresses", "sender"), ("ModerateMessageByUser", "sender"),
-))
+REASON_MAX = 1024  # RejectMessageReasonText (REF)
 
 
-def extra_value(param):
-    """The value type of an ``extra_parameters`` entry, by its cmdlet parameter name."""
-    lowered = param.lower()
-    if lowered in SIZE_PARAMETERS:
+def value_type(entry):
+    """The one value type of a table entry's kind (``rule_parameters.KINDS``)."""
+    kind = entry["kind"]
+    if entry["param"] in _OVERRIDES:
+        return _OVERRIDES[entry["param"]]()
+    if kind == "text":
+        return Text(blank=False, maximum=entry.get("max_length"))
+    if kind == "words":
+        return Words()
+    if kind == "patterns":
+        return PatternList()
+    if kind == "recipients":
+        return Recipients(entry.get("role") or "sender")
+    if kind == "recipient":
+        return Recipient(entry.get("role") or "sender")
+    if kind == "domains":
+        return Domains()
+    if kind == "ip_ranges":
+        return IpRanges()
+    if kind == "size":
         return Size()
-    if lowered in RECIPIENT_PARAMETERS:
-        return Recipients(RECIPIENT_PARAMETERS[lowered])
-    if lowered.endswith("matchespatterns"):
-        return Patterns(attribute="adattribute" in lowered)
-    return Raw()
+    if kind in ("enum", "enum_list"):
+        values = entry["values"]
+        table_ = choices(values, keep_case=values is table.AD_ATTRIBUTES)
+        return Enum(table_) if kind == "enum" else EnumList(table_)
+    if kind == "flag":
+        return Flag()
+    if kind == "bool":
+        return Bool()
+    if kind == "int":
+        low, high = entry.get("range") or (None, None)
+        return Scl() if (low, high) == (-1, 9) else Int(low, high)
+    if kind == "status_code":
+        return StatusCode()
+    if kind == "date":
+        return Date()
+    if kind in ("ad_attribute_words", "ad_attribute_patterns"):
+        return AdAttributes(patterns=kind == "ad_attribute_patterns")
+    if kind == "property_words":
+        return PropertyWords()
+    if kind == "header_name":
+        return HeaderName()
+    if kind == "object_name":
+        return CiText()
+    return Raw()  # data_classifications, switch: not options, only through extra_parameters
 
 
-SCOPES = {"in_organization": "InOrganization", "not_in_organization": "NotInOrganization"}
-MODES = {"enforce": "Enforce", "audit": "Audit", "audit_and_notify": "AuditAndNotify"}
-# snake_case key -> (parameter, value type). Exceptions use the same keys with the ExceptIf prefix.
-PREDICATES = (
-    ("from", "From", Recipients("sender")),
-    ("from_scope", "FromScope", Enum(SCOPES)),
-    ("from_member_of", "FromMemberOf", Recipients("member_of")),
-    ("from_address_contains_words", "FromAddressContainsWords", Words()),
-    ("sent_to", "SentTo", Recipients("sent_to")),
-    ("sent_to_scope", "SentToScope", Enum(SCOPES)),
-    ("sent_to_member_of", "SentToMemberOf", Recipients("member_of")),
-    ("recipient_address_contains_words", "RecipientAddressContainsWords", Words()),
-    ("sender_domain_is", "SenderDomainIs", Domains()),
-    ("recipient_domain_is", "RecipientDomainIs", Domains()),
-    ("sender_ad_attribute_contains_words", "SenderADAttributeContainsWords", AdAttributes()),
-    ("sender_ad_attribute_matches_patterns", "SenderADAttributeMatchesPatterns", AdAttributes(patterns=True)),
-    ("sender_ip_ranges", "SenderIpRanges", IpRanges()),
-    ("subject_contains_words", "SubjectContainsWords", Words()),
-    ("subject_or_body_contains_words", "SubjectOrBodyContainsWords", Words()),
-    ("header_contains", (("header", "HeaderContainsMessageHeader", HeaderName()),
-                         ("words", "HeaderContainsWords", Words())), True),
-)
-ACTIONS = (
-    ("route_message_outbound_connector", "RouteMessageOutboundConnector", CiText()),
-    ("route_message_outbound_require_tls", "RouteMessageOutboundRequireTls", Flag()),
-    ("set_header", (("name", "SetHeaderName", HeaderName()), ("value", "SetHeaderValue", Text(blank=False))), True),
-    ("remove_header", "RemoveHeader", HeaderName()),
-    ("prepend_subject", "PrependSubject", Text(blank=False)),
-    ("set_scl", "SetSCL", Scl()),
-    ("add_to_recipients", "AddToRecipients", Recipients("added")),
-    ("copy_to", "CopyTo", Recipients("added")),
-    ("blind_copy_to", "BlindCopyTo", Recipients("added")),
-    ("redirect_message_to", "RedirectMessageTo", Recipients("added")),
-    ("stop_rule_processing", "StopRuleProcessing", Flag()),
-    ("reject_message", (("reason", "RejectMessageReasonText", Text(maximum=REASON_MAX)),
-                        ("status_code", "RejectMessageEnhancedStatusCode", StatusCode())), False),
-)
-ROUTE = "actions.route_message_outbound_connector"
+# Values whose check is looser than their kind's, kept as mail_flow_rule had them.
+_OVERRIDES = {
+    "RejectMessageReasonText": lambda: Text(maximum=REASON_MAX),
+}
+# Rule properties that are module options of their own (not generated): their Fields are TOP_PROPS.
+_OWN_PROPERTIES = ("Name", "Priority", "Enabled", "Mode", "Comments", "ActivationDate", "ExpiryDate")
 
 
-def _props(section, table, prefix=""):
-    props = []
-    for entry in table:
-        option, target = entry[0], entry[1]
-        if isinstance(target, tuple):
-            subs = [(sub, prefix + param, value) for sub, param, value in target]
-            props.append(Pair(option, subs, required=entry[2], section=section))
-        else:
-            props.append(Field(option, prefix + target, entry[2], section=section))
-    return props
+def _fields(section, entries):
+    """Fields (single parameters) and Pairs (groups of ``rule_parameters.GROUPS``) of one section, in table order."""
+    out, seen = [], set()
+    for entry in entries:
+        option = entry["option"]
+        if option in seen:
+            continue
+        seen.add(option)
+        group = table.GROUPS.get(("conditions" if section == "exceptions" else section, option))
+        if entry["sub"] is None or group is None:
+            out.append(Field(option, entry["param"], value_type(entry), section=section))
+            continue
+        members = dict((e["sub"], e) for e in entries if e["option"] == option)
+        subs = [(sub, members[sub]["param"], value_type(members[sub])) for sub in group["subs"]]
+        required = set(group["required"]) == set(group["subs"])
+        out.append(Pair(option, subs, required=required, section=section, needs=group["required"]))
+    return out
 
 
+MODES = choices(("Enforce", "Audit", "AuditAndNotify"))
 TOP_PROPS = (
     Field("enabled", "Enabled", RuleState(), read="State"),
     Field("mode", "Mode", Enum(MODES)),
     Field("comments", "Comments", Text()),
     Field("activation_date", "ActivationDate", Date()),
     Field("expiry_date", "ExpiryDate", Date()),
-)
-TABLE = tuple(TOP_PROPS) + tuple(_props("conditions", PREDICATES) + _props("exceptions", PREDICATES, "ExceptIf")
-                                 + _props("actions", ACTIONS))
+) + tuple(Field(e["option"], e["param"], value_type(e)) for e in table.PROPERTIES if e["param"] not in _OWN_PROPERTIES)
+# Properties Set-TransportRule cannot change (New only): a different value on an existing rule is refused.
+NEW_ONLY = frozenset(e["option"] for e in table.PROPERTIES if e.get("new_only") and e["param"] not in _OWN_PROPERTIES)
+TABLE = tuple(TOP_PROPS) + tuple(_fields("conditions", table.CONDITIONS) + _fields("exceptions", table.EXCEPTIONS)
+                                 + _fields("actions", table.ACTIONS))
 BY_PATH = dict((p.path, p) for p in TABLE)
 BY_PARAM = dict((param.lower(), p) for p in TABLE for param in p.params)
+# cmdlet parameter (lower case) -> its value type, sub-parameters of groups included
+PARAM_VALUES = dict((param.lower(), sub.value) for p in TABLE
+                    for param, sub in ((q.param, q) for q in (p.subs if isinstance(p, Pair) else [p])))
+ROUTE = "actions.route_message_outbound_connector"
+
+# Cmdlet parameters that are rule actions or rule properties, never conditions: used to tell whether
+# ``extra_parameters`` adds a condition (a rule without any condition or exception applies to all mail).
+NON_CONDITION_PARAMETERS = frozenset(
+    [e["param"].lower() for e in table.ACTIONS + table.PROPERTIES]
+    + [p.lower() for p, (category, _reason, _use) in table.NOT_OPTIONS.items()
+       if category in ("common", "identity", "edge_only") or p in ("DlpPolicy", "NotifySender", "DomainController",
+                                                                   "IncidentReportOriginalMail")])
+# Parameters that have their own module option (or are the identity): refused in extra_parameters.
+RESERVED_PARAMETERS = {
+    "name": "name", "identity": "name", "priority": "priority or position", "enabled": "enabled",
+    "state": "enabled", "mode": "mode", "comments": "comments", "activationdate": "activation_date",
+    "expirydate": "expiry_date", "confirm": None, "whatif": None,
+}
+# Parameters mail_flow_rule had as options before the whole vocabulary (issue 11): extra_parameters refuses them
+# (as it always did) with the option to use. The others, reachable through extra_parameters before they became
+# options, stay accepted there (typed as their option), with a warning naming the option.
+OPTION_ONLY = frozenset(
+    [p.lower() for p in table.SUPPORTED_BEFORE]
+    + [(table.EXCEPT_PREFIX + p).lower() for p in table.SUPPORTED_BEFORE
+       if table.BY_PARAMETER.get(p.lower(), {}).get("section") == "conditions"])
+_KIND_ENTRY = dict((k, {"param": "", "kind": k}) for k in table.KINDS)
+
+
+def extra_value(param):
+    """The value type of an ``extra_parameters`` entry, by its cmdlet parameter name: the table's type for a known
+    parameter (also those that are not options, by their kind), else by name (``*MatchesPatterns``, ``*SizeOver``),
+    else compared as the service reads back values of unknown type (``Raw``)."""
+    lowered = param.lower()
+    if lowered in PARAM_VALUES:
+        known = PARAM_VALUES[lowered]
+        return type(known)(known.table, canonical=True) if isinstance(known, Enum) else known
+    kinds = dict((p.lower(), k) for p, k in table.NOT_OPTION_KINDS.items())
+    if lowered in kinds and kinds[lowered] not in ("enum", "int", "text", "words"):
+        return value_type(_KIND_ENTRY[kinds[lowered]])
+    if lowered.endswith("sizeover"):
+        return Size()
+    if lowered.endswith("matchespatterns"):
+        return Patterns(attribute="adattribute" in lowered)
+    return Raw()
 
 
 def section_argument_spec(section):
@@ -148,7 +170,7 @@ def section_argument_spec(section):
 
 def argument_spec():
     """The module's own options (the connection options are added by MailflowModule)."""
-    return dict(
+    spec = dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         enabled=dict(type="bool"),
@@ -167,6 +189,8 @@ def argument_spec():
         apply_to_all_messages=dict(type="bool", default=False),
         extra_parameters=dict(type="dict"),
     )
+    spec.update((p.option, p.arg()) for p in TOP_PROPS[5:])  # the rule properties of the table
+    return spec
 
 
 def parse_position(value):
@@ -210,6 +234,16 @@ def desired_state(params):
             desired[prop.path] = value
     for param, value in sorted((params.get("extra_parameters") or {}).items()):
         desired["extra_parameters." + str(param)] = value
+        prop = BY_PARAM.get(str(param).lower())
+        if prop is None or str(param).lower() in OPTION_ONLY:
+            continue  # refused in pre-flight, or not an option
+        # A parameter that is an option now, given through extra_parameters as before: the option is not managed
+        # (not purged either), unless it is given too, which is one value too many.
+        given = (params.get(prop.section) or {}) if prop.section else params
+        if given.get(prop.option) is not None:
+            errors.append("extra_parameters.%s: %s is given too; give the value once, as %s"
+                          % (param, prop.path, prop.path))
+        desired[prop.path] = None
     n.raise_errors(errors)
     return desired
 

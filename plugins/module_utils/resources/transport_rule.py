@@ -23,10 +23,11 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     MailflowError,
     NotFoundError,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Pair, Recipients
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.rule_vocabulary import (
-    GROUPS, BY_PARAM, BY_PATH, COMMENTS_MAX, NAME_MAX, NON_CONDITION_PARAMETERS, RESERVED_PARAMETERS, ROUTE,
+    GROUPS, BY_PARAM, BY_PATH, COMMENTS_MAX, NAME_MAX, NEW_ONLY, NON_CONDITION_PARAMETERS, OPTION_ONLY,
+    RESERVED_PARAMETERS, ROUTE,
     path_sort, parse_position, desired_state, extra_value, nest,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES, RULE_SIZE_MAX
@@ -192,22 +193,37 @@ class TransportRuleSpec(ResourceSpec):
         out, errors = dict(desired), []
         for path in sorted(desired, key=path_sort):
             prop, value = self.props.get(path), desired[path]
-            if not isinstance(getattr(prop, "value", None), Recipients) or value is None or prop.absent(value):
+            if prop is None or value is None or prop.absent(value):
                 continue
-            addresses = []
-            for item in value:
-                found = resolver.resolve(item)
-                problem = prop.value.problem(path, item, found)
-                if problem:
-                    errors.append(problem)
-                    continue
-                caution = prop.value.caution(path, item, found)
-                if caution and caution not in self.warnings:
-                    self.warnings.append(caution)
-                addresses.append(found["address"])
-            out[path] = n.unique(addresses, n.ci_key)
+            if isinstance(prop, Pair):  # recipients inside a group (between_member_of, generate_incident_report...)
+                resolved = dict(value)
+                for name, sub in zip(prop.names, prop.subs):
+                    if isinstance(sub.value, Recipients) and not sub.absent(value.get(name)):
+                        resolved[name] = self._resolve(resolver, "%s.%s" % (path, name), sub.value,
+                                                       value.get(name), errors)
+                out[path] = resolved
+            elif isinstance(prop.value, Recipients):
+                out[path] = self._resolve(resolver, path, prop.value, value, errors)
         n.raise_errors(errors)
         return out
+
+    def _resolve(self, resolver, path, value_type, value, errors):
+        """The addresses the service stores for ``value`` (a list, or one recipient for a single-valued type)."""
+        single = not value_type.multi
+        addresses = []
+        for item in ([value] if single else value):
+            found = resolver.resolve(item)
+            problem = value_type.problem(path, item, found)
+            if problem:
+                errors.append(problem)
+                continue
+            caution = value_type.caution(path, item, found)
+            if caution and caution not in self.warnings:
+                self.warnings.append(caution)
+            addresses.append(found["address"])
+        if single:
+            return addresses[0] if addresses else value
+        return n.unique(addresses, n.ci_key)
 
     # ---- checks -------------------------------------------------------------------------------------------------
     def preflight(self, name, desired):
@@ -260,8 +276,9 @@ class TransportRuleSpec(ResourceSpec):
                 option = RESERVED_PARAMETERS[lowered]
                 errors.append("%s: %s" % (field, ("use the module option %s instead" % option) if option
                                           else "the module sets it itself; remove it"))
-            elif lowered.startswith("exceptif") and lowered[8:] in BY_PARAM and BY_PARAM[lowered[8:]].section == "conditions":
-                errors.append("%s: use exceptions.%s instead" % (field, BY_PARAM[lowered[8:]].option))
+            elif lowered in BY_PARAM and lowered not in OPTION_ONLY:
+                self.warnings.append("%s: mail_flow_rule has the option %s for it now; prefer the option"
+                                     % (field, BY_PARAM[lowered].path))
             elif lowered in BY_PARAM:
                 errors.append("%s: use %s instead" % (field, BY_PARAM[lowered].path))
         return errors
@@ -397,6 +414,10 @@ class TransportRuleSpec(ResourceSpec):
                 if n.parse_date(value, strict=False) and n.parse_date(value, strict=False) <= n.utcnow():
                     continue  # the service drops a past activation date: the rule is already active
             if prop.differs(value, have):
+                if path in NEW_ONLY:
+                    raise ConfigurationError(
+                        "%s: the rule has %s, and Set-TransportRule cannot change it (New-TransportRule only). Remove "
+                        "the rule (state: absent) and create it again, or leave %s out" % (path, have, path))
                 out[path] = value
         target = self.target_priority(desired, current)
         if target is not None and target != current.get("Priority"):

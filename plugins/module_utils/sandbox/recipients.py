@@ -26,6 +26,7 @@ import json
 import re
 import uuid
 
+from ansible_collections.m365.mailflow.plugins.module_utils.rule_parameters import ALL_OPTIONS
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
     ARGUMENT, FOREST, NOT_FOUND, CmdletError, HashUpdate, Param, not_found, schema,
 )
@@ -136,8 +137,10 @@ def get_recipients(store, bound):
 # Recipient parameters of New/Set-TransportRule the sandbox knows, and what each refuses.
 SENT_TO = ("SentTo", "ExceptIfSentTo")
 ADDED = ("AddToRecipients", "CopyTo", "BlindCopyTo", "RedirectMessageTo")
-RULE_PARAMETERS = ("From", "ExceptIfFrom", "FromMemberOf", "ExceptIfFromMemberOf", "SentToMemberOf",
-                   "ExceptIfSentToMemberOf") + SENT_TO + ADDED
+# REF (ModerateMessageByUser): "You can't use distribution groups" (the role the shared table records).
+MODERATORS = tuple(e["param"] for e in ALL_OPTIONS if e.get("role") == "moderator")
+# Every recipient parameter of the shared constant table (its kind says which take recipients), ExceptIf forms too.
+RULE_PARAMETERS = tuple(e["param"] for e in ALL_OPTIONS if e["kind"] in ("recipients", "recipient"))
 
 
 def _resolve_one(store, parameter, value):
@@ -160,6 +163,9 @@ def _resolve_one(store, parameter, value):
         raise CmdletError("The recipient '%s' in the %s condition can't be a distribution group; use %sMemberOf to "
                           "match its members." % (value, parameter, parameter), exc_type=ARGUMENT,
                           key="SentToDistributionGroup")
+    if parameter in MODERATORS and is_group(recipient):
+        raise CmdletError("The moderator '%s' given to %s can't be a distribution group; give a user." % (value, parameter),
+                          exc_type=ARGUMENT, key="ModeratorDistributionGroup")
     if parameter in ADDED and is_group(recipient):
         raise CmdletError("The recipient '%s' added by the %s action can't be a distribution group." % (value, parameter),
                           exc_type=INVALID_OPERATION, key="AddedRecipientDistributionGroup")
@@ -174,6 +180,8 @@ def resolve_rule_recipients(store, bound):
         if isinstance(value, HashUpdate):
             out[parameter] = HashUpdate([_resolve_one(store, parameter, v) for v in value.add],
                                         [_resolve_one(store, parameter, v) for v in value.remove])
+        elif isinstance(value, str) and value:
+            out[parameter] = _resolve_one(store, parameter, value)
         elif value:
             out[parameter] = [_resolve_one(store, parameter, v) for v in value]
     return out

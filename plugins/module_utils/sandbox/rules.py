@@ -19,7 +19,7 @@ import re
 import uuid
 
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
-    ARGUMENT, NS_RULES, CmdletError, Param, fail, not_found, require, schema, utcnow,
+    ARGUMENT, NS_RULES, CmdletError, Param, fail, not_found, require, schema, transformation, utcnow,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import (
     ascii_domain, byte_size, ip_range_any, max_length, non_empty, object_name, regex_pattern,
@@ -30,6 +30,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records impo
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results, unchanged_warning
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.connectors import OUTBOUND, RULE
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import resolve_rule_recipients
+from ansible_collections.m365.mailflow.plugins.module_utils import rule_parameters as TABLE
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import AD_ATTRIBUTES
 
 MAX_RULES = 300
@@ -211,6 +212,110 @@ ACTIONS = (
     Part("StopRuleProcessingAction", [Param("StopRuleProcessing", "bool")], lambda v: "Stop processing more rules"),
 )
 
+# --------------------------------------------------------------------------- the rest of the reference's vocabulary
+
+# Every other condition and action of New-TransportRule, from the shared constant table (``rule_parameters``: names,
+# kinds, enum values, ranges, defaults, groups): bound and checked here by the sandbox's own checks, read back in
+# the service's forms (sizes "10 MB (10,485,760 bytes)", enums in canonical case, flags False when unset).
+
+
+def property_words(name, value):
+    """``Property:word1,word2`` (AttachmentPropertyContainsWords): any property name, at least one word."""
+    prop, sep, words_ = value.partition(":")
+    if not sep or not prop.strip() or not [w for w in words_.split(",") if w.strip()]:
+        fail("InvalidPropertyWords", "The value '%s' for %s is not valid: use 'Property:word1,word2'." % (value, name),
+             ARGUMENT)
+    return "%s:%s" % (prop.strip(), words_.strip())
+
+
+def _ranged(low, high):
+    def check(name, value):
+        if not low <= value <= high:
+            fail("OutOfRange", "%s must be between %d and %d, not %d." % (name, low, high, value), ARGUMENT)
+        return value
+    return check
+
+
+def _enum_item(values):
+    def check(name, value):
+        for known in values:
+            if known.lower() == value.strip().lower():
+                return known
+        transformation(name, value, "Microsoft.Exchange.MessagingPolicies.Rules.Tasks." + name,
+                       "Unable to match the identifier name %s to a valid enumerator name. Specify one of the "
+                       "following enumerator names and try again: %s" % (value, ", ".join(values)))
+    return check
+
+
+def _text_check(limit):
+    if not limit:
+        return non_empty
+    return lambda name, value: max_length(limit)(name, non_empty(name, value))
+
+
+def _param(entry):
+    """The sandbox's binding of one table entry, by its kind."""
+    name, kind = entry["param"], entry["kind"]
+    if kind in ("flag", "bool"):
+        return Param(name, "bool")
+    if kind == "int":
+        low, high = entry.get("range") or (-(1 << 31), (1 << 31) - 1)
+        return Param(name, "int", check=_ranged(low, high))
+    if kind == "enum":
+        return Param(name, "enum", entry["values"],
+                     type_name="Microsoft.Exchange.MessagingPolicies.Rules.Tasks." + name)
+    if kind == "enum_list":
+        return _lst(name, _enum_item(entry["values"]))
+    if kind == "date":
+        return Param(name, "date")
+    if kind == "size":
+        return Param(name, check=byte_size, type_name="Microsoft.Exchange.Data.ByteQuantifiedSize")
+    if kind == "status_code":
+        return Param(name, check=status_code)
+    if kind == "header_name":
+        return Param(name, check=header_name)
+    if kind in ("text", "object_name", "recipient"):
+        return Param(name, check=_text_check(entry.get("max_length")) if kind == "text" else non_empty)
+    checks = {"words": words, "domains": words, "patterns": regex_pattern, "recipients": recipient,
+              "ip_ranges": ip_range_any, "ad_attribute_words": ad_attribute,
+              "ad_attribute_patterns": ad_attribute_pattern, "property_words": property_words}
+    return _lst(name, checks.get(kind, words))
+
+
+def _generic_description(params):
+    def describe_(values):
+        shown = []
+        for param in params:
+            value = values.get(param.name)
+            if value in (None, [], False, ""):
+                continue
+            shown.append("%s %s" % (param.name, "" if value is True else _q(value)))
+        return "; ".join(s.strip() for s in shown)
+    return describe_
+
+
+def _generated(entries, known):
+    """Parts for the table's entries whose parameters no hand-written Part has, one per predicate/action class."""
+    parts, seen = [], set(known)
+    for entry in entries:
+        if entry["param"] in seen:
+            continue
+        group = [e for e in entries if e["option"] == entry["option"]] if entry["sub"] else [entry]
+        seen.update(e["param"] for e in group)
+        params = [_param(e) for e in group]
+        defaults = dict((e["param"], e["default"]) for e in group if e.get("default") is not None)
+        if entry["sub"]:  # a group's optional members without a default stay unset (REF: optional parameters)
+            needed = TABLE.GROUPS[(entry["section"], entry["option"])]["required"]
+            defaults.update((e["param"], None) for e in group if e["sub"] not in needed and e["param"] not in defaults)
+        cls = entry.get("net_class") or (entry["param"] + ("Action" if entry["section"] == "actions" else "Predicate"))
+        parts.append(Part(cls, params, _generic_description(params), defaults=defaults))
+    return tuple(parts)
+
+
+_KNOWN = set(p.name for part in CONDITIONS + ACTIONS for p in part.params)
+CONDITIONS = CONDITIONS + _generated(TABLE.CONDITIONS, _KNOWN)
+ACTIONS = ACTIONS + _generated(TABLE.ACTIONS, _KNOWN)
+
 # (part, prefix, section): section is Conditions, Exceptions or Actions
 PARTS = tuple([(p, "", "Conditions") for p in CONDITIONS] + [(p, "ExceptIf", "Exceptions") for p in CONDITIONS]
               + [(p, "", "Actions") for p in ACTIONS])
@@ -237,6 +342,10 @@ PROPERTIES = (
           type_name="Microsoft.Exchange.MessagingPolicies.Rules.RuleErrorAction"),
     Param("SenderAddressLocation", "enum", ("Header", "Envelope", "HeaderOrEnvelope"), nullable=False,
           type_name="Microsoft.Exchange.MessagingPolicies.Rules.SenderAddressLocation"),
+    Param("RecipientAddressType", "enum", ("Original", "Resolved"), nullable=False,
+          type_name="Microsoft.Exchange.MessagingPolicies.Rules.RecipientAddressType"),
+    Param("RuleSubType", "enum", ("None", "Dlp"), nullable=False,
+          type_name="Microsoft.Exchange.MessagingPolicies.Rules.RuleSubType"),
 )
 
 IDENTITY = Param("Identity", nullable=False)
@@ -352,7 +461,7 @@ def _check_dates(obj):
 
 
 def _check_size(obj):
-    size = len(json.dumps([obj.get(p.name) for p in PART_PARAMS]))
+    size = len(json.dumps([obj.get(p.name) for p in PART_PARAMS if _is_set(obj.get(p.name))]))
     if size > MAX_RULE_SIZE:
         fail("RuleTooLarge", "The conditions, exceptions and actions of rule '%s' take %d bytes; the limit is %d bytes."
              % (obj["Name"], size, MAX_RULE_SIZE), NS_RULES + "RuleSizeLimitExceededException")
