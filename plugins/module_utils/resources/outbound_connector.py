@@ -99,6 +99,18 @@ def outbound_connectors(client, wanted=None):
     return list(merged.values())
 
 
+def tls_combination(tls_settings, tls_domain, settings_known=True, domain_known=True):
+    """Which rule of TlsSettings/TlsDomain a pair breaks, the one home of that rule on the client side: "O3" (a
+    TlsDomain is only used with DomainValidation), "O4" (DomainValidation needs a TlsDomain), or None. A side that is
+    not known (an update that leaves it as it is) cannot break it. The connector spec and the partner-file check word
+    the answer for their own fields."""
+    if tls_domain and settings_known and tls_settings != "domain_validation":
+        return "O3"
+    if tls_settings == "domain_validation" and domain_known and not tls_domain:
+        return "O4"
+    return None
+
+
 def _referencing_rules(client, connector_name):
     """Names of the transport rules that route to ``connector_name`` (O13/O14)."""
     rules = client.invoke("Get-TransportRule", {"ResultSize": "Unlimited"})
@@ -185,10 +197,11 @@ class OutboundConnectorSpec(ResourceSpec):
 
         errors = []
         tls = values.get("tls_settings")
-        if values.get("tls_domain") and known("tls_settings") and tls != "domain_validation":  # O3
+        broken = tls_combination(tls, values.get("tls_domain"), known("tls_settings"), known("tls_domain"))
+        if broken == "O3":
             errors.append("tls_domain: it is only used with tls_settings: domain_validation (now %s). Set "
                           "tls_settings: domain_validation, or remove tls_domain" % (tls or "opportunistic"))
-        if tls == "domain_validation" and known("tls_domain") and not values.get("tls_domain"):  # O4
+        if broken == "O4":
             errors.append("tls_domain: tls_settings: domain_validation needs the name the partner's certificate must "
                           "carry (for example *.adatum.com) in tls_domain")
         if values.get("use_mx_record") is False and known("smart_hosts") and not values.get("smart_hosts"):  # O1

@@ -36,7 +36,8 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import rul
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rule_utils
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
+    OutboundConnectorSpec, tls_combination)
 
 MARKER_PREFIX = "Managed by m365.mailflow partner "
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
@@ -411,10 +412,11 @@ def _cross_field(partner, report):
     if outbound.get("use_mx_record") is False and not outbound.get("smart_hosts"):
         problem(o_mx, "false requires outbound.smart_hosts", uses=(o_mx, o_hosts))
     tls = outbound.get("tls_settings") or "certificate_validation"
-    if outbound.get("tls_domain") and tls != "domain_validation":
+    broken = tls_combination(tls, outbound.get("tls_domain"))
+    if broken == "O3":
         problem(o_tls_domain, "requires outbound.tls_settings: domain_validation (it is %s)" % tls,
                 uses=(o_tls_domain, o_tls))
-    if outbound.get("tls_settings") == "domain_validation" and not outbound.get("tls_domain"):
+    if broken == "O4":
         problem(o_tls, "domain_validation requires outbound.tls_domain (the name on the partner's certificate)",
                 uses=(o_tls_domain, o_tls))
     if (has_outbound and validation.get("enabled", True) and validation.get("service_validation", True)
