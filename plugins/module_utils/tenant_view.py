@@ -269,7 +269,9 @@ def group(found):
             if owner is None:
                 unmanaged.append({"kind": kind, "module": MODULES[kind], "options": entry["options"],
                                   "facts": entry["facts"], "reason": reason,
-                                  "manageable": entry["facts"].get("connector_type") in (None, "Partner")})
+                                  "manageable": entry["facts"].get("connector_type") in (None, "Partner"),
+                                  "task": {"name": "%s %s" % (NOUNS[kind], entry["options"]["name"]),
+                                           MODULES[kind]: entry["options"]}})
                 continue
             owned.setdefault(owner.lower(), (owner, {INBOUND: [], OUTBOUND: [], RULES: []}))[1][kind].append(entry)
     partners = []
@@ -485,7 +487,14 @@ def summarise(client, gather=KINDS, names=None, compare_with=None):
     result["partners"], result["unmanaged"] = group(found)
     result["proposed_partners"], result["unmanaged_unproposed"] = proposals(result["unmanaged"])
     result["newest_change"] = newest_change(found)
+    result["changed_at"] = dict(
+        [(p["partner"]["name"], newest_change(found, object_names(p)))
+         for p in result["partners"] + result["proposed_partners"]]
+        + [("unmanaged", newest_change(found, [u["options"]["name"] for u in result["unmanaged"]])),
+           ("unmanaged_unproposed", newest_change(found, [u["options"]["name"] for u in result["unmanaged_unproposed"]]))])
     result["counts"] = dict((kind, len(objects.get(kind) or [])) for kind in gather)
     if compare_with is not None:
         result["drift"] = compare(compare_with, objects, client=client)
+        result["drift"]["unmanaged"] = [{"kind": u["kind"], "name": u["options"]["name"], "reason": u["reason"]}
+                                        for u in result["unmanaged"]]
     return result

@@ -175,8 +175,9 @@ partners:
 unmanaged:
   description:
     - Every returned object that belongs to no partner, with C(kind) (C(inbound_connectors)...), C(module) (the
-      module that manages it), C(options), C(facts), C(reason) and C(manageable) (false for a connector that is not
-      of type Partner, which the partner modules do not manage).
+      module that manages it), C(options), C(facts), C(reason), C(manageable) (false for a connector that is not
+      of type Partner, which the partner modules do not manage) and C(task) (a task of that module with C(options)
+      as its arguments).
   returned: always
   type: list
   elements: dict
@@ -198,6 +199,13 @@ newest_change:
   returned: always
   type: str
   sample: "2026-11-30T05:54:52Z"
+changed_at:
+  description:
+    - The newest C(when_changed) (UTC) of the objects of each partner of RV(partners) and RV(proposed_partners), by
+      partner name, and of those of RV(unmanaged) (key C(unmanaged)) and RV(unmanaged_unproposed); null for none.
+  returned: always
+  type: dict
+  sample: {Adatum: "2026-11-30T05:54:52Z", unmanaged: null, unmanaged_unproposed: null}
 counts:
   description: The number of objects read, by object type.
   returned: always
@@ -208,7 +216,9 @@ drift:
     - The comparison with O(compare_with), C(partners) (each with C(name), C(source), C(status) and C(objects), each
       object with C(kind), C(name), C(status) one of C(in_sync), C(drifted), C(missing), and C(properties), each
       C({property, expected, actual})), C(orphaned) (objects carrying the marker of a partner that is not compared,
-      C({kind, name, partner, module}), rules first) and C(totals).
+      C({kind, name, partner, module}), rules first), C(unmanaged) (C({kind, name, reason}) of every object that
+      belongs to no partner) and C(totals) (C(partners), C(partners_drifted), C(objects), C(in_sync), C(drifted),
+      C(missing), C(orphaned)).
   returned: when O(compare_with) is given
   type: dict
 calls:
