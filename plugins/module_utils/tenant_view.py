@@ -419,7 +419,8 @@ def compare(definitions, objects, client=None):
     desired state is what onboarding sends (``partners.inbound_parameters`` and friends), compared as the modules
     compare it (``ResourceSpec.changes``); options the definition leaves out are not compared, except ``enabled``
     (and a rule's ``mode``), which onboarding creates objects with. ``orphaned``: objects carrying the marker of a
-    partner that is not among ``definitions``, rules first (the order in which they can be removed)."""
+    partner that is not among ``definitions`` (Partner connectors and rules), rules first (the order in which they
+    can be removed)."""
     index = dict((kind, dict((str(o.get("Name") or "").lower(), o) for o in objects.get(kind) or [])) for kind in KINDS)
     all_rules = objects.get(RULES) or []
     report, known = [], set()
@@ -469,6 +470,8 @@ def orphans(objects, known):
     out = []
     for kind in (RULES, OUTBOUND, INBOUND):
         for obj in objects.get(kind) or []:
+            if kind != RULES and obj.get("ConnectorType") not in (None, "Partner"):
+                continue  # onboarding makes only Partner connectors, and the partner modules remove no other
             comment = obj.get("Comments") if kind == RULES else obj.get("Comment")
             owner = pu.marker_owner(comment)
             if owner and pu.carries_marker(comment, owner) and owner.lower() not in known:
