@@ -24,7 +24,9 @@ def client(tmp_path):
 def seed(client):
     """A partner made as onboarding makes it, hand-made objects, and objects that carry a marker but cannot be a
     partner's (wrong name, wrong route, OnPremises type)."""
-    w = lambda cmdlet, params: client.invoke(cmdlet, params, write=True)  # noqa: E731
+    def w(cmdlet, params):
+        return client.invoke(cmdlet, params, write=True)
+
     w("New-InboundConnector", {"Name": "Adatum inbound", "ConnectorType": "Partner",
                                "SenderDomains": ["adatum.example", "*.adatum.example"], "RequireTls": True,
                                "TlsSenderCertificateName": "*.adatum.example", "RestrictDomainsToCertificate": True,
