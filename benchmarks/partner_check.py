@@ -49,7 +49,7 @@ def partner(index):
 
 
 def seed(state, partners):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     tenant = SandboxTenant(state)
     for name, domain, _data in partners:
         marker = MARKER + name

@@ -26,7 +26,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 
-from ansible_collections.m365.mailflow.plugins.module_utils import probe  # noqa: E402
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe  # noqa: E402
 from tests.support import pki  # noqa: E402
 from tests.support.mailservers import SlowSmtpStub, free_port  # noqa: E402
 

@@ -11,31 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS_ROOT = os.path.join(REPO_ROOT, ".build", "collections")
-COLLECTION_LINK = os.path.join(COLLECTIONS_ROOT, "ansible_collections", "m365", "mailflow")
+from tests.support.collection import ensure_collection_link
 
-
-def _ensure_collection_link() -> None:
-    if os.path.realpath(COLLECTION_LINK) == os.path.realpath(REPO_ROOT):
-        return
-    os.makedirs(os.path.dirname(COLLECTION_LINK), exist_ok=True)
-    if os.path.islink(COLLECTION_LINK):
-        # stale link (e.g. the checkout was moved): replace it
-        os.unlink(COLLECTION_LINK)
-    elif os.path.exists(COLLECTION_LINK):
-        raise RuntimeError("%s exists and is not a symlink to %s; remove it" % (COLLECTION_LINK, REPO_ROOT))
-    tmp_link = "%s.%d.tmp" % (COLLECTION_LINK, os.getpid())
-    os.symlink(REPO_ROOT, tmp_link)
-    try:
-        os.replace(tmp_link, COLLECTION_LINK)  # atomic, safe with pytest-xdist workers
-    except OSError:
-        os.unlink(tmp_link)
-        if os.path.realpath(COLLECTION_LINK) != os.path.realpath(REPO_ROOT):
-            raise
-
-
-_ensure_collection_link()
+COLLECTIONS_ROOT = ensure_collection_link()
 
 if COLLECTIONS_ROOT in sys.path:
     sys.path.remove(COLLECTIONS_ROOT)

@@ -24,7 +24,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.m365.mailflow.plugins.module_utils import partners as pu
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import connection_argument_spec
 
 MODULE = "m365.mailflow.partner_definitions"

@@ -179,7 +179,7 @@ def connection_warnings(params):
     """Warnings a module gives once per task about its connection settings (see MailflowModule.client)."""
     if _given(params, "sandbox") or params.get("validate_certs", True) is not False:
         return []
-    from ansible_collections.m365.mailflow.plugins.module_utils.auth import CLOUDS
+    from ansible_collections.m365.mailflow.plugins.module_utils.transport.auth import CLOUDS
     cloud = CLOUDS.get(params.get("cloud") or "commercial", CLOUDS["commercial"])
     endpoints = ["the Exchange Online endpoint %s" % _host(params.get("api_url") or cloud["resource"])]
     if not _given(params, "access_token"):
@@ -225,10 +225,10 @@ def connect(params, log=None):
     kind = check_connection(params)
     memo = TenantMemo(memo_key(params), persist=params.get("token_cache", True) is not False)
     if kind == "sandbox":
-        from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
+        from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
         transport = SandboxTransport(params["sandbox"])
     else:
-        from ansible_collections.m365.mailflow.plugins.module_utils.rest import RestTransport
+        from ansible_collections.m365.mailflow.plugins.module_utils.transport.rest import RestTransport
         transport = RestTransport(settings_from_params(params), memo=memo)
     return Client(transport, retries=params.get("retries", 5), retry_delay=params.get("retry_delay", 2.0), log=log,
                   memo=memo)

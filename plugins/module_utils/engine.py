@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The idempotent resource engine: desired versus current, one generic comparison.
 
-A ``ResourceSpec`` describes one object family (cmdlets, fields, pre-flight
+A ``ResourceSpec`` describes one object family (cmdlets, fields - ``fields.Field`` -, pre-flight
 checks); ``ensure`` reads the object once, plans create / update / delete /
 nothing, sends only the parameters that differ, makes no write in check mode,
 and returns the object as it stands after the task with a per-property diff.
@@ -20,7 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError,
     DuplicateError,
@@ -31,10 +31,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
 # Memo kind under which we note that one of our writes stopped an object referring to an object of ``kind`` (a rule
 # removed or re-pointed away from a connector): ``RELEASED % "outbound connector"``.
 RELEASED = "reference to %s"
-
-
-def _identity(value):
-    return value
 
 
 # --------------------------------------------------------------------------- what this run wrote (memo.py)
@@ -117,59 +113,6 @@ def await_visible(client, spec, name):
     return None
 
 
-class Field(object):
-    """One managed property: module option ``option`` <-> cmdlet parameter ``param``.
-
-    ``key`` maps one value (as written by the user or as read back) to its
-    comparison form; ``display`` maps a read-back value to what a user would
-    write. For ``multi=True`` both apply element-wise and order is ignored.
-    ``empty_is_null`` sends ``None`` (PowerShell ``$null``) to clear the value. ``send`` maps a user value to
-    the cmdlet's (e.g. ``domain_validation`` -> ``DomainValidation``, ``mail.td.example.`` -> ``mail.td.example``);
-    ``null_value`` is how a ``$null`` read back is shown (e.g. ``opportunistic`` for TlsSettings). A list is sent
-    with one entry per value: entries with the same ``key`` are sent once, as first written.
-    """
-
-    def __init__(self, option, param, multi=False, key=None, display=None, empty_is_null=True, read=None,
-                 send=None, null_value=None):
-        self.option = option
-        self.param = param
-        self.multi = multi
-        self.key = key or _identity
-        self.display = display or _identity
-        self.empty_is_null = empty_is_null
-        self.read = read or param
-        self.send = send or _identity
-        self.null_value = null_value
-
-    def current(self, obj):
-        """The user-facing value of this field in a read-back object."""
-        value = obj.get(self.read)
-        if self.multi:
-            if value is None:
-                return []
-            if not isinstance(value, list):
-                value = [value]
-            return [self.display(v) for v in value]
-        return self.display(value) if value is not None else self.null_value
-
-    def comparable(self, value):
-        if self.multi:
-            return sorted(set(self.key(v) for v in (value or [])))
-        if value in ("", None) or value == self.null_value:
-            return None
-        return self.key(value)
-
-    def differs(self, desired, obj):
-        return self.comparable(desired) != self.comparable(self.current(obj))
-
-    def to_param(self, value):
-        if (self.empty_is_null and value in ("", [], None)) or (value is not None and value == self.null_value):
-            return None
-        if self.multi:
-            return [self.send(v) for v in n.unique(value, self.key)]
-        return self.send(value)
-
-
 class ResourceSpec(object):
     """Base class for an object family. Subclasses set the class attributes and may override hooks."""
 
@@ -184,7 +127,22 @@ class ResourceSpec(object):
 
     def __init__(self):
         self.by_option = dict((f.option, f) for f in self.fields)
-        self.warnings = []  # warnings about the input (module warnings, not failures)
+        # The context every hook sees, set by ``ensure`` for the task: whether it runs in check mode, and the sink of
+        # warnings about the input (module warnings, not failures).
+        self.check_mode = False
+        self.warnings = []
+
+    def desired_state(self, params):
+        """The desired state from module options: one entry per field (None = leave unmanaged)."""
+        return dict((f.option, params.get(f.option)) for f in self.fields)
+
+    def field_errors(self, desired):
+        """The value check of every field given a value (``fields.Field.errors``), in field order."""
+        errors = []
+        for field in self.fields:
+            if desired.get(field.option) is not None:
+                errors.extend(field.errors(desired[field.option]))
+        return errors
 
     # ---- reads -------------------------------------------------------------
     def get_parameters(self, name):
@@ -234,16 +192,16 @@ class ResourceSpec(object):
         params = {"Name": name}
         params.update(self.create_constants)
         for option, value in desired.items():
-            if value is None or (value in ([], "") and self.by_option[option].empty_is_null):
+            if value is None or value in ([], ""):
                 continue
-            params[self.by_option[option].param] = self.by_option[option].to_param(value)
+            params.update(self.by_option[option].to_params(value))
         return params
 
     def update_parameters(self, current, changes):
         """Parameters of the one Set call that applies ``changes`` (option -> desired value)."""
         params = {"Identity": self.identity(current)}
         for option, value in changes.items():
-            params[self.by_option[option].param] = self.by_option[option].to_param(value)
+            params.update(self.by_option[option].to_params(value))
         return params
 
     def update_commands(self, current, changes):
@@ -301,7 +259,37 @@ class ResourceSpec(object):
         return after
 
     def changes(self, desired, current):
-        return dict((o, v) for o, v in desired.items() if v is not None and self.by_option[o].differs(v, current))
+        return dict((o, v) for o, v in desired.items()
+                    if v is not None and self.by_option[o].differs(v, self.by_option[o].current(current)))
+
+    # ---- the task's result -----------------------------------------------------------------------------------
+    def finish(self, client, name, desired, outcome):
+        """Last word on ``outcome`` after the task's writes (``ensure`` calls it when the object was there or
+        created). Default: nothing to add."""
+
+    def result_view(self, view):
+        """How a view (``outcome.before`` / ``after``) is shown in the result and the diff."""
+        return view
+
+    def result_extra(self, outcome):
+        """Members the result adds for this object family."""
+        return {}
+
+    def diff(self, outcome):
+        """The module's diff of ``outcome``: the object created or removed, or the properties that changed."""
+        header = "%s %s" % (self.noun, outcome.name)
+        before, after = self.result_view(outcome.before), self.result_view(outcome.after)
+        if outcome.action == "create":
+            return {"before": {}, "after": after, "before_header": header, "after_header": header}
+        if outcome.action == "delete":
+            return {"before": before, "after": {}, "before_header": header, "after_header": header}
+        keys = outcome.changed_properties
+        return {
+            "before": dict((k, outcome.before.get(k)) for k in keys),
+            "after": dict((k, outcome.after.get(k)) for k in keys),
+            "before_header": header,
+            "after_header": header,
+        }
 
 
 class Outcome(object):
@@ -325,39 +313,31 @@ class Outcome(object):
             msg = "%s '%s' is already as desired" % (self.spec.noun, self.name)
         else:
             msg = "%s '%s' is already absent" % (self.spec.noun, self.name)
+        after = self.spec.result_view(self.after)
         result = {
             "changed": self.changed,
             "msg": msg,
             "action": self.action,
             "changed_properties": self.changed_properties,
             "commands": self.commands,
-            "before": self.before,
-            "after": self.after,
-            self.spec.result_key: self.after,
+            "before": self.spec.result_view(self.before),
+            "after": after,
+            self.spec.result_key: after,
         }
+        result.update(self.spec.result_extra(self))
         if diff_mode:
-            result["diff"] = self.diff()
+            result["diff"] = self.spec.diff(self)
         if warnings:
             result["service_warnings"] = list(warnings)
         return result
 
     def diff(self):
-        header = "%s %s" % (self.spec.noun, self.name)
-        if self.action == "create":
-            return {"before": {}, "after": self.after, "before_header": header, "after_header": header}
-        if self.action == "delete":
-            return {"before": self.before, "after": {}, "before_header": header, "after_header": header}
-        keys = self.changed_properties
-        return {
-            "before": dict((k, self.before.get(k)) for k in keys),
-            "after": dict((k, self.after.get(k)) for k in keys),
-            "before_header": header,
-            "after_header": header,
-        }
+        return self.spec.diff(self)
 
 
 def ensure(client, spec, name, state, desired, check_mode=False):
     """Converge one object. ``desired`` maps option -> value (None = leave unmanaged)."""
+    spec.check_mode = check_mode
     spec.check_name(name)
     if state == "present":
         spec.preflight(name, desired)
@@ -386,12 +366,15 @@ def ensure(client, spec, name, state, desired, check_mode=False):
     done = client.writes_done
     try:
         if state == "absent":
-            return _delete(client, spec, name, current, outcome, check_mode)
-        if current is None:
-            return _create(client, spec, name, desired, outcome, check_mode, waited)
-        return _update(client, spec, name, desired, current, outcome, check_mode)
+            outcome = _delete(client, spec, name, current, outcome, check_mode)
+        elif current is None:
+            outcome = _create(client, spec, name, desired, outcome, check_mode, waited)
+        else:
+            outcome = _update(client, spec, name, desired, current, outcome, check_mode)
     except MailflowError as exc:
         raise _after_writes(exc, client, done, spec, name, outcome)
+    spec.finish(client, name, desired, outcome)
+    return outcome
 
 
 def _after_writes(error, client, done, spec, name, outcome):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Constant facts about Exchange Online that the client and the sandbox tenant share.
 
-Data only, no logic: the client (``normalize``, ``rules``) and the sandbox (``sandbox_*``), which is an independent
+Data only, no logic: the client (``values``, ``fields``, ``resources``) and the sandbox (``sandbox/``), which is an independent
 oracle of the service, both import these tables so that they can never disagree about them. Each fact names its
 source and whether it is confirmed or inferred (see also ``docs/dev/architecture.md``, "Values as the service
 stores them").
@@ -51,3 +51,22 @@ GROUP_RECIPIENT_TYPES = (
 # How the service measures it (its own serialisation of the rule) is not known; the client refuses only rules whose
 # values alone are longer, which the service's measure cannot be shorter than (inferred).
 RULE_SIZE_MAX = 8192
+
+# The outbound connector's TLS modes: module option value -> TlsSettings (TlsAuthLevel enum of
+# Set-OutboundConnector, cmdlets/New-OutboundConnector.md, documented). TlsSettings $null is opportunistic TLS.
+TLS_SETTINGS = (
+    ("encryption_only", "EncryptionOnly"),
+    ("certificate_validation", "CertificateValidation"),
+    ("domain_validation", "DomainValidation"),
+)
+
+# Active Directory attributes a transport rule can match (SenderADAttributeContainsWords, ...MatchesPatterns and
+# their recipient forms): the list of the New-TransportRule reference (cmdlets/New-TransportRule.md), documented.
+AD_ATTRIBUTES = (
+    "City", "Company", "Country", "CustomAttribute1", "CustomAttribute2", "CustomAttribute3", "CustomAttribute4",
+    "CustomAttribute5", "CustomAttribute6", "CustomAttribute7", "CustomAttribute8", "CustomAttribute9", "CustomAttribute10",
+    "CustomAttribute11", "CustomAttribute12", "CustomAttribute13", "CustomAttribute14", "CustomAttribute15", "Department",
+    "DisplayName", "Email", "FaxNumber", "FirstName", "HomePhoneNumber", "Initials", "LastName", "Manager", "MobileNumber",
+    "Notes", "Office", "OtherFaxNumber", "OtherHomePhoneNumber", "OtherPhoneNumber", "PagerNumber", "PhoneNumber", "POBox",
+    "State", "Street", "Title", "UserLogonName", "ZipCode",
+)

@@ -241,7 +241,7 @@ commands:
 """
 
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.validate import Validation
+from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import Validation
 
 
 def main():

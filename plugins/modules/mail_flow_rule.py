@@ -581,17 +581,14 @@ service_warnings:
   elements: str
 """
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rules
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
 
 
 def main():
-    module = MailflowModule(rules.argument_spec())
-
-    def work(mod):
-        return rules.ensure_rule(mod.client, mod.params, check_mode=mod.check_mode, diff_mode=mod.diff_mode)
-
-    module.run(work)
+    module = MailflowModule(vocabulary.argument_spec())
+    module.ensure(*rules.rule_task(module.params))
 
 
 if __name__ == "__main__":

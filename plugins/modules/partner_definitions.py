@@ -230,7 +230,7 @@ tenant:
 import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.partners import read_tenant
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.partners import read_tenant
 
 
 def main():

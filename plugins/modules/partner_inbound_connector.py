@@ -254,14 +254,8 @@ service_warnings:
   elements: str
 """
 
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-
-OPTIONS = (
-    "sender_domains", "sender_ip_addresses", "require_tls", "tls_sender_certificate_name",
-    "restrict_domains_to_certificate", "restrict_domains_to_ip_addresses", "trusted_organizations",
-    "associated_accepted_domains", "enabled", "comment", "ef_skip_ips", "ef_skip_last_ip", "ef_users",
-)
 
 
 def main():
@@ -283,8 +277,8 @@ def main():
         ef_users=dict(type="list", elements="str"),
     )
     module = MailflowModule(argument_spec)
-    desired = dict((option, module.params[option]) for option in OPTIONS)
-    module.ensure(InboundConnectorSpec(), module.params["name"], module.params["state"], desired)
+    spec = InboundConnectorSpec()
+    module.ensure(spec, module.params["name"], module.params["state"], spec.desired_state(module.params))
 
 
 if __name__ == "__main__":

@@ -258,14 +258,7 @@ service_warnings:
 """
 
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-
-OPTIONS = (
-    "recipient_domains", "transport_rule_scoped", "use_mx_record", "smart_hosts", "tls_settings", "tls_domain",
-    "validation_recipients", "test_mode", "enabled", "comment", "mta_sts_mode", "smtp_dane_mode",
-    "route_all_messages_via_on_premises", "cloud_services_mail_enabled", "all_accepted_domains",
-    "sender_rewriting_enabled",
-)
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import TLS_SETTINGS, OutboundConnectorSpec
 
 
 def main():
@@ -277,7 +270,7 @@ def main():
         use_mx_record=dict(type="bool"),
         smart_hosts=dict(type="list", elements="str"),
         tls_settings=dict(type="str", default="certificate_validation",
-                          choices=["certificate_validation", "domain_validation", "encryption_only", "opportunistic"]),
+                          choices=sorted(TLS_SETTINGS) + ["opportunistic"]),
         tls_domain=dict(type="str"),
         validation_recipients=dict(type="list", elements="str"),
         test_mode=dict(type="bool"),
@@ -291,8 +284,8 @@ def main():
         sender_rewriting_enabled=dict(type="bool"),
     )
     module = MailflowModule(argument_spec)
-    desired = dict((option, module.params[option]) for option in OPTIONS)
-    module.ensure(OutboundConnectorSpec(), module.params["name"], module.params["state"], desired)
+    spec = OutboundConnectorSpec()
+    module.ensure(spec, module.params["name"], module.params["state"], spec.desired_state(module.params))
 
 
 if __name__ == "__main__":

@@ -333,7 +333,7 @@ class Emulator(object):
         self._own_cert_dir = cert_dir is None
         self.cert_dir = cert_dir or tempfile.mkdtemp(prefix="m365-emulator-")
         if backend is None:
-            from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+            from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
             backend = SandboxTenant(state_path, tenant_domain=tenant_domain)
         self.backend = backend
         self.tenant_id = backend.tenant_id

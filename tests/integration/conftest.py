@@ -35,7 +35,7 @@ class Target(object):
 
     def tenant(self):
         """Direct access to the tenant state (both targets keep it in a SandboxTenant file), for test setup."""
-        from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+        from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
         return SandboxTenant(self.state_path)
 
     def execute(self, cmdlet, parameters):

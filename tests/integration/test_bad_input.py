@@ -376,7 +376,7 @@ def _check_task(run, index, case, attempt, outcome):
 def test_bad_input_table(tmp_path):
     from tests.emulator import Emulator
     from ansible_collections.m365.mailflow.plugins.module_utils import wire
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
 
     targets = {}
     for kind in ("sandbox", "emulator"):

@@ -38,9 +38,9 @@ import socket
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rules
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 from tests.integration.conftest import emulator_defaults
 from tests.support.checkpoints import run_checkpointed
 
@@ -196,7 +196,7 @@ def _view(kind, obj, args):
     if kind == "outbound":
         return OutboundConnectorSpec().view(obj)
     spec = rules.TransportRuleSpec(args.get("extra_parameters"))
-    return rules._result_view(spec.view(obj))  # pylint: disable=protected-access
+    return spec.result_view(spec.view(obj))
 
 
 def _desired_holds(kind, obj, args):

@@ -5,6 +5,8 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
+from tests.support.calls import writes
+
 MODULE = "m365.mailflow.mail_flow_rule"
 CONNECTOR_MODULE = "m365.mailflow.partner_outbound_connector"
 
@@ -24,10 +26,6 @@ ROUTE = {
     },
     "actions": {"route_message_outbound_connector": "Adatum outbound"},
 }
-
-
-def writes(calls):
-    return dict((k, v) for k, v in calls["cmdlets"].items() if not k.lower().startswith("get-"))
 
 
 def rule_task(target, args, **kwargs):

@@ -86,7 +86,7 @@ def test_examples_match_the_argument_spec(name):
 
 
 def test_examples_run_against_the_sandbox(tmp_path):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     state = str(tmp_path / "tenant.db")
     SandboxTenant(state).execute("New-TransportRule", {"Name": "Append disclaimer", "FromScope": "InOrganization",
                                                        "ApplyHtmlDisclaimerText": "Confidential",

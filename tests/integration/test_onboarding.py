@@ -54,7 +54,7 @@ def summaries(stdout):
 
 def objects(state_path):
     """Every object in a sandbox state file: {(kind, name): data}."""
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     tenant = SandboxTenant(state_path)
     conn = tenant._connect()
     try:
@@ -214,7 +214,7 @@ def test_offboarding_removes_exactly_that_partner(tmp_path):
 
 def test_offboarding_refuses_objects_the_partner_did_not_create(tmp_path):
     state = str(tmp_path / "tenant.db")
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     SandboxTenant(state).execute("New-InboundConnector", {
         "Name": "Litware inbound", "ConnectorType": "Partner", "SenderDomains": ["litware.example"],
         "Comment": "created by hand"})

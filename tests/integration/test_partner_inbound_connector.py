@@ -5,6 +5,8 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
+from tests.support.calls import writes
+
 MODULE = "m365.mailflow.partner_inbound_connector"
 
 ADATUM = {
@@ -14,10 +16,6 @@ ADATUM = {
     "restrict_domains_to_certificate": True,
     "comment": "partner mail",
 }
-
-
-def writes(calls):
-    return dict((k, v) for k, v in calls["cmdlets"].items() if not k.lower().startswith("get-"))
 
 
 def test_lifecycle(target):

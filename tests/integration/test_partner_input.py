@@ -26,7 +26,7 @@ MARKER = "Managed by m365.mailflow partner "
 # --------------------------------------------------------------------------------------------------- helpers
 
 def sandbox_tenant(path):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     return SandboxTenant(path)
 
 

@@ -5,6 +5,8 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
+from tests.support.calls import writes
+
 MODULE = "m365.mailflow.partner_outbound_connector"
 
 ADATUM = {
@@ -14,10 +16,6 @@ ADATUM = {
     "tls_settings": "domain_validation",
     "tls_domain": "*.adatum.example",
 }
-
-
-def writes(calls):
-    return dict((k, v) for k, v in calls["cmdlets"].items() if not k.lower().startswith("get-"))
 
 
 def test_lifecycle(target):

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""probe.py against real loopback servers: a private Postfix instance (one smtpd per scenario) and dnsmasq."""
+"""The connector validation probe (validation/) against real loopback servers: a private Postfix instance (one smtpd per scenario) and dnsmasq."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import probe
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import routes
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import validation as sandbox_validation
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import service_tree
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe
 from tests.support.mailservers import (  # noqa: F401  pylint: disable=unused-import
     BACKUP_DOMAIN, IMPLICIT_MX_DOMAIN, NODATA_DOMAIN, NXDOMAIN_DOMAIN, dnsmasq_server, mail_pki, postfix_lab,
 )
@@ -34,7 +37,7 @@ class Lab(object):
     def service(self, connector, recipients):
         options = self.options()
         options.pop("timeout")
-        return probe.service_validation(connector, recipients, **options)
+        return sandbox_validation.service_validation(connector, recipients, **options)
 
 
 @pytest.fixture
@@ -206,7 +209,7 @@ def test_recipient_rejected_permanent_and_temporary(lab):
 
 
 def test_mx_preference_order_and_implicit_mx(lab):
-    route = probe.resolve_route(recipient_domains=[BACKUP_DOMAIN, IMPLICIT_MX_DOMAIN], dns_servers=[lab.dns.address])
+    route = routes.resolve_route(recipient_domains=[BACKUP_DOMAIN, IMPLICIT_MX_DOMAIN], dns_servers=[lab.dns.address])
     assert route["failures"] == []
     assert [(h["host"], h["via"], h["preference"], h["ips"]) for h in route["hosts"]] == [
         ("mx1.backup.example", "mx:backup.example", 10, ["127.0.0.2"]),
@@ -252,7 +255,7 @@ def test_service_validation_success_tree(lab):
     assert names == ["Resolve mail.adatum.example", "Connect to mail.adatum.example:%d" % port,
                      "SMTP EHLO mail.adatum.example", "STARTTLS mail.adatum.example", "Certificate mail.adatum.example",
                      "SMTP EHLO mail.adatum.example", "Send test email to alice@adatum.example"]
-    assert tree["ChangedProperties"] == [] and probe.failures_from_tree(tree) == []
+    assert tree["ChangedProperties"] == [] and service_tree.failures_from_tree(tree) == []
 
 
 @pytest.mark.parametrize("record,recipients,expected", [
@@ -272,9 +275,9 @@ def test_service_validation_success_tree(lab):
 def test_service_validation_failure_classes_round_trip(lab, record, recipients, expected):
     tree = lab.service(record, recipients)
     assert tree["IsTaskSuccessful"] is False
-    assert probe.classify_task_detail(tree["TaskDetail"]) is None
+    assert service_tree.classify_task_detail(tree["TaskDetail"]) is None
     via_rest = json.loads(json.dumps(tree))
-    failures = probe.failures_from_tree(via_rest)
+    failures = service_tree.failures_from_tree(via_rest)
     assert sorted(f["class"] for f in failures) == expected
     for failure in failures:
         assert failure["fix"] and failure["evidence"] and failure["host"]

@@ -11,6 +11,8 @@ of a play (about 4 s here, more under load), so each play below really meets the
 
 from __future__ import absolute_import, division, print_function
 
+from tests.support.calls import writes
+
 RULE = "m365.mailflow.mail_flow_rule"
 OUTBOUND = "m365.mailflow.partner_outbound_connector"
 
@@ -32,10 +34,6 @@ ROUTE = {
 }
 
 TEST_MODE_TEXT = "test mode connector"
-
-
-def writes(calls):
-    return dict((k, v) for k, v in calls["cmdlets"].items() if not k.lower().startswith("get-"))
 
 
 def lagging(target, seconds=LAG):

@@ -9,6 +9,8 @@ mode on a changed definition shows a per-property diff and writes nothing.
 
 from __future__ import absolute_import, division, print_function
 
+from tests.support.calls import writes
+
 CONNECTOR = ("m365.mailflow.partner_outbound_connector", {
     "name": "Adatum outbound",
     "transport_rule_scoped": True,
@@ -30,10 +32,6 @@ EXISTING = ("m365.mailflow.mail_flow_rule", {
     "conditions": {"sent_to_scope": "not_in_organization"},
     "actions": {"set_header": {"name": "X-Disclaimer", "value": "appended"}},
 })
-
-
-def writes(calls):
-    return dict((k, v) for k, v in calls["cmdlets"].items() if not k.lower().startswith("get-"))
 
 
 def tasks(target, *items):

@@ -5,6 +5,8 @@ duplicates), and input the service refuses (names with white space, bad patterns
 
 from __future__ import absolute_import, division, print_function
 
+from tests.support.calls import writes
+
 RULE = "m365.mailflow.mail_flow_rule"
 INBOUND = "m365.mailflow.partner_inbound_connector"
 OUTBOUND = "m365.mailflow.partner_outbound_connector"
@@ -16,11 +18,6 @@ RECIPIENT_RULE = {
     "actions": {"prepend_subject": "EXTERNAL: ", "copy_to": ["alice.adams@contoso.com"]},
     "extra_parameters": {"AttachmentSizeOver": "10MB"},
 }
-
-
-def writes(target):
-    calls = target.calls()
-    return dict((k, v) for k, v in calls["cmdlets"].items() if not k.lower().startswith("get-")) if calls else None
 
 
 def test_recipients_text_and_sizes_converge_and_rerun_without_a_write(target):
@@ -49,7 +46,7 @@ def test_recipients_text_and_sizes_converge_and_rerun_without_a_write(target):
     assert changed["rule"]["actions"]["prepend_subject"] == "EXTERNAL:"
     assert after["changed"] is False, after.get("changed_properties")
     if target.emulator:
-        assert writes(target) == {"Set-TransportRule": 1}
+        assert writes(target.calls()) == {"Set-TransportRule": 1}
 
 
 def test_unknown_recipient_fails_naming_the_option_with_no_write(target):
@@ -59,7 +56,7 @@ def test_unknown_recipient_fails_naming_the_option_with_no_write(target):
     assert "conditions.from_member_of: there is no recipient 'Acounting Team'" in result["msg"], result["msg"]
     assert "Traceback" not in result.get("module_stderr", "")
     if target.emulator:
-        assert writes(target) == {} and "Get-TransportRule" not in target.calls()["cmdlets"]
+        assert writes(target.calls()) == {} and "Get-TransportRule" not in target.calls()["cmdlets"]
     assert target.execute("Get-TransportRule", {}) == []
 
 
@@ -87,7 +84,7 @@ def test_values_in_other_forms_converge_on_the_first_run(target):
     assert [r["changed"] for r in second.results] == [False, False, False], [r.get("changed_properties")
                                                                              for r in second.results]
     if target.emulator:
-        assert writes(target) == {}
+        assert writes(target.calls()) == {}
 
 
 def test_input_the_service_refuses_is_refused_before_any_call(emulator_target):

@@ -15,19 +15,11 @@ import tempfile
 
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
+from tests.support.collection import REPO, ensure_collection_link
+
 # mailflow_test_save: writes a task's results to a file on the controller without running a module
 ACTION_PLUGINS = os.path.join(REPO, "tests", "support", "action_plugins")
 BIN = os.path.dirname(sys.executable)
-
-
-def ensure_collection_link():
-    link = os.path.join(COLLECTIONS, "ansible_collections", "m365", "mailflow")
-    if not os.path.islink(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
-    return COLLECTIONS
 
 
 def ansible_env(extra=None, home=None):

@@ -265,7 +265,7 @@ def test_token_errors(emulator, change, status, code):
 
 def test_expires_in_is_configurable(tmp_path):
     with Emulator(str(tmp_path / "s.db"), cert_dir=str(tmp_path / "pki"), backend=FakeTenant(), expires_in=120) as emu:
-        from ansible_collections.m365.mailflow.plugins.module_utils.auth import TokenProvider, decode_jwt_payload
+        from ansible_collections.m365.mailflow.plugins.module_utils.transport.auth import TokenProvider, decode_jwt_payload
         claims = decode_jwt_payload(TokenProvider(client_settings(emu)).get_token())
         assert claims["exp"] - claims["iat"] == 120
 
@@ -286,18 +286,18 @@ def test_stop_releases_the_port(tmp_path):
 
 def _sandbox_available():
     try:
-        from ansible_collections.m365.mailflow.plugins.module_utils import sandbox  # noqa: F401
+        from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-needs_sandbox = pytest.mark.skipif(not _sandbox_available(), reason="plugins/module_utils/sandbox.py not there yet")
+needs_sandbox = pytest.mark.skipif(not _sandbox_available(), reason="plugins/module_utils/sandbox/ not there yet")
 
 
 @needs_sandbox
 def test_default_backend_is_sandbox(tmp_path):
-    from ansible_collections.m365.mailflow.plugins.module_utils.rest import RestTransport
+    from ansible_collections.m365.mailflow.plugins.module_utils.transport.rest import RestTransport
     with Emulator(str(tmp_path / "tenant.db"), cert_dir=str(tmp_path / "pki"), tenant_domain="contoso.onmicrosoft.com") as emu:
         assert emu.tenant_domain == "contoso.onmicrosoft.com"
         t = RestTransport(client_settings(emu))

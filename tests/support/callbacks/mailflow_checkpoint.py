@@ -31,7 +31,7 @@ READS = (
 def tenant_state(path):
     """{"inbound": [...], "outbound": [...], "rules": [...]} as the tenant file holds them now."""
     from ansible_collections.m365.mailflow.plugins.module_utils import wire
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     tenant = SandboxTenant(path)  # (without replication lag: a lagging tenant would hide new objects here too)
     return dict((key, wire.parse_response(tenant.execute(cmdlet, params), cmdlet).objects) for key, cmdlet, params in READS)
 

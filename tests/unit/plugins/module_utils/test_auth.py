@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ansible_collections.m365.mailflow.plugins.module_utils import auth
+from ansible_collections.m365.mailflow.plugins.module_utils.transport import auth
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -398,7 +398,7 @@ def test_cached_token_is_used_without_building_the_msal_app(tmp_path):
     """A later task finds the token in the 0600 cache without any request (no discovery, no token call)."""
     from tests.emulator import Emulator
     from tests.emulator.fake import FakeTenant, client_settings
-    from ansible_collections.m365.mailflow.plugins.module_utils.auth import TokenProvider
+    from ansible_collections.m365.mailflow.plugins.module_utils.transport.auth import TokenProvider
     with Emulator(str(tmp_path / "t.db"), cert_dir=str(tmp_path / "pki"), backend=FakeTenant()) as emu:
         settings = client_settings(emu, "certificate", token_cache=True, token_cache_dir=str(tmp_path / "cache"))
         first = TokenProvider(settings)
@@ -478,7 +478,7 @@ def test_credential_hints_without_a_known_code():
 
 def test_token_failure_before_a_write_sends_nothing_to_exchange(emulator):
     from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
-    from ansible_collections.m365.mailflow.plugins.module_utils.rest import RestTransport
+    from ansible_collections.m365.mailflow.plugins.module_utils.transport.rest import RestTransport
     emulator.add_faults([{"kind": "token_500", "count": 10}])
     sleeps = []
     settings = client_settings(emulator, retries=1, retry_delay=0.01)
@@ -499,7 +499,7 @@ def test_msal_does_not_print_its_tracebacks(emulator):
     emulator.add_faults([{"kind": "token_malformed", "count": 10}])
     settings = client_settings(emulator, retries=0)
     script = ("import json, sys\n"
-              "from ansible_collections.m365.mailflow.plugins.module_utils import auth\n"
+              "from ansible_collections.m365.mailflow.plugins.module_utils.transport import auth\n"
               "from ansible_collections.m365.mailflow.plugins.module_utils.errors import TransientError\n"
               "try:\n"
               "    auth.TokenProvider(json.loads(sys.argv[1])).get_token()\n"

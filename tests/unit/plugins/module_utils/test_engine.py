@@ -5,12 +5,12 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import engine
+from ansible_collections.m365.mailflow.plugins.module_utils import engine, fields
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
 
 
 class CountingTransport(object):
@@ -142,10 +142,10 @@ def test_outbound_test_mode_connector_is_a_no_op_in_one_read(client):
 # --------------------------------------------------------------------------- values as the service stores them
 
 def test_field_sends_one_entry_per_value_in_the_stored_form():
-    field = engine.Field("recipient_domains", "RecipientDomains", multi=True, key=lambda v: v.strip(".").lower(),
-                         send=lambda v: v.rstrip("."))
-    assert field.to_param(["adatum.com", "ADATUM.com.", "b.example."]) == ["adatum.com", "b.example"]
-    assert field.to_param([]) is None
+    field = fields.Field("recipient_domains", "RecipientDomains", fields.Plain(
+        multi=True, key=lambda v: v.strip(".").lower(), send=lambda v: v.rstrip(".")))
+    assert field.to_params(["adatum.com", "ADATUM.com.", "b.example."])["RecipientDomains"] == ["adatum.com", "b.example"]
+    assert field.to_params([])["RecipientDomains"] is None
 
 
 def test_connector_lists_in_other_forms_converge_on_the_first_run(client):

@@ -11,10 +11,11 @@ import socket
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rules, wire
+from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant, SandboxTransport
-from ansible_collections.m365.mailflow.plugins.module_utils.validate import Validation
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant, SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import Validation
 
 from tests.unit.plugins.module_utils.test_rules import options
 
@@ -149,7 +150,7 @@ def test_a_change_whose_result_cannot_be_read_is_reported_as_a_change(tmp_path):
     """The Set took effect, then the read of the result failed: the task fails, but says changed and why."""
     from ansible_collections.m365.mailflow.plugins.module_utils import engine
     from ansible_collections.m365.mailflow.plugins.module_utils.errors import TransientError
-    from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
+    from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
     path = str(tmp_path / "tenant.db")
     wire.parse_response(SandboxTenant(path).execute("New-InboundConnector", {
         "Name": "In", "ConnectorType": "Partner", "SenderDomains": ["in.example"]}), "x")

@@ -6,12 +6,16 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import engine, rules, sandbox, sandbox_common, wire
+from ansible_collections.m365.mailflow.plugins.module_utils import engine, wire
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import store as sandbox_store
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, InvalidParameterError
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
-from ansible_collections.m365.mailflow.plugins.module_utils.validate import Validation
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import Validation
 
 LAG = 20.0
 
@@ -65,7 +69,7 @@ class Recording(object):
 @pytest.fixture
 def clock(monkeypatch):
     fake = Clock()
-    monkeypatch.setattr(sandbox_common, "time", fake)
+    monkeypatch.setattr(sandbox_store, "time", fake)
     return fake
 
 
@@ -96,7 +100,7 @@ RULE = {"name": "Route Adatum", "state": "present", "conditions": {"recipient_do
 
 
 def rule_params(**kwargs):
-    params = dict((k, None) for k in rules.argument_spec())
+    params = dict((k, None) for k in vocabulary.argument_spec())
     params.update(purge_conditions=True, purge_exceptions=True, purge_actions=True, apply_to_all_messages=False)
     params.update(RULE)
     params.update(kwargs)
@@ -288,7 +292,7 @@ def test_validate_refuses_impossible_settings_before_any_call(tmp_path):
 
 
 def test_last_validation_timestamp_is_shown_in_utc(tmp_path):
-    from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+    from ansible_collections.m365.mailflow.plugins.module_utils import values as n
     assert n.utc_timestamp("2026-07-24T18:59:12.0000000") == "2026-07-24T18:59:12Z"  # live form: no offset, UTC
     assert n.utc_timestamp("2026-07-24T20:59:12+02:00") == "2026-07-24T18:59:12Z"
     assert n.utc_timestamp(None) is None

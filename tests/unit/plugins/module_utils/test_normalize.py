@@ -5,7 +5,7 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 
 
@@ -90,10 +90,10 @@ def test_raise_errors_joins_all_problems():
 # --------------------------------------------------------------------------- reserved IPv4: one list, the service's
 
 def test_reserved_list_is_the_services_and_shared_with_the_sandbox():
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_common
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import checks as sandbox_checks
     assert [str(r) for r in n.RESERVED_IPV4] == ["0.0.0.0/32", "10.0.0.0/8", "127.0.0.0/24", "169.254.0.0/16",
                                                  "172.16.0.0/12", "192.168.0.0/16"]
-    assert sandbox_common.RESERVED_V4 == n.RESERVED_IPV4
+    assert sandbox_checks.RESERVED_V4 == n.RESERVED_IPV4
 
 
 @pytest.mark.parametrize("value", ["100.64.0.1", "224.0.0.1/32", "127.1.2.3"])

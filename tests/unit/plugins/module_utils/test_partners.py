@@ -9,7 +9,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.m365.mailflow.plugins.module_utils import partners as pu
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 

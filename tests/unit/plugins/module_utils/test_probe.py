@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""probe.py without real mail servers: name matching, verify codes, task details, route ordering, a stub SMTP."""
+"""The connector validation probe (validation/) without real mail servers: name matching, verify codes, task details, route ordering, a stub SMTP."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,7 +10,12 @@ import ssl
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import probe
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import certificates
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import failures
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import routes
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import validation as sandbox_validation
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import service_tree
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from tests.support import pki
 from tests.support.mailservers import SlowSmtpStub, free_port
@@ -37,12 +42,12 @@ from tests.support.mailservers import SlowSmtpStub, free_port
     ("", "mail.adatum.example", False),
 ])
 def test_hostname_matches(presented, required, expected):
-    assert probe.hostname_matches(presented, required) is expected
+    assert certificates.hostname_matches(presented, required) is expected
 
 
 def test_certificate_names_include_cn_and_sans():
     facts = {"san_dns": ["a.example", "b.example"], "common_name": "c.example"}
-    assert probe.certificate_names(facts) == ["a.example", "b.example", "c.example"]
+    assert certificates.certificate_names(facts) == ["a.example", "b.example", "c.example"]
 
 
 # ---------------------------------------------------------------- verify codes
@@ -61,7 +66,7 @@ def test_certificate_names_include_cn_and_sans():
     (62, False, "subject_mismatch"),
 ])
 def test_classify_verify_code(code, leaf_self_signed, expected):
-    assert probe.classify_verify_code(code, leaf_self_signed) == expected
+    assert certificates.classify_verify_code(code, leaf_self_signed) == expected
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -90,13 +95,13 @@ def _failure(cls, **extra):
     return failure
 
 
-@pytest.mark.parametrize("cls", probe.FAILURE_CLASSES)
+@pytest.mark.parametrize("cls", failures.FAILURE_CLASSES)
 def test_task_detail_round_trip(cls):
     failure = _failure(cls)
-    text = probe.format_task_detail(failure)
+    text = service_tree.format_task_detail(failure)
     assert text.startswith("[%s] " % cls) and "\n" not in text
-    assert probe.classify_task_detail(text) == cls
-    parsed = probe.parse_task_detail(text)
+    assert service_tree.classify_task_detail(text) == cls
+    parsed = service_tree.parse_task_detail(text)
     assert parsed["evidence"] == failure["evidence"]          # evidence is kept verbatim (it is last)
     assert parsed["fix"] == "Do the thing / now"
     for key in ("class", "host", "ip", "port", "step", "message"):
@@ -104,24 +109,24 @@ def test_task_detail_round_trip(cls):
 
 
 def test_task_detail_keeps_recipient_and_temporary():
-    text = probe.format_task_detail(_failure("recipient_rejected", step="rcpt", recipient="a@b.example", temporary=True))
-    parsed = probe.parse_task_detail(text)
+    text = service_tree.format_task_detail(_failure("recipient_rejected", step="rcpt", recipient="a@b.example", temporary=True))
+    parsed = service_tree.parse_task_detail(text)
     assert (parsed["recipient"], parsed["temporary"]) == ("a@b.example", True)
 
 
 @pytest.mark.parametrize("text", [None, "", "All good", "[unknown_class] nope", "x [connect] not a prefix"])
 def test_classify_task_detail_none(text):
-    assert probe.classify_task_detail(text) is None
+    assert service_tree.classify_task_detail(text) is None
 
 
 def test_failures_from_tree_nested_and_list():
-    bad = probe._task("Connect to h:25", False, probe.format_task_detail(_failure("connect", step="connect")))
-    good = probe._task("Resolve h", True, "[resolve] ignored because the task succeeded")
-    unclassified = probe._task("Send test email to a@b", False, "Not sent: no host on the route passed validation")
-    inner = probe._task("group", False, "2 failed", [bad, unclassified])
-    tree = probe._task("Validate outbound connector X", False, "failed", [good, inner])
-    assert [f["class"] for f in probe.failures_from_tree(tree)] == ["connect"]
-    assert [f["class"] for f in probe.failures_from_tree(json.loads(json.dumps([tree, tree])))] == ["connect", "connect"]
+    bad = service_tree.task_node("Connect to h:25", False, service_tree.format_task_detail(_failure("connect", step="connect")))
+    good = service_tree.task_node("Resolve h", True, "[resolve] ignored because the task succeeded")
+    unclassified = service_tree.task_node("Send test email to a@b", False, "Not sent: no host on the route passed validation")
+    inner = service_tree.task_node("group", False, "2 failed", [bad, unclassified])
+    tree = service_tree.task_node("Validate outbound connector X", False, "failed", [good, inner])
+    assert [f["class"] for f in service_tree.failures_from_tree(tree)] == ["connect"]
+    assert [f["class"] for f in service_tree.failures_from_tree(json.loads(json.dumps([tree, tree])))] == ["connect", "connect"]
 
 
 # ---------------------------------------------------------------- route ordering with a fake resolver
@@ -144,8 +149,8 @@ def fake_lookup(zone):
         records = zone.get((name, rdtype))
         if records is None:
             if any(key[0] == name for key in zone):
-                raise probe._LookupFailure("nodata", "%s %s: NOERROR, no %s records" % (rdtype, name, rdtype))
-            raise probe._LookupFailure("nxdomain", "%s %s: NXDOMAIN" % (rdtype, name))
+                raise routes._LookupFailure("nodata", "%s %s: NOERROR, no %s records" % (rdtype, name, rdtype))
+            raise routes._LookupFailure("nxdomain", "%s %s: NXDOMAIN" % (rdtype, name))
         if isinstance(records, Exception):
             raise records
         return records
@@ -163,15 +168,15 @@ def zone(monkeypatch):
         ("mx2.adatum.example", "AAAA"): [Addr("2001:db8::2")],
         ("plain.example", "A"): [Addr("192.0.2.20")],
         ("nullmx.example", "MX"): [MX(0, Name("."))],
-        ("slow.example", "MX"): probe._LookupFailure("timeout", "MX slow.example: timed out after 5.0s"),
+        ("slow.example", "MX"): routes._LookupFailure("timeout", "MX slow.example: timed out after 5.0s"),
         ("smart.example", "A"): [Addr("192.0.2.30")],
     }
-    monkeypatch.setattr(probe, "_lookup_factory", lambda servers, timeout: fake_lookup(data))
+    monkeypatch.setattr(routes, "_lookup_factory", lambda servers, timeout: fake_lookup(data))
     return data
 
 
 def test_mx_route_ordered_by_preference_then_address_fallbacks(zone):
-    route = probe.resolve_route(recipient_domains=["adatum.example", "plain.example"])
+    route = routes.resolve_route(recipient_domains=["adatum.example", "plain.example"])
     assert route["failures"] == []
     assert [(h["host"], h["preference"], h["via"], h["ips"]) for h in route["hosts"]] == [
         ("mx0.adatum.example", 5, "mx:adatum.example", ["192.0.2.10"]),
@@ -182,7 +187,7 @@ def test_mx_route_ordered_by_preference_then_address_fallbacks(zone):
 
 
 def test_route_failures_are_resolve_class_and_a_timeout_is_the_resolvers(zone):
-    route = probe.resolve_route(recipient_domains=["nullmx.example", "slow.example", "gone.example", "*.wild.example"])
+    route = routes.resolve_route(recipient_domains=["nullmx.example", "slow.example", "gone.example", "*.wild.example"])
     assert [(f["class"], f["host"]) for f in route["failures"]] == [
         ("resolve", "nullmx.example"), ("resolver_timeout", "slow.example"), ("resolve", "gone.example")]
     assert "null MX" in route["failures"][0]["evidence"] and "timed out" in route["failures"][1]["evidence"]
@@ -193,17 +198,17 @@ def test_route_failures_are_resolve_class_and_a_timeout_is_the_resolvers(zone):
 
 
 def test_address_lookup_timeout_is_the_resolvers(zone):
-    zone[("slowhost.example", "A")] = probe._LookupFailure("timeout", "A slowhost.example @192.0.2.53: timed out after 5.0s")
-    zone[("halfslow.example", "A")] = probe._LookupFailure("nodata", "A halfslow.example: NOERROR, no A records")
-    zone[("halfslow.example", "AAAA")] = probe._LookupFailure("timeout", "AAAA halfslow.example: timed out after 5.0s")
-    route = probe.resolve_route(smart_hosts=["slowhost.example", "halfslow.example", "missing.example"])
+    zone[("slowhost.example", "A")] = routes._LookupFailure("timeout", "A slowhost.example @192.0.2.53: timed out after 5.0s")
+    zone[("halfslow.example", "A")] = routes._LookupFailure("nodata", "A halfslow.example: NOERROR, no A records")
+    zone[("halfslow.example", "AAAA")] = routes._LookupFailure("timeout", "AAAA halfslow.example: timed out after 5.0s")
+    route = routes.resolve_route(smart_hosts=["slowhost.example", "halfslow.example", "missing.example"])
     assert [(f["class"], f["host"]) for f in route["failures"]] == [
         ("resolver_timeout", "slowhost.example"), ("resolver_timeout", "halfslow.example"), ("resolve", "missing.example")]
     assert "has no A/AAAA record" not in route["failures"][0]["message"]
 
 
 def test_smart_hosts_take_precedence(zone):
-    route = probe.resolve_route(smart_hosts=["Smart.Example.", "198.51.100.7"], recipient_domains=["adatum.example"])
+    route = routes.resolve_route(smart_hosts=["Smart.Example.", "198.51.100.7"], recipient_domains=["adatum.example"])
     assert [(h["host"], h["ips"], h["via"]) for h in route["hosts"]] == [
         ("smart.example", ["192.0.2.30"], "smart_host"), ("198.51.100.7", ["198.51.100.7"], "smart_host")]
 
@@ -213,13 +218,13 @@ def test_smart_hosts_take_precedence(zone):
     ("::1", ("::1", 53)),
 ])
 def test_split_dns_server(server, expected):
-    assert probe._split_server(server) == expected
+    assert routes._split_server(server) == expected
 
 
 @pytest.mark.parametrize("server", ["dns.example", "127.0.0.1:x", "1.2.3.4:5:6:"])
 def test_split_dns_server_rejects(server):
     with pytest.raises(ConfigurationError):
-        probe._split_server(server)
+        routes._split_server(server)
 
 
 def test_validate_route_needs_a_route():
@@ -249,15 +254,15 @@ def _der(pair):
 
 
 def test_certificate_facts(certs):
-    good = probe.certificate_facts(_der(certs["good"]))
+    good = certificates.certificate_facts(_der(certs["good"]))
     assert (good["common_name"], good["san_dns"], good["self_signed"], good["expired"]) == (
         "mail.adatum.example", ["*.adatum.example"], False, False)
     assert good["issuer"] == "CN=unit CA" and len(good["sha256"]) == 95
-    assert probe.certificate_facts(_der(certs["self"]))["self_signed"] is True
-    assert probe.certificate_facts(_der(certs["ca"]))["self_signed"] is True
-    expired = probe.certificate_facts(_der(certs["expired"]))
+    assert certificates.certificate_facts(_der(certs["self"]))["self_signed"] is True
+    assert certificates.certificate_facts(_der(certs["ca"]))["self_signed"] is True
+    expired = certificates.certificate_facts(_der(certs["expired"]))
     assert expired["expired"] is True and expired["not_yet_valid"] is False
-    assert "self_signed=False" in probe.describe_certificate(expired)
+    assert "self_signed=False" in certificates.describe_certificate(expired)
 
 
 # ---------------------------------------------------------------- probe_host against a stub SMTP server
@@ -323,9 +328,9 @@ def test_connect_refused_and_timeout(stub_factory):
 
 
 def test_service_validation_tree_from_report(monkeypatch):
-    cert_failure = probe._failure("subject_mismatch", "certificate", "certificate of mx.a.example does not match *.a.example",
-                                  "presented CN=x SAN=y", host="mx.a.example", ip="192.0.2.1", port=25,
-                                  required="*.a.example", presented="x")
+    cert_failure = failures.make_failure("subject_mismatch", "certificate", "certificate of mx.a.example does not match *.a.example",
+                                         "presented CN=x SAN=y", host="mx.a.example", ip="192.0.2.1", port=25,
+                                         required="*.a.example", presented="x")
     host = {"host": "mx.a.example", "ip": "192.0.2.1", "port": 25, "ok": False, "certificate": None, "delivered": [],
             "failures": [cert_failure],
             "steps": [{"step": "connect", "ok": True, "detail": "220 hi"}, {"step": "ehlo", "ok": True, "detail": "250"},
@@ -339,15 +344,15 @@ def test_service_validation_tree_from_report(monkeypatch):
     def fake_validate_route(**kwargs):
         seen.update(kwargs)
         return report
-    monkeypatch.setattr(probe, "validate_route", fake_validate_route)
+    monkeypatch.setattr(sandbox_validation, "validate_route", fake_validate_route)
     record = {"Name": "A", "UseMXRecord": True, "TlsSettings": "DomainValidation", "TlsDomain": "*.a.example"}
-    tree = probe.service_validation(record, ["r@a.example"], "s@t.example")
+    tree = sandbox_validation.service_validation(record, ["r@a.example"], "s@t.example")
     assert seen["tls_mode"] == "domain_validation" and seen["send"] is True and seen["smart_hosts"] is None
     assert [(t["TaskName"], t["IsTaskSuccessful"]) for t in tree["SubTaskResults"]] == [
         ("Resolve mx.a.example", True), ("Connect to mx.a.example:25", True), ("SMTP EHLO mx.a.example", True),
         ("STARTTLS mx.a.example", True), ("Certificate mx.a.example", False), ("Send test email to r@a.example", False)]
-    assert [f["class"] for f in probe.failures_from_tree(tree)] == ["subject_mismatch"]
-    assert "subject_mismatch" in tree["TaskDetail"] and probe.classify_task_detail(tree["TaskDetail"]) is None
+    assert [f["class"] for f in service_tree.failures_from_tree(tree)] == ["subject_mismatch"]
+    assert "subject_mismatch" in tree["TaskDetail"] and service_tree.classify_task_detail(tree["TaskDetail"]) is None
 
 
 @pytest.mark.parametrize("banner,evidence", [(b"554 5.3.2 no service here\r\n", "554"), (b"", "closed"),
@@ -379,7 +384,7 @@ def test_bad_banner_is_ehlo_class(banner, evidence):
 
 
 def test_failures_from_a_real_service_tree_are_classified_by_task_name():
-    from ansible_collections.m365.mailflow.plugins.module_utils.probe import failures_from_tree
+    failures_from_tree = service_tree.failures_from_tree
     tree = {"TaskName": "Validate connector", "IsTaskSuccessful": False, "TaskDetail": "",
             "SubTaskResults": [
                 {"TaskName": "Resolve task", "IsTaskSuccessful": True, "TaskDetail": "ok", "SubTaskResults": []},

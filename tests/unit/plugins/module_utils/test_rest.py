@@ -10,8 +10,9 @@ from http.client import BadStatusLine, IncompleteRead, RemoteDisconnected
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rest, wire
-from ansible_collections.m365.mailflow.plugins.module_utils.auth import decode_jwt_payload
+from ansible_collections.m365.mailflow.plugins.module_utils import wire
+from ansible_collections.m365.mailflow.plugins.module_utils.transport import rest
+from ansible_collections.m365.mailflow.plugins.module_utils.transport.auth import decode_jwt_payload
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.memo import TenantMemo
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (

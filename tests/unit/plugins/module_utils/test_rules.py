@@ -7,20 +7,23 @@ import datetime
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import rules
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
+from ansible_collections.m365.mailflow.plugins.module_utils import values as rule_values
+from ansible_collections.m365.mailflow.plugins.module_utils import fields
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rules
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 
 
 def options(**kwargs):
     """Module options as AnsibleModule would give them (sections filled with None for unset keys)."""
-    params = dict((k, None) for k in rules.argument_spec())
+    params = dict((k, None) for k in vocabulary.argument_spec())
     params.update(state="present", purge_conditions=True, purge_exceptions=True, purge_actions=True,
                   apply_to_all_messages=False)
-    for section in rules.SECTIONS:
+    for section in vocabulary.SECTIONS:
         given = kwargs.pop(section, None)
         if given is not None:
-            full = dict((k, None) for k in rules.section_argument_spec(section))
+            full = dict((k, None) for k in vocabulary.section_argument_spec(section))
             full.update(given)
             given = full
         params[section] = given
@@ -31,17 +34,17 @@ def options(**kwargs):
 # --------------------------------------------------------------------------- table and normalisation
 
 def test_table_maps_keys_to_parameters():
-    assert rules.BY_PATH["conditions.sender_ad_attribute_contains_words"].param == "SenderADAttributeContainsWords"
-    assert rules.BY_PATH["exceptions.sender_ip_ranges"].param == "ExceptIfSenderIpRanges"
-    assert rules.BY_PATH["conditions.header_contains"].params == ("HeaderContainsMessageHeader", "HeaderContainsWords")
-    assert rules.BY_PATH["exceptions.header_contains"].params == ("ExceptIfHeaderContainsMessageHeader",
-                                                                  "ExceptIfHeaderContainsWords")
-    assert rules.BY_PATH["actions.set_header"].params == ("SetHeaderName", "SetHeaderValue")
-    assert rules.BY_PATH["actions.reject_message"].params == ("RejectMessageReasonText", "RejectMessageEnhancedStatusCode")
-    for section in rules.SECTIONS:
-        assert set(rules.section_argument_spec(section)) == set(p.option for p in rules.TABLE if p.section == section)
+    assert vocabulary.BY_PATH["conditions.sender_ad_attribute_contains_words"].param == "SenderADAttributeContainsWords"
+    assert vocabulary.BY_PATH["exceptions.sender_ip_ranges"].param == "ExceptIfSenderIpRanges"
+    assert vocabulary.BY_PATH["conditions.header_contains"].params == ("HeaderContainsMessageHeader", "HeaderContainsWords")
+    assert vocabulary.BY_PATH["exceptions.header_contains"].params == ("ExceptIfHeaderContainsMessageHeader",
+                                                                       "ExceptIfHeaderContainsWords")
+    assert vocabulary.BY_PATH["actions.set_header"].params == ("SetHeaderName", "SetHeaderValue")
+    assert vocabulary.BY_PATH["actions.reject_message"].params == ("RejectMessageReasonText", "RejectMessageEnhancedStatusCode")
+    for section in vocabulary.SECTIONS:
+        assert set(vocabulary.section_argument_spec(section)) == set(p.option for p in vocabulary.TABLE if p.section == section)
     # every parameter belongs to exactly one key
-    params = [param for p in rules.TABLE for param in p.params]
+    params = [param for p in vocabulary.TABLE for param in p.params]
     assert len(params) == len(set(x.lower() for x in params))
 
 
@@ -58,13 +61,13 @@ def test_table_maps_keys_to_parameters():
     ("mode", "audit_and_notify", "AuditAndNotify"),
 ])
 def test_equal_values_compare_equal(path, desired, read_back):
-    prop = rules.BY_PATH[path]
+    prop = vocabulary.BY_PATH[path]
     obj = dict((p, read_back) for p in prop.params) if len(prop.params) == 1 else {}
     assert not prop.differs(desired, prop.current(obj)), (desired, prop.current(obj))
 
 
 def test_pairs_compare_and_send_together():
-    header = rules.BY_PATH["conditions.header_contains"]
+    header = vocabulary.BY_PATH["conditions.header_contains"]
     obj = {"HeaderContainsMessageHeader": "X-Partner", "HeaderContainsWords": ["Adatum"]}
     assert header.current(obj) == {"header": "X-Partner", "words": ["Adatum"]}
     assert not header.differs({"header": "x-partner", "words": ["adatum"]}, header.current(obj))
@@ -72,7 +75,7 @@ def test_pairs_compare_and_send_together():
     assert header.to_params({"header": "X-Partner", "words": ["b"]}) == {
         "HeaderContainsMessageHeader": "X-Partner", "HeaderContainsWords": ["b"]}
     assert header.to_params({}) == {"HeaderContainsMessageHeader": None, "HeaderContainsWords": None}
-    reject = rules.BY_PATH["actions.reject_message"]
+    reject = vocabulary.BY_PATH["actions.reject_message"]
     stored = reject.current({"RejectMessageReasonText": "No", "RejectMessageEnhancedStatusCode": "5.7.1"})
     # a status code the user left to the service's default is not compared and not sent
     assert not reject.differs({"reason": "No", "status_code": None}, stored)
@@ -80,50 +83,50 @@ def test_pairs_compare_and_send_together():
 
 
 def test_flags_and_clearing():
-    stop = rules.BY_PATH["actions.stop_rule_processing"]
+    stop = vocabulary.BY_PATH["actions.stop_rule_processing"]
     assert stop.current({"StopRuleProcessing": False}) is None
     assert stop.current({"StopRuleProcessing": True}) is True
     assert stop.to_params(False) == {"StopRuleProcessing": False}
-    words = rules.BY_PATH["conditions.subject_contains_words"]
+    words = vocabulary.BY_PATH["conditions.subject_contains_words"]
     assert words.current({"SubjectContainsWords": []}) is None
     assert words.to_params([]) == {"SubjectContainsWords": None}
-    assert rules.BY_PATH["comments"].to_params("") == {"Comments": None}
+    assert vocabulary.BY_PATH["comments"].to_params("") == {"Comments": None}
 
 
 def test_dates_are_sent_in_utc_without_zone():
-    assert rules.date_wire("2026-07-01T10:00+02:00") == "2026-07-01T08:00:00"
-    assert rules.date_wire("2026-07-01") == "2026-07-01T00:00:00"
-    assert rules.date_display("2026-07-01T08:00:00.0000000+00:00") == "2026-07-01T08:00:00Z"
-    assert rules.parse_date("2026-07-01T08:00:00.123Z") is None  # fractions are not user input
-    assert rules.parse_date("2026-13-01") is None
-    assert rules.parse_date("/Date(0)/", strict=False) == datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    assert rule_values.date_wire("2026-07-01T10:00+02:00") == "2026-07-01T08:00:00"
+    assert rule_values.date_wire("2026-07-01") == "2026-07-01T00:00:00"
+    assert rule_values.date_display("2026-07-01T08:00:00.0000000+00:00") == "2026-07-01T08:00:00Z"
+    assert rule_values.parse_date("2026-07-01T08:00:00.123Z") is None  # fractions are not user input
+    assert rule_values.parse_date("2026-13-01") is None
+    assert rule_values.parse_date("/Date(0)/", strict=False) == datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 # --------------------------------------------------------------------------- desired state
 
 def test_purge_applies_only_to_given_sections():
-    desired = rules.desired_state(options(conditions={"recipient_domain_is": ["adatum.example"]}))
+    desired = vocabulary.desired_state(options(conditions={"recipient_domain_is": ["adatum.example"]}))
     assert desired["conditions.recipient_domain_is"] == ["adatum.example"]
     assert desired["conditions.sender_ip_ranges"] == []  # purged
     assert desired["conditions.header_contains"] == {}
     assert "actions.set_header" not in desired  # actions not given: unmanaged
-    kept = rules.desired_state(options(conditions={"recipient_domain_is": ["a.example"]}, purge_conditions=False))
+    kept = vocabulary.desired_state(options(conditions={"recipient_domain_is": ["a.example"]}, purge_conditions=False))
     assert kept["conditions.sender_ip_ranges"] is None
-    flags = rules.desired_state(options(actions={"prepend_subject": "x"}))
+    flags = vocabulary.desired_state(options(actions={"prepend_subject": "x"}))
     assert flags["actions.stop_rule_processing"] is False
 
 
 def test_unknown_key_names_the_section_and_extra_parameters():
     with pytest.raises(ConfigurationError) as err:
-        rules.desired_state(options(conditions={"sender_is_nice": True}))
+        vocabulary.desired_state(options(conditions={"sender_is_nice": True}))
     assert "conditions: unknown key 'sender_is_nice'" in err.value.msg and "extra_parameters" in err.value.msg
 
 
 def test_nest_builds_option_form():
     flat = {"name": "R", "priority": 2, "enabled": True, "conditions.from": None,
             "conditions.recipient_domain_is": ["a.example"], "actions.set_header": {"name": "X", "value": "1"}}
-    assert rules.nest(flat) == {"name": "R", "priority": 2, "enabled": True, "conditions": {"recipient_domain_is": ["a.example"]},
-                                "actions": {"set_header": {"name": "X", "value": "1"}}}
+    assert vocabulary.nest(flat) == {"name": "R", "priority": 2, "enabled": True, "conditions": {"recipient_domain_is": ["a.example"]},
+                                     "actions": {"set_header": {"name": "X", "value": "1"}}}
 
 
 # --------------------------------------------------------------------------- position arithmetic
@@ -236,9 +239,9 @@ class NoCalls(object):
 def test_bad_input_fails_before_any_call(change, fragment):
     params = options(name="R", conditions={"recipient_domain_is": ["adatum.example"]})
     change = dict(change)
-    for section in rules.SECTIONS:
+    for section in vocabulary.SECTIONS:
         if section in change:
-            full = dict((k, None) for k in rules.section_argument_spec(section))
+            full = dict((k, None) for k in vocabulary.section_argument_spec(section))
             full.update(change.pop(section))
             params[section] = full
     params.update(change)
@@ -530,7 +533,7 @@ class Counting(object):
 
 @pytest.fixture
 def sandbox(tmp_path):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
     return Counting(SandboxTransport(str(tmp_path / "tenant.db")))
 
 
@@ -593,27 +596,27 @@ def test_sandbox_verify_after_lost_response_does_not_duplicate(sandbox):
 # --------------------------------------------------------------------------- values as the service stores them
 
 def test_text_is_compared_exactly_like_the_service_stores_it():
-    prefix = rules.BY_PATH["actions.prepend_subject"]
+    prefix = vocabulary.BY_PATH["actions.prepend_subject"]
     stored = prefix.current({"PrependSubject": "EXTERNAL: "})
     assert stored == "EXTERNAL: "
     assert prefix.differs("EXTERNAL:", stored)  # only the trailing space differs: a change
     assert not prefix.differs("EXTERNAL: ", stored)
     assert prefix.to_params("EXTERNAL: ") == {"PrependSubject": "EXTERNAL: "}
-    header = rules.BY_PATH["actions.set_header"]
+    header = vocabulary.BY_PATH["actions.set_header"]
     assert header.differs({"name": "X-A", "value": "yes "}, header.current({"SetHeaderName": "x-a", "SetHeaderValue": "yes"}))
-    reason = rules.BY_PATH["actions.reject_message"]
+    reason = vocabulary.BY_PATH["actions.reject_message"]
     assert reason.differs({"reason": " No", "status_code": None},
                           reason.current({"RejectMessageReasonText": "No", "RejectMessageEnhancedStatusCode": "5.7.1"}))
 
 
 def test_lists_are_sent_with_one_entry_per_value_and_domains_without_trailing_dot():
-    domains = rules.BY_PATH["conditions.recipient_domain_is"]
+    domains = vocabulary.BY_PATH["conditions.recipient_domain_is"]
     assert domains.to_params(["adatum.com", "ADATUM.com", "fabrikam.example."]) == {
         "RecipientDomainIs": ["adatum.com", "fabrikam.example"]}
     assert not domains.differs(["fabrikam.example."], domains.current({"RecipientDomainIs": ["fabrikam.example"]}))
-    ips = rules.BY_PATH["exceptions.sender_ip_ranges"]
+    ips = vocabulary.BY_PATH["exceptions.sender_ip_ranges"]
     assert ips.to_params(["198.51.100.1", "198.51.100.1/32"]) == {"ExceptIfSenderIpRanges": ["198.51.100.1"]}
-    words = rules.BY_PATH["conditions.subject_contains_words"]
+    words = vocabulary.BY_PATH["conditions.subject_contains_words"]
     assert words.to_params(["Invoice", "invoice ", "payment"]) == {"SubjectContainsWords": ["Invoice", "payment"]}
 
 
@@ -691,8 +694,8 @@ def test_bad_values_fail_before_any_call(change, fragment):
 
 
 def test_copy_to_is_an_action():
-    assert rules.BY_PATH["actions.copy_to"].param == "CopyTo"
-    assert isinstance(rules.BY_PATH["actions.copy_to"].value, rules.Recipients)
+    assert vocabulary.BY_PATH["actions.copy_to"].param == "CopyTo"
+    assert isinstance(vocabulary.BY_PATH["actions.copy_to"].value, fields.Recipients)
 
 
 # --------------------------------------------------------------------------- recipients resolved to addresses

@@ -15,7 +15,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     ConfigurationError, DuplicateError, InvalidParameterError, NotFoundError, PermissionDeniedError,
 )
 from tests.support.sandbox_calls import fails, objs, run  # noqa: F401  pylint: disable=unused-import
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant, SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant, SandboxTransport
 
 HASH = "#Exchange.GenericHashTable"
 
@@ -493,7 +493,7 @@ def test_get_outbound_filters_hostile_reading(tenant):
 # --------------------------------------------------------------------------- Validate-OutboundConnector
 
 def test_validate_outbound_connector_shape_and_no_side_effects(tenant, monkeypatch):
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
     seen = {}
 
     def fake(connector, recipients, sender, settings):
@@ -512,14 +512,6 @@ def test_validate_outbound_connector_shape_and_no_side_effects(tenant, monkeypat
     assert get_out(tenant, "O", IsTransportRuleScoped=True) == before
     fails(tenant, "Validate-OutboundConnector", {"Identity": "O"}, InvalidParameterError, "Recipients")
     fails(tenant, "Validate-OutboundConnector", {"Identity": "nope", "Recipients": "a@b.com"}, NotFoundError)
-
-
-def test_fallback_validation_reports_unresolvable_host():
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import fallback_validation
-    tree = fallback_validation({"Name": "O", "UseMXRecord": False, "SmartHosts": ["host.invalid"]}, ["a@b.example"],
-                               "O365ConnectorValidation@sandbox.onmicrosoft.com", timeout=1)
-    assert tree["IsTaskSuccessful"] is False and tree["ChangedProperties"] == []
-    assert tree["SubTaskResults"][0]["TaskName"].startswith("Resolve task")
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -670,7 +662,7 @@ def test_an_unreadable_file_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_read_only_file_or_directory_is_refused(tmp_path, monkeypatch):
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
     path = str(tmp_path / "tenant.db")
     SandboxTenant(path)
     real_access = os.access
@@ -682,7 +674,7 @@ def test_a_read_only_file_or_directory_is_refused(tmp_path, monkeypatch):
 
 def test_sqlite_errors_on_open_are_reported_in_the_options_words(tmp_path, monkeypatch):
     import sqlite3
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
     path = str(tmp_path / "tenant.db")
 
     def failing(_self):
@@ -720,7 +712,7 @@ def test_connector_names_with_surrounding_white_space_are_refused(tenant, name):
 # --------------------------------------------------------------------------- replication lag and test-mode connectors
 
 class Clock(object):
-    """Stands in for the time module of sandbox_common: the tests move time on by hand."""
+    """Stands in for the time module of sandbox/store.py: the tests move time on by hand."""
 
     def __init__(self):
         self.now = 1000000.0
@@ -731,9 +723,9 @@ class Clock(object):
 
 @pytest.fixture
 def clock(monkeypatch):
-    from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_common
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import store as sandbox_store
     fake = Clock()
-    monkeypatch.setattr(sandbox_common, "time", fake)
+    monkeypatch.setattr(sandbox_store, "time", fake)
     return fake
 
 
@@ -797,7 +789,7 @@ def test_no_lag_by_default_and_lag_zero_shows_everything_at_once(tenant, clock):
 
 
 def test_plain_get_warns_about_test_mode_connectors_it_leaves_out(tenant):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_connectors import TEST_MODE_WARNING
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.connectors import TEST_MODE_WARNING
     outbound(tenant, "Normal", RecipientDomains="a.com")
     assert run(tenant, "Get-OutboundConnector").warnings == []
     outbound(tenant, "Test", RecipientDomains="b.com", TestMode=True)

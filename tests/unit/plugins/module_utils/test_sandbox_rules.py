@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import DuplicateError, InvalidParameterError, NotFoundError
 from tests.support.sandbox_calls import fails, objs, run  # noqa: F401  pylint: disable=unused-import
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
 
 NS = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks."
 

@@ -6,7 +6,7 @@ from __future__ import absolute_import, division, print_function
 import pytest
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.validate import preflight
+from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import preflight
 
 
 def params(**kwargs):

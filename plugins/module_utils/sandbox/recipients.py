@@ -26,9 +26,10 @@ import json
 import re
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
-    ARGUMENT, FOREST, NOT_FOUND, CmdletError, HashUpdate, Param, limit_results, not_found, schema,
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
+    ARGUMENT, FOREST, NOT_FOUND, CmdletError, HashUpdate, Param, not_found, schema,
 )
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import GROUP_RECIPIENT_TYPES
 
 AMBIGUOUS = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException"

@@ -17,18 +17,12 @@ import math
 import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils import probe
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import service_tree
+from ansible_collections.m365.mailflow.plugins.module_utils.validation import smtp_probe as probe
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-
-TLS_MODES = {
-    None: None,
-    "EncryptionOnly": "encryption_only",
-    "CertificateValidation": "certificate_validation",
-    "DomainValidation": "domain_validation",
-}
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 
 
 def _utc_now():
@@ -159,7 +153,7 @@ class Validation(object):
         use_mx = connector.get("UseMXRecord") is not False
         smart_hosts = [] if use_mx else list(connector.get("SmartHosts") or [])
         domains = _recipient_domains(recipients) or _plain_domains(connector.get("RecipientDomains"))
-        tls_mode = TLS_MODES.get(connector.get("TlsSettings"), None)
+        tls_mode = probe.TLS_SETTINGS_TO_MODE.get(str(connector.get("TlsSettings") or "").lower())
 
         if self.params["probe"]:
             if not smart_hosts and not domains:
@@ -186,7 +180,7 @@ class Validation(object):
                                    verify=_nothing_to_read_back)
                 self.service_result = tree[0] if len(tree) == 1 else {"SubTaskResults": tree}
                 # Every failed leaf task is classified (from its task name when its detail carries no class).
-                self.failures.extend(self._tag(probe.failures_from_tree(self.service_result), "service"))
+                self.failures.extend(self._tag(service_tree.failures_from_tree(self.service_result), "service"))
         self._record()
 
     @staticmethod

@@ -18,13 +18,19 @@ import json
 import re
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
-    ARGUMENT, NS_RULES, CmdletError, Param, apply_bound, byte_size, common_tail, fail, fmt_date, ip_range_any,
-    limit_results, max_length, non_empty, not_found, object_name, read_date, regex_pattern, require, schema,
-    unchanged_warning, utcnow,
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
+    ARGUMENT, NS_RULES, CmdletError, Param, fail, not_found, require, schema, utcnow,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_connectors import OUTBOUND, RULE
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_recipients import resolve_rule_recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import (
+    byte_size, ip_range_any, max_length, non_empty, object_name, regex_pattern,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records import (
+    apply_bound, common_tail, fmt_date, read_date,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results, unchanged_warning
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.connectors import OUTBOUND, RULE
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import resolve_rule_recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import AD_ATTRIBUTES
 
 MAX_RULES = 300
 MAX_RULE_SIZE = 8192
@@ -32,14 +38,6 @@ RULE_VERSION = "15.0.5.2"
 DLP_NONE = "00000000-0000-0000-0000-000000000000"
 CONTAINER = "CN=TransportVersioned,CN=Rules,CN=Transport Settings,"
 
-AD_ATTRIBUTES = (
-    "City", "Company", "Country", "CustomAttribute1", "CustomAttribute2", "CustomAttribute3", "CustomAttribute4",
-    "CustomAttribute5", "CustomAttribute6", "CustomAttribute7", "CustomAttribute8", "CustomAttribute9", "CustomAttribute10",
-    "CustomAttribute11", "CustomAttribute12", "CustomAttribute13", "CustomAttribute14", "CustomAttribute15", "Department",
-    "DisplayName", "Email", "FaxNumber", "FirstName", "HomePhoneNumber", "Initials", "LastName", "Manager", "MobileNumber",
-    "Notes", "Office", "OtherFaxNumber", "OtherHomePhoneNumber", "OtherPhoneNumber", "PagerNumber", "PhoneNumber", "POBox",
-    "State", "Street", "Title", "UserLogonName", "ZipCode",
-)
 SCOPES = ("InOrganization", "NotInOrganization")
 SCOPE_TEXT = {"InOrganization": "Inside the organization", "NotInOrganization": "Outside the organization"}
 

@@ -33,7 +33,7 @@ from ansible.module_utils.urls import SSLValidationError, open_url
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 
 from ansible_collections.m365.mailflow.plugins.module_utils import wire
-from ansible_collections.m365.mailflow.plugins.module_utils.auth import TokenProvider, cloud_info
+from ansible_collections.m365.mailflow.plugins.module_utils.transport.auth import TokenProvider, cloud_info
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, MailflowError, TransientError
 
 DEFAULT_TIMEOUT = 960  # seconds; the service gives up on a cmdlet after about 900 s

@@ -6,7 +6,8 @@
 ``SandboxTenant(path).execute(cmdlet, parameters)`` answers like the InvokeCommand endpoint (a ``wire.RawResponse``
 with the same status codes, envelopes and error bodies), so nothing above the transport can tell it from the real
 service. Each call is one SQLite transaction (``BEGIN IMMEDIATE`` with a long busy timeout), safe for concurrent
-Ansible forks and threads. The object families live in ``sandbox_connectors`` and ``sandbox_rules``.
+Ansible forks and threads. The object families live in ``connectors``, ``rules`` and ``recipients``; the
+store, binder and validators in ``store``, ``binding`` and ``checks`` (this package).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,16 +17,20 @@ __metaclass__ = type
 import ipaddress
 import json
 import os
-import socket
 import sqlite3
 import uuid
 
 from ansible_collections.m365.mailflow.plugins.module_utils import wire
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
-    CmdletError, Param, Store, bind, require, schema, smtp_address,
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
+    CmdletError, Param, bind, require, schema,
 )
-from ansible_collections.m365.mailflow.plugins.module_utils import sandbox_connectors, sandbox_recipients, sandbox_rules
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import smtp_address
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import Store
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import connectors as sandbox_connectors
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import recipients as sandbox_recipients
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import rules as sandbox_rules
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import validation
 
 DEFAULT_DOMAIN = "sandbox.onmicrosoft.com"
 EXTRA_ACCEPTED_DOMAINS = ("contoso.com",)
@@ -68,71 +73,10 @@ def _validate_connector(store, bound):
 
 
 def service_validation(connector, recipients, sender, settings):
-    """The OutboundConnectorValidationResult tree, from probe.py when present, else the stdlib fallback."""
-    kwargs = dict(dns_servers=settings.get("dns_servers"), smtp_port=settings.get("smtp_port") or 25,
-                  ca_path=settings.get("ca_path"), timeout=float(settings.get("timeout") or 10.0))
-    try:
-        from ansible_collections.m365.mailflow.plugins.module_utils.probe import service_validation as probe_validation
-    except ImportError:
-        probe_validation = fallback_validation
-    return probe_validation(connector, recipients, sender, **kwargs)
-
-
-def _task(name, ok, detail, subtasks=None):
-    return {"TaskName": name, "IsTaskSuccessful": bool(ok), "TaskDetail": detail,
-            "SubTaskResults": list(subtasks or []), "ChangedProperties": []}
-
-
-def fallback_validation(connector, recipients, sender, dns_servers=None, smtp_port=25, ca_path=None, timeout=10.0):
-    """Minimal stdlib validation (no MX lookups, no TLS checks): resolve, connect, EHLO, send a test message."""
-    import smtplib
-    del dns_servers, ca_path  # not supported without probe.py
-    if connector.get("UseMXRecord", True):
-        hosts = sorted(set(r.rsplit("@", 1)[-1] for r in recipients))
-    else:
-        hosts = list(connector.get("SmartHosts") or [])
-    subtasks = []
-    working = None
-    for host in hosts:
-        try:
-            address = socket.getaddrinfo(host, smtp_port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
-            subtasks.append(_task("Resolve task: %s" % host, True, "%s resolves to %s" % (host, address)))
-        except (socket.error, UnicodeError) as exc:
-            subtasks.append(_task("Resolve task: %s" % host, False, "[dns] %s does not resolve: %s" % (host, exc)))
-            continue
-        try:
-            client = smtplib.SMTP(address, smtp_port, timeout=min(timeout, 10.0))
-        except (OSError, smtplib.SMTPException) as exc:
-            subtasks.append(_task("Connection task: %s" % host, False, "[connect] %s:%s: %s" % (host, smtp_port, exc)))
-            continue
-        subtasks.append(_task("Connection task: %s" % host, True, "Connected to %s:%s" % (address, smtp_port)))
-        try:
-            code, _msg = client.ehlo()
-            subtasks.append(_task("SMTP EHLO task: %s" % host, code == 250, "EHLO answered %d" % code))
-            if code == 250 and working is None:
-                working = client
-                continue
-        except (OSError, smtplib.SMTPException) as exc:
-            subtasks.append(_task("SMTP EHLO task: %s" % host, False, "[smtp] EHLO failed: %s" % exc))
-        client.close()
-    for rcpt in recipients:
-        if working is None:
-            subtasks.append(_task("Send test email task: %s" % rcpt, False, "[connect] no reachable host to deliver to"))
-            continue
-        try:
-            working.sendmail(sender, [rcpt], "From: %s\r\nTo: %s\r\nSubject: Connector validation\r\n\r\nTest.\r\n" % (sender, rcpt))
-            subtasks.append(_task("Send test email task: %s" % rcpt, True, "Accepted for %s" % rcpt))
-        except (OSError, smtplib.SMTPException) as exc:
-            subtasks.append(_task("Send test email task: %s" % rcpt, False, "[smtp] %s" % exc))
-    if working is not None:
-        try:
-            working.quit()
-        except (OSError, smtplib.SMTPException):
-            working.close()
-    ok = bool(subtasks) and all(t["IsTaskSuccessful"] for t in subtasks)
-    failed = len([t for t in subtasks if not t["IsTaskSuccessful"]])
-    return _task("Validate outbound connector %s" % connector.get("Name"), ok,
-                 "All tasks succeeded" if ok else "%d of %d task(s) failed" % (failed, len(subtasks)), subtasks)
+    """The OutboundConnectorValidationResult tree of ``connector`` (``sandbox.validation``)."""
+    return validation.service_validation(
+        connector, recipients, sender, dns_servers=settings.get("dns_servers"), smtp_port=settings.get("smtp_port") or 25,
+        ca_path=settings.get("ca_path"), timeout=float(settings.get("timeout") or 10.0))
 
 
 # --------------------------------------------------------------------------- cmdlet table
@@ -348,7 +292,7 @@ class SandboxTenant(object):
     def configure(self, **settings):
         """Persist sandbox settings: dns_servers, smtp_port, ca_path, timeout (used by Validate-OutboundConnector) and
         replication_lag (seconds during which a new object stays invisible and a removed rule's reference still
-        counts; 0, the default, means none: see ``sandbox_common.Store``)."""
+        counts; 0, the default, means none: see ``store.Store``)."""
         checked = _check_settings(settings)
         conn = self._connect()
         try:

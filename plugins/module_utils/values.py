@@ -417,18 +417,23 @@ def check_each(field, values, check, **kwargs):
     return [check(field, value, **kwargs) for value in (values or [])]
 
 
-# --------------------------------------------------------------------------- timestamps
+# --------------------------------------------------------------------------- dates and timestamps
 
-_STAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
-_MS_STAMP = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+_DATE = re.compile(
+    r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
+    r"(?:[T ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?P<frac>\.\d+)?)?)?"
+    r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+_MS_DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?:[+-]\d{4})?\)/$")
 
 
-def utc_datetime(value):
-    """A timezone-aware UTC datetime from a timestamp the service reads back, or None when it is not one.
+def parse_date(value, strict=True):
+    """A timezone-aware UTC datetime from ``value``, or None when it is not a date.
 
-    A value without an offset is UTC: Exchange Online stores ``LastValidationTimestamp`` in UTC (Set-OutboundConnector
-    reference: "Specify the date/time value in UTC") and reads it back without an offset (live record
-    ``"2026-07-24T18:59:12.0000000"``, live_evidence.md, confirmed).
+    ``strict`` accepts what a user may write (``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` with an optional ``Z``
+    or ``+HH:MM``; no offset means UTC). Read-back values (``strict`` False) may also carry fractions and
+    ``/Date(ms)/``. A value without an offset is UTC: Exchange Online stores ``LastValidationTimestamp`` in UTC
+    (Set-OutboundConnector reference: "Specify the date/time value in UTC") and reads it back without an offset (live
+    record ``"2026-07-24T18:59:12.0000000"``, live_evidence.md, confirmed).
     """
     if isinstance(value, datetime.datetime):
         stamp = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
@@ -436,26 +441,42 @@ def utc_datetime(value):
     if not isinstance(value, str):
         return None
     text = value.strip()
-    match = _MS_STAMP.match(text)
-    if match:
-        return datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=int(match.group(1)))
-    match = _STAMP.match(text)
-    if not match:
+    match = _MS_DATE.match(text)
+    if match and not strict:
+        return datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=int(match.group("ms")))
+    match = _DATE.match(text)
+    if not match or (strict and match.group("frac")):
         return None
-    zone = match.group(7)
     tz = datetime.timezone.utc
-    if zone and zone.upper() != "Z":
-        digits = zone[1:].replace(":", "")
-        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        tz = datetime.timezone(-offset if zone[0] == "-" else offset)
+    offset = match.group("tz")
+    if offset and offset.upper() != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     try:
-        stamp = datetime.datetime(*[int(g or 0) for g in match.groups()[:6]], tzinfo=tz)
+        stamp = datetime.datetime(int(match.group("y")), int(match.group("m")), int(match.group("d")),
+                                  int(match.group("H") or 0), int(match.group("M") or 0), int(match.group("S") or 0),
+                                  tzinfo=tz)
     except ValueError:
         return None
     return stamp.astimezone(datetime.timezone.utc)
 
 
+def date_display(value):
+    stamp = parse_date(value, strict=False)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else value
+
+
+def date_wire(value):
+    """The form the real module sends: ``yyyy-MM-ddTHH:mm:ss`` in UTC, without a zone suffix."""
+    return parse_date(value).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def utc_timestamp(value):
     """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) for a timestamp the service reads back; other values unchanged."""
-    stamp = utc_datetime(value)
+    stamp = parse_date(value, strict=False)
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else value

@@ -10,7 +10,7 @@ and reads the tenant; this module only judges data:
    argument_specs.yml``, passed in as data), with the path of each value (``rules[1].conditions``);
 2. the cross-field rules of a partner (``inbound.restrict_domains_to_certificate`` needs a certificate name...);
 3. the modules' own pre-flight of each object the role would write (``InboundConnectorSpec.preflight``,
-   ``OutboundConnectorSpec.preflight``, ``rules.desired_state`` and ``TransportRuleSpec.preflight``), on the exact
+   ``OutboundConnectorSpec.preflight``, ``rule_vocabulary.desired_state`` and ``TransportRuleSpec.preflight``), on the exact
    parameters the role passes;
 4. across the partners of a tenant: names compared without case, object names, shared sender and recipient domains;
 5. against the tenant as it is (``check_tenant``): objects of the same name that onboarding did not create (adopted
@@ -31,11 +31,12 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils import rules as rule_utils
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rule_utils
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
 
 MARKER_PREFIX = "Managed by m365.mailflow partner "
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
@@ -580,7 +581,7 @@ def _rule_preflight(params):
     """mail_flow_rule's pre-flight on its options ``params``, as a function of no argument."""
     def check():
         spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
-        spec.preflight(params["name"], rule_utils.desired_state(params))
+        spec.preflight(params["name"], vocabulary.desired_state(params))
     return check
 
 

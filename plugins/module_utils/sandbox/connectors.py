@@ -13,12 +13,18 @@ import ipaddress
 import re
 import uuid
 
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox_common import (
-    ARGUMENT, NS_SCT, STILL_REFERENCED, CmdletError, Param, apply_bound, common_tail, connector_ip,
-    connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, fail, fmt_date, fmt_unzoned, limit_results,
-    max_length,
-    networks_of, non_empty, not_found, plain_domain, require, schema, smart_host, smtp_address, unchanged_warning, utcnow,
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding import (
+    ARGUMENT, NS_SCT, STILL_REFERENCED, CmdletError, Param, fail, not_found, require, schema, utcnow,
 )
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import (
+    connector_ip, connector_name, domain_no_star, domain_with_subdomains, ef_skip_ip, max_length, networks_of,
+    non_empty, plain_domain, smart_host, smtp_address,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records import (
+    apply_bound, common_tail, fmt_date, fmt_unzoned,
+)
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import limit_results, unchanged_warning
+from ansible_collections.m365.mailflow.plugins.module_utils.service_data import TLS_SETTINGS
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -106,7 +112,7 @@ OUTBOUND_FIELDS = (
     Param("SmartHosts", "list", check=smart_host, type_name="Microsoft.Exchange.Data.SmartHost"),
     Param("RecipientDomains", "list", check=domain_with_subdomains, type_name="Microsoft.Exchange.Data.SmtpDomainWithSubdomains"),
     Param("TlsDomain", check=domain_no_star, type_name="Microsoft.Exchange.Data.SmtpDomainWithSubdomains"),
-    Param("TlsSettings", "enum", ("EncryptionOnly", "CertificateValidation", "DomainValidation"),
+    Param("TlsSettings", "enum", tuple(setting for _mode, setting in TLS_SETTINGS),
           type_name="Microsoft.Exchange.Data.TlsAuthLevel"),
     Param("IsTransportRuleScoped", "bool", nullable=False),
     Param("RouteAllMessagesViaOnPremises", "bool", nullable=False),

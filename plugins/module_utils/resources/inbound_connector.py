@@ -7,9 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils.engine import Field, ResourceSpec
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Plain
 
 NAME_MAX = 64
 COMMENT_MAX = 1024
@@ -47,23 +48,27 @@ class InboundConnectorSpec(ResourceSpec):
     set_cmdlet = "Set-InboundConnector"
     remove_cmdlet = "Remove-InboundConnector"
     create_constants = {"ConnectorType": "Partner"}
-    # Lists are compared and sent with one entry per value (engine.Field.to_param); domains without a trailing dot.
+    # Lists are compared and sent with one entry per value (fields.Field.to_params); domains without a trailing dot.
+    # Each field carries its value check (run by field_errors in the pre-flight).
     fields = (
-        Field("sender_domains", "SenderDomains", multi=True, key=n.address_space_key, display=n.address_space_display,
-              send=n.address_space_text),
-        Field("sender_ip_addresses", "SenderIPAddresses", multi=True, key=n.ipv4_key, send=n.text_strip),
+        Field("sender_domains", "SenderDomains", Plain(multi=True, key=n.address_space_key, display=n.address_space_display,
+                                                       send=n.address_space_text, check=n.sender_domain_error)),
+        Field("sender_ip_addresses", "SenderIPAddresses", Plain(multi=True, key=n.ipv4_key, send=n.text_strip,
+                                                                check=n.ipv4_connector_error)),
         Field("require_tls", "RequireTls"),
-        Field("tls_sender_certificate_name", "TlsSenderCertificateName", key=n.domain_key, send=n.domain_text),
+        Field("tls_sender_certificate_name", "TlsSenderCertificateName", Plain(key=n.domain_key, send=n.domain_text,
+                                                                               check=n.domain_error)),
         Field("restrict_domains_to_certificate", "RestrictDomainsToCertificate"),
         Field("restrict_domains_to_ip_addresses", "RestrictDomainsToIPAddresses"),
-        Field("trusted_organizations", "TrustedOrganizations", multi=True, key=n.domain_key, send=n.domain_text),
-        Field("associated_accepted_domains", "AssociatedAcceptedDomains", multi=True, key=n.domain_key,
-              send=n.domain_text),
+        Field("trusted_organizations", "TrustedOrganizations", Plain(multi=True, key=n.domain_key, send=n.domain_text,
+                                                                     check=n.domain_error, allow_subdomain_wildcard=False)),
+        Field("associated_accepted_domains", "AssociatedAcceptedDomains", Plain(
+            multi=True, key=n.domain_key, send=n.domain_text, check=n.domain_error, allow_subdomain_wildcard=False)),
         Field("enabled", "Enabled"),
         Field("comment", "Comment"),
-        Field("ef_skip_ips", "EFSkipIPs", multi=True, key=n.ip_range_key, send=n.text_strip),
+        Field("ef_skip_ips", "EFSkipIPs", Plain(multi=True, key=n.ip_range_key, send=n.text_strip, check=n.ef_skip_ip_error)),
         Field("ef_skip_last_ip", "EFSkipLastIP"),
-        Field("ef_users", "EFUsers", multi=True, key=n.ci_key, send=n.text_strip),
+        Field("ef_users", "EFUsers", Plain(multi=True, key=n.ci_key, send=n.text_strip, check=n.email_error)),
     )
 
     def preflight(self, name, desired):
@@ -75,17 +80,7 @@ class InboundConnectorSpec(ResourceSpec):
         if desired.get("sender_domains") == []:
             errors.append("sender_domains: the list cannot be empty; Exchange Online needs at least one sender domain "
                           "(use '*' for any domain when the partner is identified by IP address or certificate)")
-        errors += n.check_each("sender_domains", desired.get("sender_domains"), n.sender_domain_error)
-        errors += n.check_each("sender_ip_addresses", desired.get("sender_ip_addresses"), n.ipv4_connector_error)
-        cert = desired.get("tls_sender_certificate_name")
-        if cert:
-            errors.append(n.domain_error("tls_sender_certificate_name", cert))
-        errors += n.check_each("trusted_organizations", desired.get("trusted_organizations"), n.domain_error,
-                               allow_subdomain_wildcard=False)
-        errors += n.check_each("associated_accepted_domains", desired.get("associated_accepted_domains"), n.domain_error,
-                               allow_subdomain_wildcard=False)
-        errors += n.check_each("ef_skip_ips", desired.get("ef_skip_ips"), n.ef_skip_ip_error)
-        errors += n.check_each("ef_users", desired.get("ef_users"), n.email_error)
+        errors += self.field_errors(desired)
         errors += _combination_errors(desired, complete=False)
         n.raise_errors(errors)
 

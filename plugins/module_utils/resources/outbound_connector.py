@@ -10,18 +10,16 @@ __metaclass__ = type
 import re
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils.engine import Field, ResourceSpec
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
+from ansible_collections.m365.mailflow.plugins.module_utils import service_data
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
+from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Plain
 
 NAME_MAX = 64
 COMMENT_MAX = 1024
 
-TLS_SETTINGS = {
-    "encryption_only": "EncryptionOnly",
-    "certificate_validation": "CertificateValidation",
-    "domain_validation": "DomainValidation",
-}
+TLS_SETTINGS = dict(service_data.TLS_SETTINGS)
 MTA_STS_MODES = {"opportunistic": "Opportunistic", "none": "None"}
 DANE_MODES = {"opportunistic": "Opportunistic", "mandatory": "Mandatory", "none": "None"}
 ON_PREMISES_ONLY = {  # option -> reference rule
@@ -127,21 +125,25 @@ class OutboundConnectorSpec(ResourceSpec):
     remove_cmdlet = "Remove-OutboundConnector"
     create_constants = {"ConnectorType": "Partner"}
     set_only = ("validation_recipients",)
-    # Lists are compared and sent with one entry per value (engine.Field.to_param); host and domain names without
-    # a trailing dot (the service stores mail.td.example. as mail.td.example).
+    # Lists are compared and sent with one entry per value (fields.Field.to_params); host and domain names without
+    # a trailing dot (the service stores mail.td.example. as mail.td.example). Each field carries its value check
+    # (run by field_errors in the pre-flight, in this order).
     fields = (
-        Field("recipient_domains", "RecipientDomains", multi=True, key=n.domain_key, send=n.domain_text),
+        Field("recipient_domains", "RecipientDomains", Plain(multi=True, key=n.domain_key, send=n.domain_text,
+                                                             check=n.domain_error, allow_star=True)),
         Field("transport_rule_scoped", "IsTransportRuleScoped"),
         Field("use_mx_record", "UseMXRecord"),
-        Field("smart_hosts", "SmartHosts", multi=True, key=n.smart_host_key, send=n.domain_text),
-        Field("tls_settings", "TlsSettings", key=_lower, display=_TLS_DISPLAY, send=_TLS_SEND, null_value="opportunistic"),
-        Field("tls_domain", "TlsDomain", key=n.domain_key, send=n.domain_text),
-        Field("validation_recipients", "ValidationRecipients", multi=True, key=n.ci_key, send=n.text_strip),
+        Field("smart_hosts", "SmartHosts", Plain(multi=True, key=n.smart_host_key, send=n.domain_text,
+                                                 check=n.smart_host_error)),
+        Field("validation_recipients", "ValidationRecipients", Plain(multi=True, key=n.ci_key, send=n.text_strip,
+                                                                     check=n.email_error)),
+        Field("tls_settings", "TlsSettings", Plain(key=_lower, display=_TLS_DISPLAY, send=_TLS_SEND, unset="opportunistic")),
+        Field("tls_domain", "TlsDomain", Plain(key=n.domain_key, send=n.domain_text, check=n.domain_error)),
         Field("test_mode", "TestMode"),
         Field("enabled", "Enabled"),
         Field("comment", "Comment"),
-        Field("mta_sts_mode", "MtaStsMode", key=_lower, display=_STS_DISPLAY, send=_STS_SEND),
-        Field("smtp_dane_mode", "SmtpDaneMode", key=_lower, display=_DANE_DISPLAY, send=_DANE_SEND),
+        Field("mta_sts_mode", "MtaStsMode", Plain(key=_lower, display=_STS_DISPLAY, send=_STS_SEND)),
+        Field("smtp_dane_mode", "SmtpDaneMode", Plain(key=_lower, display=_DANE_DISPLAY, send=_DANE_SEND)),
         Field("route_all_messages_via_on_premises", "RouteAllMessagesViaOnPremises"),
         Field("cloud_services_mail_enabled", "CloudServicesMailEnabled"),
         Field("all_accepted_domains", "AllAcceptedDomains"),
@@ -167,11 +169,7 @@ class OutboundConnectorSpec(ResourceSpec):
             n.length_error("name", name, NAME_MAX),
             n.length_error("comment", desired.get("comment"), COMMENT_MAX),
         ]
-        errors += n.check_each("recipient_domains", desired.get("recipient_domains"), n.domain_error, allow_star=True)
-        errors += n.check_each("smart_hosts", desired.get("smart_hosts"), n.smart_host_error)
-        errors += n.check_each("validation_recipients", desired.get("validation_recipients"), n.email_error)
-        if desired.get("tls_domain"):
-            errors.append(n.domain_error("tls_domain", desired["tls_domain"]))
+        errors += self.field_errors(desired)
         for option, rule in sorted(ON_PREMISES_ONLY.items()):
             if desired.get(option):
                 errors.append("%s: only an OnPremises connector can use it (rule %s); a partner connector cannot. "
