@@ -42,7 +42,7 @@ EXPORT = os.path.join(REPO, "playbooks", "export_partners.yml")
 
 
 def seed(state, partners):
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     tenant = SandboxTenant(state)
     count = 0
     for index in range(partners):

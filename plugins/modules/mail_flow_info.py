@@ -229,8 +229,8 @@ calls:
 
 import os
 
-from ansible_collections.m365.mailflow.plugins.module_utils import tenant_view
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import tenant_view
 
 
 def main():

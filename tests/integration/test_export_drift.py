@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import emulator_defaults
+from tests.support import calls
 from tests.integration.test_onboarding import EXAMPLES, PARTNERS, extra, objects, playbook, recap, summaries
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "playbooks")
@@ -49,13 +50,13 @@ def inventory(tmp_path, emu, files):
 
 def execute(emu, cmdlet, parameters):
     from ansible_collections.m365.mailflow.plugins.module_utils import wire
-    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTenant
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
     return wire.parse_response(SandboxTenant(emu.state_path).execute(cmdlet, parameters), cmdlet).objects
 
 
 def writes(emu):
     """Cmdlets that change the tenant (Validate-OutboundConnector only sends a test message)."""
-    return dict((k, v) for k, v in emu.calls()["cmdlets"].items() if not k.lower().startswith(("get-", "validate-")))
+    return dict((k, v) for k, v in calls.writes(emu.calls()).items() if not k.lower().startswith("validate-"))
 
 
 def read_dir(path):

@@ -5,11 +5,12 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.m365.mailflow.plugins.module_utils import engine, rules, tenant_view
+from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils.client import Client
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import SandboxTransport
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import tenant_view, transport_rule
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import OutboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTransport
 from tests.unit.plugins.module_utils.test_engine import CountingTransport
 
 MARK = "Managed by m365.mailflow partner "
@@ -82,7 +83,7 @@ def test_passing_every_entry_back_is_a_no_op(client):
                        "actions"):
             params[option] = None
         params.update(entry["options"])
-        outcome = rules.ensure_rule(client, params, check_mode=True)
+        outcome = transport_rule.ensure_rule(client, params, check_mode=True)
         assert outcome["action"] == "none", (entry["options"]["name"], outcome["changed_properties"])
 
 

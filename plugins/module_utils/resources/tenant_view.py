@@ -5,12 +5,12 @@
 
 Reads: one read per object type, whatever the number of objects (the client follows ``@odata.nextLink`` as the
 service pages; every Get-* answers 1000 objects unless asked for ``ResultSize Unlimited``, connector_cmdlets.md
-2.2/3.3/4.x, documented). Outbound connectors are read with ``outbound.outbound_connectors`` so that test-mode
+2.2/3.3/4.x, documented). Outbound connectors are read with ``outbound_connector.outbound_connectors`` so that test-mode
 connectors are included (one read when the answer is known complete, see there).
 
 Entries: ``{"options": {...}, "facts": {...}}``. ``options`` holds exactly the options of
 ``partner_inbound_connector``, ``partner_outbound_connector`` or ``mail_flow_rule`` (values as the engine shows a
-read-back object: ``Field.current`` / ``Prop.current``; options the object does not set are left out), so that
+read-back object: ``fields.Field.current``; options the object does not set are left out), so that
 passing ``options`` back to the module is a no-op. ``facts`` holds what no module option sets (GUID, priority,
 validation mark and time, when changed).
 
@@ -27,12 +27,14 @@ __metaclass__ = type
 
 import fnmatch
 
-from ansible_collections.m365.mailflow.plugins.module_utils import normalize as n
-from ansible_collections.m365.mailflow.plugins.module_utils import partners as pu
-from ansible_collections.m365.mailflow.plugins.module_utils import rules as rule_utils
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import MailflowError, NotFoundError
-from ansible_collections.m365.mailflow.plugins.module_utils.inbound import InboundConnectorSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.outbound import OutboundConnectorSpec, outbound_connectors
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocab
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
+    OutboundConnectorSpec, outbound_connectors)
+from ansible_collections.m365.mailflow.plugins.module_utils.resources.transport_rule import TransportRuleSpec
 
 INBOUND, OUTBOUND, RULES = "inbound_connectors", "outbound_connectors", "mail_flow_rules"
 KINDS = (INBOUND, OUTBOUND, RULES)
@@ -50,7 +52,7 @@ ON_PREMISES_ONLY = ("route_all_messages_via_on_premises", "cloud_services_mail_e
                     "sender_rewriting_enabled")
 # What a new object is created with when the definition does not say (drift compares it): connectors and rules are
 # created enabled (module docs, "New connectors are enabled unless this is false"; a rule's State is Enabled), a rule
-# in mode enforce (the cmdlet default, rules.TransportRuleSpec.predict).
+# in mode enforce (the cmdlet default, transport_rule.TransportRuleSpec.predict).
 CREATED_WITH = {INBOUND: {"enabled": True}, OUTBOUND: {"enabled": True}, RULES: {"enabled": True, "mode": "enforce"}}
 
 
@@ -120,17 +122,16 @@ def _clean_pair(value):
     return dict((k, v) for k, v in value.items() if v is not None) if isinstance(value, dict) else value
 
 
-def rule_entry(obj, spec=None):
+def rule_entry(obj):
     """``{"options", "facts"}`` of one mail flow rule: the options of mail_flow_rule the rule sets; priority is a
     fact (a definition that leaves it out does not manage it)."""
-    spec = spec or rule_utils.TransportRuleSpec()
     options = {"name": obj.get("Name")}
-    for prop in rule_utils.TOP_PROPS:
+    for prop in vocab.TOP_PROPS:
         value = prop.current(obj)
         if _present(value):
             options[prop.option] = value
-    for prop in rule_utils.TABLE:
-        if prop.section not in rule_utils.SECTIONS:
+    for prop in vocab.TABLE:
+        if prop.section not in vocab.SECTIONS:
             continue
         value = prop.current(obj)
         if value is None or prop.absent(value):
@@ -392,8 +393,8 @@ def _connector_drift(spec, kind, desired, obj):
 
 
 def _rule_drift(client, params, obj, all_rules):
-    spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
-    desired = spec.normalise(rule_utils.desired_state(params))
+    spec = TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
+    desired = spec.normalise(vocab.desired_state(params))
     for option, value in CREATED_WITH[RULES].items():
         if desired.get(option) is None:
             desired[option] = value
@@ -405,7 +406,7 @@ def _rule_drift(client, params, obj, all_rules):
     spec.rules = all_rules
     changes = spec.changes(desired, obj)
     out = []
-    for path in sorted(changes, key=rule_utils._path_sort):  # pylint: disable=protected-access
+    for path in sorted(changes, key=vocab.path_sort):
         actual = obj.get("Priority") if path == "priority" else spec.props[path].current(obj)
         out.append(_property(path, changes[path], actual))
     return out
