@@ -3,10 +3,12 @@
 
 Reads the JSON ansible-doc prints for the given modules on stdin and checks, for each module:
 
-- its DOCUMENTATION extends ``m365.mailflow.attributes`` (one place for the shared attributes);
+- its DOCUMENTATION extends ``m365.mailflow.attributes`` (one place for the shared attributes), when it is an
+  Exchange module (it extends ``m365.mailflow.connection``);
 - the rendered doc has the attributes ``check_mode``, ``diff_mode``, ``platform`` and ``action_group``, each with a
   description and a support level, ``platform`` with its ``platforms`` and ``action_group`` with the membership
-  ``m365.mailflow.exchange``.
+  ``m365.mailflow.exchange`` (an Exchange module), or support ``none`` and no membership (any other module, such as
+  ``write_files``, which is not in the group).
 
 Exits 1 and names each problem otherwise.
 """
@@ -39,7 +41,9 @@ def problems(docs):
     found = []
     for fqcn, entry in sorted(docs.items()):
         name = fqcn.split(".")[-1]
-        if "m365.mailflow.attributes" not in source_fragments(name):
+        fragments = source_fragments(name)
+        exchange = "m365.mailflow.connection" in fragments
+        if exchange and "m365.mailflow.attributes" not in fragments:
             found.append("%s: DOCUMENTATION does not extend m365.mailflow.attributes" % fqcn)
         attributes = (entry.get("doc") or {}).get("attributes") or {}
         for key in REQUIRED:
@@ -54,9 +58,12 @@ def problems(docs):
                              % (fqcn, key, attribute.get("support"), ", ".join(SUPPORT)))
         if attributes.get("platform") and not attributes["platform"].get("platforms"):
             found.append("%s: attribute platform does not say which platforms" % fqcn)
-        if attributes.get("action_group") and "m365.mailflow.exchange" not in (
-                attributes["action_group"].get("membership") or []):
+        group = attributes.get("action_group")
+        if group and exchange and "m365.mailflow.exchange" not in (group.get("membership") or []):
             found.append("%s: attribute action_group does not name m365.mailflow.exchange" % fqcn)
+        if group and not exchange and (group.get("support") != "none" or group.get("membership")):
+            found.append("%s: takes no connection options, so attribute action_group must say support none and "
+                         "name no group" % fqcn)
     return found
 
 
