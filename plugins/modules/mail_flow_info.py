@@ -112,7 +112,8 @@ inbound_connectors:
       description: The options of M(m365.mailflow.partner_inbound_connector) the connector sets.
       type: dict
     facts:
-      description: C(guid), C(identity), C(connector_type), C(connector_source), C(when_changed) (UTC).
+      description: C(guid), C(identity), C(connector_type), C(connector_source), C(when_changed) (UTC), C(managed_by)
+        (the partner whose m365.mailflow marker the comment carries, or null).
       type: dict
   sample:
     - options:
@@ -131,6 +132,7 @@ inbound_connectors:
         connector_type: Partner
         connector_source: Default
         when_changed: "2026-11-30T05:54:47Z"
+        managed_by: Adatum
 outbound_connectors:
   description: The outbound connectors (test-mode ones included), by name.
   returned: when O(gather) includes C(outbound_connectors)
@@ -142,7 +144,8 @@ outbound_connectors:
       type: dict
     facts:
       description: C(guid), C(identity), C(connector_type), C(connector_source), C(is_validated),
-        C(last_validation_timestamp) (UTC), C(when_changed) (UTC).
+        C(last_validation_timestamp) (UTC), C(when_changed) (UTC), C(managed_by) (the partner whose m365.mailflow
+        marker the comment carries, or null).
       type: dict
 mail_flow_rules:
   description: The mail flow rules, in priority order.
@@ -157,7 +160,8 @@ mail_flow_rules:
           Priority is a fact, not an option here, so that passing the entry back does not move the rule.
       type: dict
     facts:
-      description: C(guid), C(identity), C(priority), C(state), C(when_changed) (UTC).
+      description: C(guid), C(identity), C(priority), C(state), C(when_changed) (UTC), C(managed_by) (the partner
+        whose m365.mailflow marker the comments carry, or null).
       type: dict
 partners:
   description:

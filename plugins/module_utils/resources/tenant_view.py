@@ -105,6 +105,14 @@ def _when_changed(obj):
     return n.utc_timestamp(obj.get("WhenChangedUTC") or obj.get("WhenChanged"))
 
 
+def managed_by(comment):
+    """The partner whose m365.mailflow marker ``comment`` carries (``partners.marker_owner``, confirmed by
+    ``partners.carries_marker``), or None: the one rule of what belongs to a partner, for mail_flow_info's
+    ``managed_by`` fact, the export's partners and the roles (offboarding compares this fact)."""
+    owner = pu.marker_owner(comment)
+    return owner if owner and pu.carries_marker(comment, owner) else None
+
+
 def connector_entry(spec, obj):
     """``{"options", "facts"}`` of one connector: ``options`` in the module's vocabulary (set options only)."""
     options = {"name": obj.get("Name")}
@@ -115,6 +123,7 @@ def connector_entry(spec, obj):
     facts = spec.facts(obj)
     facts.pop("when_changed_utc", None)
     facts["when_changed"] = _when_changed(obj)
+    facts["managed_by"] = managed_by(obj.get("Comment"))
     return {"options": options, "facts": facts}
 
 
@@ -146,6 +155,7 @@ def rule_entry(obj):
         "priority": obj.get("Priority"),
         "state": obj.get("State"),
         "when_changed": _when_changed(obj),
+        "managed_by": managed_by(obj.get("Comments")),
     }
     return {"options": options, "facts": facts}
 
@@ -161,10 +171,6 @@ def entries(objects, names=None):
         else:
             out[kind] = [connector_entry(specs[kind], o) for o in found if keep(o.get("Name"))]
     return out
-
-
-def _comment_of(kind, entry):
-    return entry["options"].get("comments" if kind == RULES else "comment")
 
 
 # --------------------------------------------------------------------------------------------------- partners
@@ -189,9 +195,8 @@ def _section(options, drop=()):
 def _owner(kind, entry):
     """(partner name, reason): the partner an object belongs to, or None and why it belongs to none."""
     options = entry["options"]
-    name, comment = options.get("name") or "", _comment_of(kind, entry)
-    owner = pu.marker_owner(comment)
-    if not owner or not pu.carries_marker(comment, owner):
+    name, owner = options.get("name") or "", entry["facts"].get("managed_by")
+    if not owner:
         return None, "no m365.mailflow marker in its comment"
     if entry["facts"].get("connector_type") not in (None, "Partner"):
         return None, "marker of partner '%s', but a %s connector" % (owner, entry["facts"]["connector_type"])
@@ -473,9 +478,8 @@ def orphans(objects, known):
         for obj in objects.get(kind) or []:
             if kind != RULES and obj.get("ConnectorType") not in (None, "Partner"):
                 continue  # onboarding makes only Partner connectors, and the partner modules remove no other
-            comment = obj.get("Comments") if kind == RULES else obj.get("Comment")
-            owner = pu.marker_owner(comment)
-            if owner and pu.carries_marker(comment, owner) and owner.lower() not in known:
+            owner = managed_by(obj.get("Comments") if kind == RULES else obj.get("Comment"))
+            if owner and owner.lower() not in known:
                 out.append({"kind": kind, "name": obj.get("Name"), "partner": owner, "module": MODULES[kind]})
     return out
 

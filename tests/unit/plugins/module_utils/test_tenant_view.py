@@ -93,6 +93,10 @@ def test_entries_hold_options_and_facts_apart(client):
     inbound = result["inbound_connectors"][0]
     assert set(inbound) == {"options", "facts"}
     assert "guid" not in inbound["options"] and inbound["facts"]["guid"]
+    assert inbound["facts"]["managed_by"] == "Adatum"  # the marker's partner, as the roles compare it
+    contoso = tenant_view.summarise(client, names=["contoso inbound", "stray"])
+    assert [e["facts"]["managed_by"] for e in contoso["inbound_connectors"] + contoso["mail_flow_rules"]] == \
+        [None, "Adatum"]
     assert inbound["options"]["sender_domains"] == ["adatum.example", "*.adatum.example"]
     assert "sender_ip_addresses" not in inbound["options"]  # not set: left out
     outbound = result["outbound_connectors"][0]
