@@ -76,9 +76,6 @@ attributes:
     support: full
     details:
       - The whole task runs on the controller; nothing is sent to the host of the task.
-  action_group:
-    description: Not a member of C(group/m365.mailflow.exchange); it does not talk to Exchange Online.
-    support: none
   platform:
     description: Target OS/families that can be operated against.
     support: full
@@ -87,6 +84,7 @@ attributes:
       - The files are written on the controller, whatever the host of the task is.
 notes:
   - Files in O(dest) that O(files) does not name are left as they are.
+  - It is not in the C(group/m365.mailflow.exchange) action group; it does not talk to Exchange Online.
 seealso:
   - module: ansible.builtin.copy
     description: Copies one file per task (and per loop item), to the managed host.
