@@ -195,6 +195,7 @@ bench: venv collection
 	"$(VPY)" benchmarks/inbound_noop.py
 	"$(VPY)" benchmarks/probe_concurrency.py
 	"$(VPY)" benchmarks/partner_check.py
+	"$(VPY)" benchmarks/info_export.py
 
 clean:
 	$(call say,clean: removing .build/ansible-test* .build/ee .build/dist .build/docsite* tests/output .pytest_cache)

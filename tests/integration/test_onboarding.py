@@ -91,7 +91,6 @@ def test_demo_path_onboards_the_examples_then_changes_nothing(tmp_path):
     lines = [line for line in first.stdout.splitlines() if line.strip()]
     assert lines[0].startswith("PLAY [Onboard partners | sandbox tenant (no inventory given)]"), lines[0]
     assert "Target: sandbox tenant %s (no inventory given)" % os.path.realpath(state) in first.stdout
-    assert first.elapsed < 60, first.elapsed
     counts = recap(first.stdout)["localhost"]
     assert counts["failed"] == 0 and counts["changed"] == 8  # 3 x 2 connectors + 1 rule + the sandbox directory
 

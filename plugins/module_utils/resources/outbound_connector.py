@@ -76,7 +76,7 @@ def _is(obj, wanted):
     return wanted in (str(obj.get("Name", "")).lower(), str(obj.get("Guid", "")).lower())
 
 
-def outbound_connectors(client, wanted=None):
+def outbound_connectors(client, wanted=None, parameters=None):
     """The tenant's outbound connectors, test-mode ones included: the one shared connector lookup.
 
     What ``-IncludeTestModeConnectors`` does is disputed. The cmdlet page says ``$true`` returns only test-mode
@@ -89,12 +89,14 @@ def outbound_connectors(client, wanted=None):
     read follows, merged by Guid, so the result is right under both semantics. This way an existing connector,
     test mode or not, costs one read on the real service (the no-op task makes one read), where reading plainly first
     would cost two for every test-mode connector. The plain read's test-mode warning is expected and not passed on.
+    ``parameters`` are added to both reads (``{"ResultSize": "Unlimited"}`` for a whole-tenant read).
     """
-    found = _connectors_read(client, {"IncludeTestModeConnectors": True})
+    extra = dict(parameters or {})
+    found = _connectors_read(client, dict(extra, IncludeTestModeConnectors=True))
     if (wanted is not None and any(_is(c, wanted) for c in found)) or any(c.get("TestMode") is False for c in found):
         return found
     merged = dict((str(c.get("Guid") or c.get("Name")).lower(), c) for c in found)
-    for connector in _connectors_read(client, {}):
+    for connector in _connectors_read(client, extra):
         merged.setdefault(str(connector.get("Guid") or connector.get("Name")).lower(), connector)
     return list(merged.values())
 
