@@ -37,7 +37,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import tra
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
-    OutboundConnectorSpec, tls_combination)
+    OutboundConnectorSpec, outbound_connectors, tls_combination)
 
 MARKER_PREFIX = "Managed by m365.mailflow partner "
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
@@ -703,19 +703,16 @@ def _get_all(client, cmdlet, parameters):
 
 
 def read_tenant(client):
-    """What ``check_tenant`` needs, in 4 reads: every inbound connector, every outbound connector (test-mode ones
-    are only listed with IncludeTestModeConnectors, connector_cmdlets.md 3.3, so both ways) and the rules (the keys
-    the checks use). Every Get-* returns 1000 objects unless told otherwise (connector_cmdlets.md 2.2, 3.3, 4.x), so
-    each asks for ResultSize Unlimited."""
+    """What ``check_tenant`` needs, in 3 or 4 reads: every inbound connector, every outbound connector (test-mode
+    ones included, through the one shared lookup ``outbound_connectors``: one read, or two when the first answer
+    cannot be known to be complete) and the rules (the keys the checks use). Every Get-* returns 1000 objects unless
+    told otherwise (connector_cmdlets.md 2.2, 3.3, 4.x), so each asks for ResultSize Unlimited."""
     unlimited = {"ResultSize": "Unlimited"}
-    outbound = {}
-    for extra in ({}, {"IncludeTestModeConnectors": True}):
-        for obj in _get_all(client, "Get-OutboundConnector", dict(unlimited, **extra)):
-            outbound[str(obj.get("Guid") or obj.get("Name")).lower()] = obj
+    outbound = outbound_connectors(client, parameters=unlimited)
     rules = _get_all(client, "Get-TransportRule", dict(unlimited))
     tenant = {
         "inbound": _get_all(client, "Get-InboundConnector", dict(unlimited)),
-        "outbound": list(outbound.values()),
+        "outbound": outbound,
         "rules": [dict((key, rule.get(key)) for key in RULE_KEYS) for rule in rules],
     }
     tenant["calls"] = len(client.calls)

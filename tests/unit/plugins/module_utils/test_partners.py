@@ -343,6 +343,7 @@ class FakeClient(object):
     def __init__(self, **objects):
         self.objects = objects
         self.calls = []
+        self.warnings = []
 
     def invoke(self, cmdlet, parameters=None, write=False, verify=None):
         assert not write
