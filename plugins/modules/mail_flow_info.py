@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: mail_flow_info
 short_description: Read the connectors and mail flow rules of an Exchange Online tenant as module options
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the tenant's inbound connectors, outbound connectors (test-mode ones included) and mail flow rules (in
     priority order), with one read per object type whatever their number (the service's paging is followed).

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: write_files
 short_description: Write a set of text files under one directory on the controller, in one task
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Writes every file of O(files) under the directory O(dest) in one task, on the controller. The export and drift
     report playbooks write their files with it.
