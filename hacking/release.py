@@ -5,7 +5,8 @@
 2. sets the version in galaxy.yml and in the tarball name meta/execution-environment.yml installs;
 3. with SUMMARY in the environment, adds it as the release summary (changelogs/fragments/vX.Y.Z-summary.yml);
 4. runs antsibull-changelog release: changelogs/changelog.yaml gets the release (its fragments are removed, new
-   modules and roles are listed from version_added) and CHANGELOG.rst is written.
+   modules and roles are listed from version_added, read afresh: a stale plugin cache is removed first) and
+   CHANGELOG.rst is written.
 
 Nothing is committed, tagged or published: the script ends with the commands for that.
 """
@@ -68,6 +69,11 @@ def main(argv):
         path = os.path.join(REPO, "changelogs", "fragments", "v%s-summary.yml" % version)
         with open(path, "w") as handle:
             yaml.safe_dump({"release_summary": summary}, handle, default_flow_style=False, width=110)
+    # antsibull-changelog lists new modules from a cache of the plugins' version_added; a cache from an earlier run
+    # does not know modules added or corrected since, so the release always reads them afresh.
+    cache = os.path.join(REPO, "changelogs", ".plugin-cache.yaml")
+    if os.path.exists(cache):
+        os.remove(cache)
     bindir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
     proc = subprocess.run([os.path.join(bindir, "antsibull-changelog"), "release", "--version", version], cwd=REPO,
