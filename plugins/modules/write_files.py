@@ -86,8 +86,9 @@ notes:
   - Files in O(dest) that O(files) does not name are left as they are.
   - It is not in the C(group/m365.mailflow.exchange) action group; it does not talk to Exchange Online.
 seealso:
-  - module: ansible.builtin.copy
+  - name: ansible.builtin.copy
     description: Copies one file per task (and per loop item), to the managed host.
+    link: https://docs.ansible.com/ansible/latest/collections/ansible/builtin/copy_module.html
 """
 
 EXAMPLES = r"""
