@@ -1,8 +1,0 @@
-# -*- coding: utf-8 -*-
-# Copyright (c) m365.mailflow contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The resource floor: one spec per managed object (connectors, transport rules) and the partner definitions built on them."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
