@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import stat
 import tempfile
@@ -29,11 +30,17 @@ ARGUMENT_SPEC = dict(
     dest=dict(type="path", required=True),
     files=dict(type="list", elements="dict", required=True, options=dict(
         path=dict(type="str", required=True),
-        content=dict(type="raw", required=True),
+        content=dict(type="raw"),
+        json=dict(type="raw"),
     )),
     mode=dict(type="raw", default="0644"),
     directory_mode=dict(type="raw", default="0755"),
 )
+
+
+def json_text(data):
+    """``data`` as the JSON text a file gets: sorted keys, indent 2, ASCII, one newline at the end (stable bytes)."""
+    return json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), default=to_text) + "\n"
 
 
 def parse_mode(option, value):
@@ -66,8 +73,14 @@ def plan(dest, files):
     for index, entry in enumerate(files):
         where = "files[%d].path" % index
         rel, content = entry.get("path"), entry.get("content")
-        if not isinstance(content, str):
-            errors.append("files[%d].content: give text (a string), not %s" % (index, type(content).__name__))
+        if (content is None) == (entry.get("json") is None):
+            errors.append("files[%d]: give exactly one of content (text) and json (data written as JSON)" % index)
+            content = None
+        elif content is None:
+            content = json_text(entry["json"])
+        elif not isinstance(content, str):
+            errors.append("files[%d].content: give text (a string), not %s; for JSON files give the data as json"
+                          % (index, type(content).__name__))
         rel = to_text(rel or "")
         parts = rel.replace("\\", "/").split("/")
         if not rel.strip() or "\x00" in rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) \

@@ -46,8 +46,14 @@ options:
       content:
         description:
           - The file's text, written as UTF-8 exactly as given (no newline is added).
+          - Exactly one of O(files[].content) and O(files[].json) is given.
         type: raw
-        required: true
+      json:
+        description:
+          - Data written as JSON text (keys sorted, indented by 2, ASCII, one newline at the end), serialised by the
+            action itself. Use it instead of O(files[].content) for JSON files, because ansible-core before 2.19
+            turns a templated string that looks like JSON back into data before the action sees it.
+        type: raw
   mode:
     description:
       - The permission mode of the files, in octal (quote it, V('0644')). A file whose mode differs is changed.

@@ -114,3 +114,19 @@ def test_a_bad_mode_is_refused(tmp_path):
     result = run({"dest": str(tmp_path), "files": FILES, "mode": "rw-r--r--"})
     assert result["failed"] is True and result["msg"].startswith("mode: 'rw-r--r--' is not a permission mode")
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_json_data_is_written_as_stable_json_text_and_content_or_json_is_required(tmp_path):
+    # ansible-core before 2.19 turns a templated JSON string back into data, so JSON files are given as data
+    data = {"tenant": "b\u00fccher", "totals": {"drifted": 1, "in_sync": 2}, "ok": False, "none": None}
+    first = run({"dest": str(tmp_path), "files": [{"path": "t.json", "json": data}]})
+    assert first["changed"] is True, first
+    text = (tmp_path / "t.json").read_bytes()
+    assert text == (b'{\n  "none": null,\n  "ok": false,\n  "tenant": "b\\u00fccher",\n  "totals": {\n'
+                    b'    "drifted": 1,\n    "in_sync": 2\n  }\n}\n')
+    assert run({"dest": str(tmp_path), "files": [{"path": "t.json", "json": dict(reversed(list(data.items())))}]})[
+        "changed"] is False
+    for entry in ({"path": "x.json"}, {"path": "x.json", "json": {}, "content": "{}"}):
+        result = run({"dest": str(tmp_path), "files": [entry]})
+        assert result.get("failed") and "files[0]: give exactly one of content (text) and json" in result["msg"], result
+    assert not (tmp_path / "x.json").exists()
