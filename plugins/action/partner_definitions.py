@@ -24,12 +24,11 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import connection_argument_spec
 
 MODULE = "m365.mailflow.partner_definitions"
-ROLE_SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "roles", "partner_onboarding", "meta", "argument_specs.yml")
 OPTIONS = ("file", "files", "default_files", "definition", "partners", "search_paths", "mode", "adopt", "force",
            "connection", "validation", "read_tenant", "tenant_label", "variables")
 _SPECS = {}
@@ -70,13 +69,11 @@ def yaml_error(exc):
 
 
 def specs():
-    """The partner, validation and connection specs (argument-spec options), read once per process."""
+    """The partner, validation and connection specs (argument-spec options), built once per process: the partner-file
+    format is ``partner_format.partner_options`` (the one source; the roles' argument specs are generated from it)."""
     if not _SPECS:
-        with open(ROLE_SPEC, "rb") as handle:
-            role = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        main = role["argument_specs"]["main"]["options"]
-        _SPECS["partner"] = main["partner_onboarding_partner"]["options"]
-        _SPECS["validation"] = main["partner_onboarding_validation"]["options"]
+        _SPECS["partner"] = pu.definition_options()
+        _SPECS["validation"] = pf.validation_options()
         connection = {}
         for key, spec in connection_argument_spec().items():
             connection[key] = dict((k, v) for k, v in spec.items() if k in ("type", "choices", "no_log", "elements"))

@@ -44,7 +44,37 @@ class MailflowError(Exception):
 
 
 class ConfigurationError(MailflowError):
-    """Bad or contradictory input, detected before any call to the tenant."""
+    """Bad or contradictory input, detected before any call to the tenant. ``details``: the ``Problem`` records."""
+
+
+class Problem(str):
+    """One problem with the input, as a record: ``path`` (the option it is about, ``tls_domain``,
+    ``conditions.sender_ip_ranges``; '' for the whole object), ``message`` (what is wrong and the fix, without the
+    path), ``entry`` (the index of the list entry it is about, or None), ``related`` (the other options a rule
+    between options involves: ``tls_settings`` for a problem at ``tls_domain``). As text it reads ``path: message``,
+    so it can be shown as it is; callers that place it elsewhere (the partner files: ``outbound.tls_domain``) use the
+    record and never parse the text."""
+
+    def __new__(cls, path, message, entry=None, related=()):
+        self = str.__new__(cls, "%s: %s" % (path, message) if path else message)
+        self.path = path or ""
+        self.message = message
+        self.entry = entry
+        self.related = tuple(related)
+        return self
+
+    def __reduce__(self):
+        return (Problem, (self.path, self.message, self.entry, self.related))
+
+    @classmethod
+    def of(cls, path, text, entry=None):
+        """A Problem from a check's text, which names ``path`` first by convention (``'path: ...'``)."""
+        if isinstance(text, Problem):
+            return text if entry is None or text.entry is not None else cls(text.path, text.message, entry)
+        prefix = "%s: " % path
+        if path and text.startswith(prefix):
+            return cls(path, text[len(prefix):], entry)
+        return cls(path, text, entry)
 
 
 class NotFoundError(MailflowError):

@@ -17,6 +17,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import Problem
 from ansible_collections.m365.mailflow.plugins.module_utils.service_data import AD_ATTRIBUTES
 
 
@@ -610,13 +611,16 @@ class Field(object):
         return {self.param: self.value.send(value)}
 
     def errors(self, value):
+        """The value check's problems (``errors.Problem`` records: this field's path, the list entry's index)."""
         if self.absent(value):
             return []
         if self.value.multi:
             if not isinstance(value, list):
-                return ["%s: give a list" % self.path]
-            return [self.value.error(self.path, v) for v in value]
-        return [self.value.error(self.path, value)]
+                return [Problem(self.path, "give a list")]
+            found = ((index, self.value.error(self.path, v)) for index, v in enumerate(value))
+            return [Problem.of(self.path, text, entry=index) for index, text in found if text]
+        text = self.value.error(self.path, value)
+        return [Problem.of(self.path, text)] if text else []
 
 
 class Pair(Field):
@@ -691,18 +695,19 @@ class Pair(Field):
         if self.absent(value):
             return []
         if not isinstance(value, dict):
-            return ["%s: give a dictionary with %s" % (self.path, " and ".join(self.names))]
+            return [Problem(self.path, "give a dictionary with %s" % " and ".join(self.names))]
         unknown = sorted(set(value) - set(self.names))
         if unknown:
-            return ["%s: unknown key(s) %s; it takes %s" % (self.path, ", ".join(unknown), " and ".join(self.names))]
+            return [Problem(self.path, "unknown key(s) %s; it takes %s" % (", ".join(unknown), " and ".join(self.names)))]
         missing = [name for name, sub, v in self._items(value) if sub.absent(v)]
         errors = []
         if self.required and missing:
-            errors.append("%s: %s missing; %s must be given together (Exchange Online needs the pair)"
-                          % (self.path, " and ".join(missing), " and ".join(self.names)))
+            errors.append(Problem(self.path, "%s missing; %s must be given together (Exchange Online needs the pair)"
+                                  % (" and ".join(missing), " and ".join(self.names))))
         elif not self.required and [m for m in missing if m in self.needs]:
-            errors.append("%s: %s missing; it is needed whenever %s is set (the other keys take the service's "
-                          "default)" % (self.path, " and ".join(m for m in missing if m in self.needs), self.path))
+            errors.append(Problem(self.path, "%s missing; it is needed whenever %s is set (the other keys take the "
+                                             "service's default)"
+                                  % (" and ".join(m for m in missing if m in self.needs), self.path)))
         for _name, sub, v in self._items(value):
             errors.extend(sub.errors(v))
         return errors

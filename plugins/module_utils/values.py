@@ -20,7 +20,7 @@ import ipaddress
 import re
 import warnings
 
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, Problem
 
 try:
     import idna as _idna  # IDNA 2008 with the UTS #46 mapping; installed with requests (a dependency of msal)
@@ -412,8 +412,8 @@ def name_error(field, value):
     too is inferred. Such a name could be created by no client in a form that reads back the same, so it is refused.
     """
     if isinstance(value, str) and value and value != value.strip():
-        return ("%s: '%s' begins or ends with white space, which Exchange Online does not allow in a name; write "
-                "'%s'" % (field, value, value.strip()))
+        return Problem(field, "'%s' begins or ends with white space, which Exchange Online does not allow in a name; "
+                              "write '%s'" % (value, value.strip()))
     return None
 
 
@@ -530,7 +530,7 @@ def regex_error(field, pattern):
 
 def length_error(field, value, maximum):
     if value is not None and len(value) > maximum:
-        return "%s: %d characters is too long; the maximum is %d" % (field, len(value), maximum)
+        return Problem(field, "%d characters is too long; the maximum is %d" % (len(value), maximum))
     return None
 
 
@@ -540,8 +540,9 @@ def ci_key(value):
 
 def raise_errors(errors):
     """Raise one ConfigurationError listing every problem found (None entries are ignored); ``details`` keeps them
-    one by one (the partner definition checks report each with its field)."""
-    errors = [e for e in errors if e]
+    one by one as ``errors.Problem`` records (path, message), which the partner definition checks place in the
+    partner file by their path. A plain text (no path known) becomes a Problem about the whole object."""
+    errors = [e if isinstance(e, Problem) else Problem("", e) for e in errors if e]
     if errors:
         raise ConfigurationError("; ".join(errors) if len(errors) > 1 else errors[0], details=errors)
 

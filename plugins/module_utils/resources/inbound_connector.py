@@ -9,35 +9,39 @@ __metaclass__ = type
 
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, Problem
 from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Plain
 
 NAME_MAX = 64
 COMMENT_MAX = 1024
 
 
-def _combination_errors(values, complete):
-    """Rules I2-I5 on option values. With ``complete`` False, None means 'not given' and is not judged."""
+def combination_problems(values, complete):
+    """Rules I2-I5 on option values, the one home of these rules (the module and the partner files use them).
+    With ``complete`` False, None means 'not given' and is not judged. Returns ``errors.Problem`` records."""
     def known(key):
         return complete or values.get(key) is not None
 
     cert = values.get("tls_sender_certificate_name")
     ips = values.get("sender_ip_addresses")
-    errors = []
+    problems = []
     if cert and values.get("require_tls") is False:  # I2
-        errors.append("tls_sender_certificate_name is set but require_tls is false: Exchange Online only checks the "
-                      "certificate of a TLS connection. Set require_tls: true or remove tls_sender_certificate_name")
+        problems.append(Problem("tls_sender_certificate_name", "requires require_tls: true; Exchange Online only "
+                                "checks the certificate of a TLS connection. Set require_tls: true or remove "
+                                "tls_sender_certificate_name", related=("require_tls",)))
     if values.get("restrict_domains_to_ip_addresses") and known("sender_ip_addresses") and not ips:  # I3
-        errors.append("restrict_domains_to_ip_addresses is true but sender_ip_addresses is empty: list the partner's "
-                      "IP addresses in sender_ip_addresses or set restrict_domains_to_ip_addresses: false")
+        problems.append(Problem("restrict_domains_to_ip_addresses", "requires sender_ip_addresses (the partner's "
+                                "public IPv4 addresses); list them, or set restrict_domains_to_ip_addresses: false",
+                                related=("sender_ip_addresses",)))
     if values.get("restrict_domains_to_ip_addresses") and values.get("restrict_domains_to_certificate"):  # I4
-        errors.append("restrict_domains_to_ip_addresses and restrict_domains_to_certificate are both true; Exchange "
-                      "Online allows one restriction per partner connector. Keep one, or use two connectors")
+        problems.append(Problem("restrict_domains_to_certificate", "cannot be true together with "
+                                "restrict_domains_to_ip_addresses; Exchange Online allows one restriction per partner "
+                                "connector. Keep one, or use two connectors", related=("restrict_domains_to_ip_addresses",)))
     if values.get("restrict_domains_to_certificate") and known("tls_sender_certificate_name") and not cert:  # I5
-        errors.append("restrict_domains_to_certificate is true but tls_sender_certificate_name is not set: give the "
-                      "certificate subject the partner presents (for example *.adatum.com) or set "
-                      "restrict_domains_to_certificate: false")
-    return errors
+        problems.append(Problem("restrict_domains_to_certificate", "requires tls_sender_certificate_name (the "
+                                "certificate subject the partner presents, for example *.adatum.com), or set "
+                                "restrict_domains_to_certificate: false", related=("tls_sender_certificate_name",)))
+    return problems
 
 
 class InboundConnectorSpec(ResourceSpec):
@@ -73,15 +77,16 @@ class InboundConnectorSpec(ResourceSpec):
 
     def preflight(self, name, desired):
         errors = [
-            "name: an empty name is not allowed" if not (name or "").strip() else None,
+            Problem("name", "an empty name is not allowed") if not (name or "").strip() else None,
             n.length_error("name", name, NAME_MAX),
             n.length_error("comment", desired.get("comment"), COMMENT_MAX),
         ]
         if desired.get("sender_domains") == []:
-            errors.append("sender_domains: the list cannot be empty; Exchange Online needs at least one sender domain "
-                          "(use '*' for any domain when the partner is identified by IP address or certificate)")
+            errors.append(Problem("sender_domains", "the list cannot be empty; Exchange Online needs at least one "
+                                                    "sender domain (use '*' for any domain when the partner is "
+                                                    "identified by IP address or certificate)"))
         errors += self.field_errors(desired)
-        errors += _combination_errors(desired, complete=False)
+        errors += combination_problems(desired, complete=False)
         n.raise_errors(errors)
 
     def preflight_current(self, name, desired, current):
@@ -92,12 +97,12 @@ class InboundConnectorSpec(ResourceSpec):
         if desired is None:
             return
         if current is None and not desired.get("sender_domains"):
-            raise ConfigurationError(
-                "sender_domains is required to create inbound connector '%s': list the partner's sender domains (for "
-                "example adatum.com or *.adatum.com), or '*' when the partner is identified by IP or certificate." % name)
+            n.raise_errors([Problem("sender_domains", "required to create inbound connector '%s': list the partner's "
+                                                      "sender domains (for example adatum.com or *.adatum.com), or '*' "
+                                                      "when the partner is identified by IP or certificate" % name)])
         merged = self.view(current) if current is not None else {}
         merged.update((k, v) for k, v in desired.items() if v is not None)
-        n.raise_errors(_combination_errors(merged, complete=True))
+        n.raise_errors(combination_problems(merged, complete=True))
         if desired.get("sender_ip_addresses") and not merged.get("restrict_domains_to_ip_addresses"):
             # New-InboundConnector reference, SenderIPAddresses: a Partner connector accepts messages from these
             # addresses "when the value of the RestrictDomainsToIPAddresses parameter is $true" (documented).

@@ -13,7 +13,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils import service_data
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError, Problem
 from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Plain
 
 NAME_MAX = 64
@@ -113,6 +113,43 @@ def tls_combination(tls_settings, tls_domain, settings_known=True, domain_known=
     return None
 
 
+def combination_problems(values, complete):
+    """Rules O1-O5 on option values, the one home of these rules (the module and the partner files use them). With
+    ``complete`` False, None means 'not given' and is not judged. Returns ``errors.Problem`` records."""
+    def known(key):
+        return complete or values.get(key) is not None
+
+    problems = []
+    if values.get("use_mx_record") and values.get("smart_hosts"):  # O2: the service silently drops them
+        problems.append(Problem("use_mx_record", "true cannot be combined with smart_hosts: Exchange Online would "
+                                                 "silently drop the smart hosts. Set use_mx_record: false to deliver "
+                                                 "to them, or remove smart_hosts", related=("smart_hosts",)))
+    tls = values.get("tls_settings")
+    broken = tls_combination(tls, values.get("tls_domain"), known("tls_settings"), known("tls_domain"))
+    if broken == "O3":
+        problems.append(Problem("tls_domain", "requires tls_settings: domain_validation (it is %s); set it, or "
+                                              "remove tls_domain" % (tls or "opportunistic"), related=("tls_settings",)))
+    if broken == "O4":
+        problems.append(Problem("tls_settings", "domain_validation requires tls_domain (the name the partner's "
+                                                "certificate must carry, for example *.adatum.com)", related=("tls_domain",)))
+    if values.get("use_mx_record") is False and known("smart_hosts") and not values.get("smart_hosts"):  # O1
+        problems.append(Problem("use_mx_record", "false requires smart_hosts (Exchange Online needs hosts to deliver "
+                                                 "to); list them, or set use_mx_record: true", related=("smart_hosts",)))
+    scoped = values.get("transport_rule_scoped")
+    domains = values.get("recipient_domains")
+    if scoped and domains:  # O5
+        problems.append(Problem("recipient_domains", "cannot be combined with transport_rule_scoped: true; a connector "
+                                                     "is scoped either to recipient domains or to mail flow rules. "
+                                                     "Remove recipient_domains (or give []), or set "
+                                                     "transport_rule_scoped: false", related=("transport_rule_scoped",)))
+    if complete and not scoped and not domains and not values.get("all_accepted_domains"):  # O5
+        problems.append(Problem("recipient_domains", "a connector that is not scoped to mail flow rules must list the "
+                                                     "recipient domains it delivers for (for example adatum.com or "
+                                                     "*.adatum.com), or set transport_rule_scoped: true",
+                                related=("transport_rule_scoped",)))
+    return problems
+
+
 def _referencing_rules(client, connector_name):
     """Names of the transport rules that route to ``connector_name`` (O13/O14)."""
     rules = client.invoke("Get-TransportRule", {"ResultSize": "Unlimited"})
@@ -177,49 +214,17 @@ class OutboundConnectorSpec(ResourceSpec):
 
     def preflight(self, name, desired):
         errors = [
-            "name: an empty name is not allowed" if not (name or "").strip() else None,
+            Problem("name", "an empty name is not allowed") if not (name or "").strip() else None,
             n.length_error("name", name, NAME_MAX),
             n.length_error("comment", desired.get("comment"), COMMENT_MAX),
         ]
         errors += self.field_errors(desired)
         for option, rule in sorted(ON_PREMISES_ONLY.items()):
             if desired.get(option):
-                errors.append("%s: only an OnPremises connector can use it (rule %s); a partner connector cannot. "
-                              "Remove %s or set it to false" % (option, rule, option))
-        if desired.get("use_mx_record") and desired.get("smart_hosts"):  # O2: the service silently drops them
-            errors.append("smart_hosts: given together with use_mx_record: true. Exchange Online would silently drop "
-                          "the smart hosts; set use_mx_record: false to deliver to them, or remove smart_hosts")
-        errors += self._combination_errors(desired, complete=False)
+                errors.append(Problem(option, "only an OnPremises connector can use it (rule %s); a partner connector "
+                                              "cannot. Remove %s or set it to false" % (rule, option)))
+        errors += combination_problems(desired, complete=False)
         n.raise_errors(errors)
-
-    @staticmethod
-    def _combination_errors(values, complete):
-        def known(key):
-            return complete or values.get(key) is not None
-
-        errors = []
-        tls = values.get("tls_settings")
-        broken = tls_combination(tls, values.get("tls_domain"), known("tls_settings"), known("tls_domain"))
-        if broken == "O3":
-            errors.append("tls_domain: it is only used with tls_settings: domain_validation (now %s). Set "
-                          "tls_settings: domain_validation, or remove tls_domain" % (tls or "opportunistic"))
-        if broken == "O4":
-            errors.append("tls_domain: tls_settings: domain_validation needs the name the partner's certificate must "
-                          "carry (for example *.adatum.com) in tls_domain")
-        if values.get("use_mx_record") is False and known("smart_hosts") and not values.get("smart_hosts"):  # O1
-            errors.append("smart_hosts: use_mx_record is false, so Exchange Online needs smart hosts to deliver to. "
-                          "List them in smart_hosts, or set use_mx_record: true")
-        scoped = values.get("transport_rule_scoped")
-        domains = values.get("recipient_domains")
-        if scoped and domains:  # O5
-            errors.append("recipient_domains: a connector scoped to mail flow rules (transport_rule_scoped: true) "
-                          "cannot also list recipient domains. Remove recipient_domains (or give []), or set "
-                          "transport_rule_scoped: false")
-        if complete and not scoped and not domains and not values.get("all_accepted_domains"):  # O5
-            errors.append("recipient_domains: a connector that is not scoped to mail flow rules must list the "
-                          "recipient domains it delivers for (for example adatum.com or *.adatum.com), or set "
-                          "transport_rule_scoped: true")
-        return errors
 
     def _coupled(self, desired, current):
         """Changes that must travel together in one call (connector_cmdlets.md 3.2, module ordering)."""
@@ -244,7 +249,7 @@ class OutboundConnectorSpec(ResourceSpec):
         desired = self._coupled(desired, current)
         merged = self.view(current) if current is not None else {"use_mx_record": True, "tls_settings": "opportunistic"}
         merged.update((k, v) for k, v in desired.items() if v is not None)
-        n.raise_errors(self._combination_errors(merged, complete=True))
+        n.raise_errors(combination_problems(merged, complete=True))
 
     def changes(self, desired, current):
         return super(OutboundConnectorSpec, self).changes(self._coupled(desired, current), current)

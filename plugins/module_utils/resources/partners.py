@@ -3,19 +3,23 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Partner definitions: every check that can be made before the first write, for every partner of a run.
 
-Used by the ``m365.mailflow.partner_definitions`` action plugin (on the controller), which loads the definitions
-and reads the tenant; this module only judges data:
+The format of a definition is ``partner_format.partner_options()`` (the argument spec built from the resource
+specs); this module judges data against it and is used by the ``m365.mailflow.partner_definitions`` action plugin and
+by ``m365.mailflow.partners`` (on the controller, before the module runs):
 
-1. shape and types of each definition against the role's argument spec (``roles/partner_onboarding/meta/
-   argument_specs.yml``, passed in as data), with the path of each value (``rules[1].conditions``);
-2. the cross-field rules of a partner (``inbound.restrict_domains_to_certificate`` needs a certificate name...);
-3. the modules' own pre-flight of each object the role would write (``InboundConnectorSpec.preflight``,
-   ``OutboundConnectorSpec.preflight``, ``rule_vocabulary.desired_state`` and ``TransportRuleSpec.preflight``), on the exact
-   parameters the role passes;
+1. shape and types of each definition against that argument spec, with the path of each value
+   (``rules[1].conditions``);
+2. the partner-level cross-field rules (rules need a rule-scoped outbound connector, validation needs recipients...);
+3. the resource specs' own checks of each object the partner writes (``InboundConnectorSpec.preflight``,
+   ``OutboundConnectorSpec.preflight`` with the connectors' combination rules I2-I5 and O1-O5,
+   ``rule_vocabulary.desired_state`` and ``TransportRuleSpec.preflight``), on the exact parameters the partner
+   floor passes (``partner_format.inbound_parameters`` and friends). They report ``errors.Problem`` records (path,
+   message), placed in the file by their path (``outbound.smart_hosts[1]``); nothing is parsed from message text;
 4. across the partners of a tenant: names compared without case, object names, shared sender and recipient domains;
-5. against the tenant as it is (``check_tenant``): objects of the same name that onboarding did not create (adopted
-   only when asked), domains claimed by other connectors, the modules' checks that need the current object, and for
-   offboarding the marker and the rules that still route to the partner's connector.
+5. against the tenant as it is (``check_tenant``, for partner_definitions; the partners module plans against the
+   same read in ``partner_plan``): objects of the same name that onboarding did not create (adopted only when
+   asked), domains claimed by other connectors, and for offboarding the marker and the rules that still route to the
+   partner's connector.
 
 Every problem is collected, never raised, as ``<source>: <field>: <message>``, so that a run reports all of them at
 once. Everything here is linear in the number of partners (dictionaries keyed by lower-cased names and domains).
@@ -32,18 +36,25 @@ import re
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import inbound_connector
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rule_utils
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError, Problem
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
-    OutboundConnectorSpec, outbound_connectors, tls_combination)
+    OutboundConnectorSpec, outbound_connectors)
 
-MARKER_PREFIX = "Managed by m365.mailflow partner "
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
-RULE_NAME_MAX = 64
-_OWNER = re.compile(re.escape(MARKER_PREFIX) + r"(.+?)(?:\.\s|\.?$)", re.IGNORECASE)
-_LEAD = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_.]*): (?P<rest>.*)$", re.DOTALL)
+# The partner vocabulary lives in partner_format; these names are kept for the callers that import them from here.
+MARKER_PREFIX = pf.MARKER_PREFIX
+NAME_PATTERN = pf.NAME_PATTERN
+RULE_NAME_MAX = pf.RULE_NAME_MAX
+carries_marker = pf.carries_marker
+marker_owner = pf.marker_owner
+inbound_parameters = pf.inbound_parameters
+outbound_parameters = pf.outbound_parameters
+rule_parameters = pf.rule_parameters
 
 # How the names of the run's variables read in messages (the playbooks' variables by default).
 DEFAULT_NAMES = {
@@ -282,15 +293,27 @@ class Partner(object):
 
     @property
     def marker(self):
-        return MARKER_PREFIX + (self.name or "")
+        return pf.marker(self.name)
 
     def result(self):
         return {"source": self.source, "definition": {"partner": self.data}}
 
 
+_SPEC = {}
+
+
+def definition_options():
+    """The partner-file format (``partner_format.partner_options``), built once per process."""
+    if "partner" not in _SPEC:
+        _SPEC["partner"] = pf.partner_options()
+    return _SPEC["partner"]
+
+
 def check_definition(partner, definition_spec, report):
-    """Shape, types, cross-field rules and the modules' pre-flight of one definition."""
+    """Shape, types, cross-field rules and the resource specs' checks of one definition. ``definition_spec`` None:
+    the partner-file format."""
     source, raw = partner.source, partner.raw
+    definition_spec = definition_spec or definition_options()
     if raw is None:
         report.error(source, "", "empty; it must hold a mapping with the key partner (partner: {name: ..., inbound: "
                                  "..., outbound: ...}, see docs/partner-definitions.md)")
@@ -314,7 +337,8 @@ def check_definition(partner, definition_spec, report):
         report.error(source, "partner", "expected a mapping with the partner's name and its inbound and/or outbound "
                                         "sections, got %s" % describe(raw["partner"]))
         return
-    data = check_options(raw["partner"], definition_spec, "", report, source)
+    given = _without_route(raw["partner"], source, report)
+    data = check_options(given, definition_spec, "", report, source)
     partner.data = data
     name = data.get("name")
     if isinstance(name, str) and not NAME_PATTERN.match(name):
@@ -324,22 +348,28 @@ def check_definition(partner, definition_spec, report):
                                        "derive from it)" % shown)
     if report.is_bad(source, "name"):
         return  # object names cannot be derived; the rest would only repeat the problem
-    _object_names(partner)
+    partner.object_names = pf.object_names(data)
     touched = _cross_field(partner, report)
-    _module_preflight(partner, report, touched)
+    _object_checks(partner, report, touched)
 
 
-def _object_names(partner):
-    data, name = partner.data, partner.data["name"]
-    names = []
-    if data.get("inbound") is not None:
-        names.append(("inbound", "%s inbound" % name, "inbound"))
-    if data.get("outbound") is not None:
-        names.append(("outbound", "%s outbound" % name, "outbound"))
-    for index, rule in enumerate(data.get("rules") or []):
-        if isinstance(rule, dict) and isinstance(rule.get("name"), str):
-            names.append(("rule", "%s - %s" % (name, rule["name"]), "rules[%d]" % index))
-    partner.object_names = names
+def _without_route(partner, source, report):
+    """The definition without ``rules[].actions.route_message_outbound_connector``, which is reported: onboarding sets
+    each rule's route to the partner's outbound connector itself."""
+    rules = partner.get("rules")
+    if not isinstance(rules, list):
+        return partner
+    out = []
+    for index, rule in enumerate(rules):
+        actions = rule.get("actions") if isinstance(rule, dict) else None
+        if isinstance(actions, dict) and pf.ROUTE_OPTION in actions:
+            report.invalid(source, "rules[%d].actions.%s" % (index, pf.ROUTE_OPTION),
+                           "onboarding sets the route itself: every rule of a partner routes to the partner's own "
+                           "outbound connector ('<name> outbound'). Remove this key; to route to another connector, "
+                           "put the rule in that partner's file")
+            rule = dict(rule, actions=dict((k, v) for k, v in actions.items() if k != pf.ROUTE_OPTION))
+        out.append(rule)
+    return dict(partner, rules=out)
 
 
 def _has_predicates(section):
@@ -347,14 +377,16 @@ def _has_predicates(section):
 
 
 def _cross_field(partner, report):
-    """The rules that span fields of one definition. Returns {section: option names involved in a problem}."""
+    """The partner-level rules: those about how a partner's objects relate (its rules and its outbound connector,
+    validation). The rules of one connector's options (I2-I5, O1-O5) are the resource specs' own
+    (``_object_checks``). Returns the paths a problem was reported at (``outbound.recipient_domains``), whose
+    object-level problems would only repeat it."""
     source, p = partner.source, partner.data
-    inbound = p.get("inbound") or {}
     has_outbound = p.get("outbound") is not None
     outbound = p.get("outbound") or {}
     rules = [r for r in (p.get("rules") or []) if isinstance(r, dict)]
     validation = p.get("validation") or {}
-    touched = {}
+    touched = set()
 
     def problem(field, message, uses=(), needs=()):
         """Report, unless a value the rule ``uses`` (or anything in it), or a section it ``needs`` (or one that
@@ -363,40 +395,20 @@ def _cross_field(partner, report):
                 report.is_bad(source, path, inside=False) for path in needs):
             return
         report.error(source, field, message)
-        for path in tuple(uses) + tuple(needs):
-            section, _dot, option = path.rpartition(".")
-            touched.setdefault(section, set()).add(option)
+        touched.update(uses)
+        touched.add(field)
 
-    i_cert, i_ips = "inbound.restrict_domains_to_certificate", "inbound.restrict_domains_to_ip_addresses"
     o_scoped, o_domains = "outbound.transport_rule_scoped", "outbound.recipient_domains"
-    o_mx, o_hosts = "outbound.use_mx_record", "outbound.smart_hosts"
-    o_tls, o_tls_domain = "outbound.tls_settings", "outbound.tls_domain"
     if p.get("inbound") is None and not has_outbound:
         problem("", "the partner has neither inbound nor outbound; give at least one of them",
                 needs=("inbound", "outbound"))
-    if inbound.get("restrict_domains_to_certificate") and not inbound.get("tls_sender_certificate_name"):
-        problem(i_cert, "requires inbound.tls_sender_certificate_name (the certificate the partner's servers present, "
-                        "for example *.partner.example)", uses=(i_cert, "inbound.tls_sender_certificate_name"))
-    if inbound.get("restrict_domains_to_ip_addresses") and not inbound.get("sender_ip_addresses"):
-        problem(i_ips, "requires inbound.sender_ip_addresses (the partner's public IPv4 addresses)",
-                uses=(i_ips, "inbound.sender_ip_addresses"))
-    if inbound.get("restrict_domains_to_certificate") and inbound.get("restrict_domains_to_ip_addresses"):
-        problem(i_cert, "cannot be true together with inbound.restrict_domains_to_ip_addresses; restrict the "
-                        "partner's domains either to its certificate or to its IP addresses", uses=(i_cert, i_ips))
-    if inbound.get("tls_sender_certificate_name") and inbound.get("require_tls", True) is False:
-        problem("inbound.tls_sender_certificate_name",
-                "requires inbound.require_tls: true (a certificate can only be checked over TLS); remove "
-                "require_tls: false", uses=("inbound.tls_sender_certificate_name", "inbound.require_tls"))
-    if outbound.get("transport_rule_scoped") and outbound.get("recipient_domains"):
-        problem(o_scoped, "true cannot be combined with outbound.recipient_domains; a connector is scoped either to "
-                          "recipient domains or to mail flow rules", uses=(o_scoped, o_domains))
     if rules and not has_outbound:
         problem("rules", "rules route messages through the partner's outbound connector; add an outbound section",
                 needs=("rules", "outbound"))
     if rules and outbound.get("recipient_domains"):
         problem(o_domains, "cannot be combined with rules; a connector is scoped either to recipient domains or to "
                            "mail flow rules (remove recipient_domains to route only what the rules select)",
-                uses=(o_domains,), needs=("rules",))
+                uses=(o_domains, o_scoped), needs=("rules",))
     if rules and outbound.get("transport_rule_scoped") is False:
         problem(o_scoped, "rules route to the outbound connector, which must then be scoped to mail flow rules; "
                           "remove outbound.transport_rule_scoped: false", uses=(o_scoped,), needs=("rules",))
@@ -406,19 +418,6 @@ def _cross_field(partner, report):
     if outbound.get("transport_rule_scoped") and not rules:
         problem(o_scoped, "true but no rules route to the connector; add rules or use recipient_domains",
                 uses=(o_scoped, o_domains), needs=("rules",))
-    if outbound.get("use_mx_record") and outbound.get("smart_hosts"):
-        problem(o_mx, "true cannot be combined with outbound.smart_hosts; deliver either through the partner's MX "
-                      "records or through its smart hosts", uses=(o_mx, o_hosts))
-    if outbound.get("use_mx_record") is False and not outbound.get("smart_hosts"):
-        problem(o_mx, "false requires outbound.smart_hosts", uses=(o_mx, o_hosts))
-    tls = outbound.get("tls_settings") or "certificate_validation"
-    broken = tls_combination(tls, outbound.get("tls_domain"))
-    if broken == "O3":
-        problem(o_tls_domain, "requires outbound.tls_settings: domain_validation (it is %s)" % tls,
-                uses=(o_tls_domain, o_tls))
-    if broken == "O4":
-        problem(o_tls, "domain_validation requires outbound.tls_domain (the name on the partner's certificate)",
-                uses=(o_tls_domain, o_tls))
     if (has_outbound and validation.get("enabled", True) and validation.get("service_validation", True)
             and not validation.get("recipients") and not outbound.get("validation_recipients")):
         problem("outbound.validation_recipients",
@@ -448,7 +447,7 @@ def _rule_checks(partner, report, problem):
                                      "without case)" % (rule_name, seen[key][0], seen[key][1]), uses=(field + ".name",))
         else:
             seen[key] = (index, rule_name)
-        full = "%s - %s" % (name, rule_name)
+        full = pf.rule_name(name, rule_name)
         if len(full) > RULE_NAME_MAX:
             problem(field + ".name", "the rule in the tenant is named '%s' (%d characters), which must be at most %d "
                                      "characters; shorten the rule name" % (full, len(full), RULE_NAME_MAX),
@@ -466,120 +465,33 @@ def _rule_checks(partner, report, problem):
                     uses=(field + ".priority", field + ".position"))
 
 
-# --------------------------------------------------------------------------------------------------- module pre-flight
+# --------------------------------------------------------------------------------------------------- object checks
 
-def inbound_parameters(partner):
-    """The partner_inbound_connector options the role passes (None: left out), as the module sees them."""
-    inbound = partner.data["inbound"]
-    desired = dict((field.option, None) for field in InboundConnectorSpec.fields)
-    for option in desired:
-        if inbound.get(option) is not None:
-            desired[option] = _clean(inbound[option])
-    desired["require_tls"] = inbound.get("require_tls", True)
-    desired["comment"] = _comment(partner.marker, inbound.get("comment"))
-    return desired
-
-
-def outbound_parameters(partner):
-    """The partner_outbound_connector options the role passes, as the module sees them."""
-    outbound, rules = partner.data["outbound"], partner.data.get("rules") or []
-    desired = dict((field.option, None) for field in OutboundConnectorSpec.fields)
-    for option in desired:
-        if outbound.get(option) is not None:
-            desired[option] = _clean(outbound[option])
-    desired["transport_rule_scoped"] = bool(outbound.get("transport_rule_scoped")) or len(rules) > 0
-    desired["tls_settings"] = outbound.get("tls_settings") or "certificate_validation"
-    desired["comment"] = _comment(partner.marker, outbound.get("comment"))
-    return desired
-
-
-def rule_parameters(partner, rule):
-    """The mail_flow_rule options the role passes for one rule of the definition."""
-    name = partner.data["name"]
-    actions = _clean(dict(rule.get("actions") or {}))
-    actions["route_message_outbound_connector"] = "%s outbound" % name
-    params = {
-        "name": "%s - %s" % (name, rule["name"]),
-        "state": "present",
-        "comments": _comment(partner.marker, rule.get("comments")),
-        "actions": actions,
-        "purge_conditions": rule.get("purge_conditions", True),
-        "purge_exceptions": rule.get("purge_exceptions", True),
-        "purge_actions": rule.get("purge_actions", True),
-        "apply_to_all_messages": bool(rule.get("apply_to_all_messages", False)),
-    }
-    for option in ("enabled", "mode", "activation_date", "expiry_date", "priority", "position", "conditions",
-                   "exceptions", "extra_parameters"):
-        params[option] = _clean(rule.get(option))
-    return params
-
-
-def _clean(value):
-    """``value`` without the list entries left out for a problem already reported (None placeholders)."""
-    if isinstance(value, list):
-        return [_clean(v) for v in value if v is not None]
-    if isinstance(value, dict):
-        return dict((k, _clean(v)) for k, v in value.items())
-    return value
-
-
-def _comment(marker, text):
-    return "%s. %s" % (marker, text) if text else marker
-
-
-def _messages(exc):
-    return [m for m in (exc.details if isinstance(exc.details, list) else [exc.msg]) if m]
-
-
-def _locate(message, prefix, values):
-    """(field, message) of a module message ``option: ...``: the option under ``prefix``, with the index of the
-    list entry it quotes (``smart_hosts: 'mail.x:587' has a port`` -> ``outbound.smart_hosts[0]``)."""
-    match = _LEAD.match(message)
-    if not match:
-        return prefix.rstrip("."), message
-    field, rest = match.group("field"), match.group("rest")
-    value = values
-    for part in field.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    if isinstance(value, list) and rest.startswith("'"):
-        items = [str(item) for item in value]
-        exact = [i for i, item in enumerate(items) if rest.startswith("'%s'" % item)]
-        quoted = rest[1:rest.find("'", 1)] if rest.find("'", 1) > 0 else None
-        partial = [i for i, item in enumerate(items) if quoted and quoted in item]
-        found = exact or (partial if len(partial) == 1 else [])
-        if found:
-            field = "%s[%d]" % (field, found[0])
-    return prefix + field, rest
-
-
-def _keep(message, touched):
-    """False when a module message is about an option a cross-field problem already reported."""
-    return not any(re.search(r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" % re.escape(option), message) for option in touched)
-
-
-def _module_preflight(partner, report, touched):
-    """Each object's pre-flight, as its module runs it on the parameters the role passes. Values that already had a
-    problem were left out; the messages about them, and about options a cross-field rule reported, are dropped."""
+def _object_checks(partner, report, touched):
+    """Each object's checks, as its resource spec runs them on the parameters the partner floor passes: the static
+    pre-flight (value formats, the combination rules given the values), and the combination rules on the complete
+    definition (a partner file says everything it manages: ``restrict_domains_to_certificate`` without a certificate
+    name is wrong even if the tenant's connector had one). Values that already had a problem were left out; problems
+    at a path a partner-level rule reported, or at a value left out, are dropped."""
     source, data = partner.source, partner.data
-
-    def skip(section):
-        return set(touched.get(section, ())) | report.bad_values(source, section)
-
     if isinstance(data.get("inbound"), dict):
-        _run_preflight(lambda: InboundConnectorSpec().preflight("%s inbound" % data["name"], inbound_parameters(partner)),
-                       "inbound.", data["inbound"], skip("inbound"), source, report)
+        params = pf.inbound_parameters(data)
+        checks = [lambda: InboundConnectorSpec().preflight(pf.inbound_name(data["name"]), params),
+                  lambda: n.raise_errors(inbound_connector.combination_problems(params, complete=True))]
+        _report_problems(checks, "inbound", data["inbound"], touched, source, report)
     if isinstance(data.get("outbound"), dict):
-        _run_preflight(lambda: OutboundConnectorSpec().preflight("%s outbound" % data["name"],
-                                                                 outbound_parameters(partner)),
-                       "outbound.", data["outbound"], skip("outbound"), source, report)
+        params = pf.outbound_parameters(data)
+        checks = [lambda: OutboundConnectorSpec().preflight(pf.outbound_name(data["name"]), params),
+                  lambda: n.raise_errors(outbound_connector.combination_problems(params, complete=True))]
+        _report_problems(checks, "outbound", data["outbound"], touched, source, report)
     for index, rule in enumerate(data.get("rules") or []):
         if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
             continue
-        field = "rules[%d]" % index
-        _run_preflight(_rule_preflight(rule_parameters(partner, rule)), field + ".", rule, skip(field), source, report)
+        _report_problems([rule_check(pf.rule_parameters(data, rule))], "rules[%d]" % index, rule, touched, source,
+                         report)
 
 
-def _rule_preflight(params):
+def rule_check(params):
     """mail_flow_rule's pre-flight on its options ``params``, as a function of no argument."""
     def check():
         spec = rule_utils.TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
@@ -587,20 +499,50 @@ def _rule_preflight(params):
     return check
 
 
-def _run_preflight(check, prefix, values, touched, source, report):
-    try:
-        check()
-    except ConfigurationError as exc:
-        for message in _messages(exc):
-            if _keep(message, touched):
-                field, rest = _locate(message, prefix, values)
-                report.error(source, field, rest)
+def problems_of(error):
+    """The ``Problem`` records of a ConfigurationError (one about the whole object when it has none)."""
+    details = error.details if isinstance(error.details, list) else None
+    return [d if isinstance(d, Problem) else Problem("", str(d)) for d in (details or [error.msg]) if d]
+
+
+def place(problem, section, values):
+    """The field of a partner file a resource spec's ``problem`` is about: ``section`` + its path, with the index of
+    the list entry it names (``outbound.smart_hosts[1]``); ``section`` alone for a problem about the whole object."""
+    if not problem.path:
+        return section
+    field = "%s.%s" % (section, problem.path)
+    if problem.entry is not None:
+        value = values
+        for part in problem.path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, list):
+            field = "%s[%d]" % (field, problem.entry)
+    return field
+
+
+def _report_problems(checks, section, values, touched, source, report):
+    seen = set()
+    for check in checks:
+        try:
+            check()
+        except ConfigurationError as exc:
+            for problem in problems_of(exc):
+                field = place(problem, section, values)
+                paths = ["%s.%s" % (section, path) if path else section for path in (problem.path,) + problem.related]
+                if any(path in touched for path in paths) or any(
+                        report.is_bad(source, path, inside=False) for path in paths if path != section):
+                    continue
+                key = (field, problem.message)
+                if key not in seen:
+                    seen.add(key)
+                    report.error(source, field, problem.message)
 
 
 # --------------------------------------------------------------------------------------------------- the whole run
 
 def check_definitions(partners, definition_spec, report, mode="onboard"):
-    """Check every partner of a tenant's run: each one, then names, objects and domains across them."""
+    """Check every partner of a tenant's run: each one, then names, objects and domains across them.
+    ``definition_spec`` None: the partner-file format (``partner_format.partner_options``)."""
     for partner in partners:
         check_definition(partner, definition_spec, report)
     named = [p for p in partners if p.data is not None and isinstance(p.name, str)
@@ -632,7 +574,7 @@ def _check_names(partners, report):
                 by_object[(kind, name.lower())] = (partner, field)
 
 
-_NOUNS = {"inbound": "inbound connector", "outbound": "outbound connector", "rule": "mail flow rule"}
+_NOUNS = pf.NOUNS
 _DOMAIN_FIELDS = (
     ("inbound", "sender_domains", "sender domain",
      "Exchange Online could not tell the two partners' mail apart (one connector's restrictions would reject the "
@@ -719,32 +661,8 @@ def read_tenant(client):
     return tenant
 
 
-def carries_marker(comment, name):
-    """Whether ``comment`` carries the marker of partner ``name`` ("Managed by m365.mailflow partner <name>"),
-    followed by the end, a dot or a line break: the marker of "Ada" is not in that of "Adatum". Case-insensitive,
-    as the object names are."""
-    if not isinstance(comment, str) or not isinstance(name, str):
-        return False
-    text, marker = comment.lower(), (MARKER_PREFIX + name).lower()
-    start = text.find(marker)
-    while start >= 0:
-        end = start + len(marker)
-        starts = start == 0 or not text[start - 1].isalnum()
-        ends = end == len(text) or text[end] in ".;\r\n" or marker.endswith(".")
-        if starts and ends:
-            return True
-        start = text.find(marker, start + 1)
-    return False
-
-
-def marker_owner(comment):
-    """The partner name in a comment's marker, or None."""
-    match = _OWNER.search(comment or "")
-    return match.group(1) if match else None
-
-
 def _comment_of(obj):
-    return obj.get("Comment") if "Comment" in obj else obj.get("Comments")
+    return pf.comment_of(obj)
 
 
 def _index(objects):
@@ -813,8 +731,8 @@ def _preflight_current(partner, current, report):
         obj = current[kind].get(name.lower())
         if obj is None:
             continue
-        _run_preflight(lambda spec=spec, name=name, desired=desired, obj=obj: spec.preflight_current(name, desired, obj),
-                       kind + ".", data[kind], (), partner.source, report)
+        check = (lambda spec=spec, name=name, desired=desired, obj=obj: spec.preflight_current(name, desired, obj))
+        _report_problems([check], kind, data[kind], set(), partner.source, report)
 
 
 def _tenant_domains(partners, tenant, report):

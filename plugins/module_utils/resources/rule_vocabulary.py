@@ -16,7 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.m365.mailflow.plugins.module_utils import rule_parameters as table
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
-from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import Problem
 from ansible_collections.m365.mailflow.plugins.module_utils.fields import (
     AdAttributes, Bool, CiText, Date, Domains, Enum, EnumList, Field, Flag, HeaderName, Int, IpRanges, Pair,
     PatternList, Patterns, PropertyWords, Raw, Recipient, Recipients, RuleState, Scl, Size, StatusCode, Text, Words,
@@ -201,8 +201,8 @@ def parse_position(value):
         where, other = list(value.items())[0]
         if where in ("before", "after") and isinstance(other, str) and other.strip():
             return where, other.strip()
-    raise ConfigurationError(
-        "position: '%s' is not a position; write top, bottom, {before: <rule name>} or {after: <rule name>}" % (value,))
+    n.raise_errors([Problem("position", "'%s' is not a position; write top, bottom, {before: <rule name>} or "
+                                        "{after: <rule name>}" % (value,))])
 
 
 def desired_state(params):
@@ -220,12 +220,13 @@ def desired_state(params):
         if given is None:
             continue
         if not isinstance(given, dict):
-            errors.append("%s: give a dictionary of %s" % (section, section))
+            errors.append(Problem(section, "give a dictionary of %s" % section))
             continue
         known = dict((p.option, p) for p in TABLE if p.section == section)
         for key in sorted(set(given) - set(known)):
-            errors.append("%s: unknown key '%s'. Known keys: %s. Pass other cmdlet parameters through "
-                          "extra_parameters with their cmdlet name" % (section, key, ", ".join(sorted(known))))
+            errors.append(Problem("%s.%s" % (section, key), "unknown key '%s'. Known keys: %s. Pass other cmdlet "
+                                                            "parameters through extra_parameters with their cmdlet name"
+                                  % (key, ", ".join(sorted(known)))))
         purge = params.get("purge_" + section, True)
         for option, prop in known.items():
             value = given.get(option)
@@ -241,8 +242,8 @@ def desired_state(params):
         # (not purged either), unless it is given too, which is one value too many.
         given = (params.get(prop.section) or {}) if prop.section else params
         if given.get(prop.option) is not None:
-            errors.append("extra_parameters.%s: %s is given too; give the value once, as %s"
-                          % (param, prop.path, prop.path))
+            errors.append(Problem("extra_parameters.%s" % param, "%s is given too; give the value once, as %s"
+                                  % (prop.path, prop.path)))
         desired[prop.path] = None
     n.raise_errors(errors)
     return desired

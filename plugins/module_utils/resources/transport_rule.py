@@ -22,6 +22,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     InvalidParameterError,
     MailflowError,
     NotFoundError,
+    Problem,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.fields import Field, Pair, Recipients
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound
@@ -154,10 +155,10 @@ class TransportRuleSpec(ResourceSpec):
         others = self.ordered(exclude=current)
         if priority is not None:
             if not 0 <= priority <= len(others):
-                raise ConfigurationError(
-                    "priority: %d is out of range; with %d other rule(s) in the tenant it must be from 0 (first) to %d "
-                    "(last). Or use position: top / bottom / {before: <rule>} / {after: <rule>}"
-                    % (priority, len(others), len(others)))
+                n.raise_errors([Problem(
+                    "priority", "%d is out of range; with %d other rule(s) in the tenant it must be from 0 (first) to "
+                                "%d (last). Or use position: top / bottom / {before: <rule>} / {after: <rule>}"
+                    % (priority, len(others), len(others)))])
             return priority
         where, other = parse_position(position)
         if where == "top":
@@ -167,10 +168,12 @@ class TransportRuleSpec(ResourceSpec):
         lowered = [o.lower() for o in others]
         if other.lower() not in lowered:
             if current is not None and other.lower() == str(current.get("Name", "")).lower():
-                raise ConfigurationError("position: a rule cannot be placed %s itself; name another rule" % where)
-            raise ConfigurationError(
-                "position: there is no mail flow rule named '%s' to place this rule %s. Existing rules: %s. Fix the "
-                "name, or use top or bottom" % (other, where, ", ".join("'%s'" % o for o in others) or "none"))
+                n.raise_errors([Problem("position", "a rule cannot be placed %s itself; name another rule" % where)])
+            shown = ", ".join("'%s'" % o for o in others[:20]) + (" and %d more" % (len(others) - 20)
+                                                                   if len(others) > 20 else "")
+            n.raise_errors([Problem(
+                "position", "there is no mail flow rule named '%s' to place this rule %s. Existing rules: %s. Fix the "
+                            "name, or use top or bottom" % (other, where, shown or "none"))])
         index = lowered.index(other.lower())
         return index if where == "before" else index + 1
 
@@ -211,11 +214,11 @@ class TransportRuleSpec(ResourceSpec):
         """The addresses the service stores for ``value`` (a list, or one recipient for a single-valued type)."""
         single = not value_type.multi
         addresses = []
-        for item in ([value] if single else value):
+        for index, item in enumerate([value] if single else value):
             found = resolver.resolve(item)
             problem = value_type.problem(path, item, found)
             if problem:
-                errors.append(problem)
+                errors.append(Problem.of(path, problem, entry=None if single else index))
                 continue
             caution = value_type.caution(path, item, found)
             if caution and caution not in self.warnings:
@@ -228,22 +231,22 @@ class TransportRuleSpec(ResourceSpec):
     # ---- checks -------------------------------------------------------------------------------------------------
     def preflight(self, name, desired):
         errors = [
-            "name: an empty name is not allowed" if not (name or "").strip() else None,
+            Problem("name", "an empty name is not allowed") if not (name or "").strip() else None,
             n.length_error("name", name, NAME_MAX),
             n.length_error("comments", desired.get("comments"), COMMENTS_MAX),
         ]
         if desired.get("priority") is not None and desired.get("position") is not None:
-            errors.append("priority and position are both set; give one: priority (0 is first) or position (top, "
-                          "bottom, {before: <rule>}, {after: <rule>})")
+            errors.append(Problem("priority", "priority and position are both set; give one: priority (0 is first) or "
+                                              "position (top, bottom, {before: <rule>}, {after: <rule>})"))
         if desired.get("priority") is not None and desired["priority"] < 0:
-            errors.append("priority: %d is negative; 0 is the first rule" % desired["priority"])
+            errors.append(Problem("priority", "%d is negative; 0 is the first rule" % desired["priority"]))
         if desired.get("position") is not None:
             try:
                 where, other = parse_position(desired["position"])
                 if other and other.lower() == (name or "").strip().lower():
-                    errors.append("position: a rule cannot be placed %s itself; name another rule" % where)
+                    errors.append(Problem("position", "a rule cannot be placed %s itself; name another rule" % where))
             except ConfigurationError as exc:
-                errors.append(exc.msg)
+                errors.extend(exc.details or [exc.msg])
         for path, value in sorted(desired.items()):
             if path in self.props and value is not None:
                 errors.extend(self.props[path].errors(value))
@@ -261,9 +264,9 @@ class TransportRuleSpec(ResourceSpec):
         if total <= RULE_SIZE_MAX:
             return None
         largest = max(sorted(sizes), key=lambda path: sizes[path])
-        return ("%s: the values of this rule's conditions, exceptions and actions take %d bytes (%s alone %d), more "
-                "than the %d bytes Exchange Online allows for one rule. Split them over several rules"
-                % (largest, total, largest, sizes[largest], RULE_SIZE_MAX))
+        return Problem(largest, "the values of this rule's conditions, exceptions and actions take %d bytes (%s alone "
+                                "%d), more than the %d bytes Exchange Online allows for one rule. Split them over "
+                                "several rules" % (total, largest, sizes[largest], RULE_SIZE_MAX))
 
     def _extra_errors(self):
         errors = []
@@ -271,24 +274,25 @@ class TransportRuleSpec(ResourceSpec):
             lowered = param.lower()
             field = "extra_parameters.%s" % param
             if not _PARAM_NAME.match(param):
-                errors.append("%s: '%s' is not a cmdlet parameter name" % (field, param))
+                errors.append(Problem(field, "'%s' is not a cmdlet parameter name" % param))
             elif lowered in RESERVED_PARAMETERS:
                 option = RESERVED_PARAMETERS[lowered]
-                errors.append("%s: %s" % (field, ("use the module option %s instead" % option) if option
-                                          else "the module sets it itself; remove it"))
+                errors.append(Problem(field, ("use the module option %s instead" % option) if option
+                                      else "the module sets it itself; remove it"))
             elif lowered in BY_PARAM and lowered not in OPTION_ONLY:
                 self.warnings.append("%s: mail_flow_rule has the option %s for it now; prefer the option"
                                      % (field, BY_PARAM[lowered].path))
             elif lowered in BY_PARAM:
-                errors.append("%s: use %s instead" % (field, BY_PARAM[lowered].path))
+                errors.append(Problem(field, "use %s instead" % BY_PARAM[lowered].path))
         return errors
 
     @staticmethod
     def _window_error(activation, expiry):
         start, end = n.parse_date(activation, strict=False), n.parse_date(expiry, strict=False)
         if start and end and end <= start:
-            return ("expiry_date: %s is not after activation_date %s; the rule would never be active. Move "
-                    "expiry_date later or activation_date earlier" % (n.date_display(expiry), n.date_display(activation)))
+            return Problem("expiry_date", "%s is not after activation_date %s; the rule would never be active. Move "
+                                          "expiry_date later or activation_date earlier"
+                           % (n.date_display(expiry), n.date_display(activation)))
         return None
 
     def _merged(self, desired, current):
@@ -415,9 +419,9 @@ class TransportRuleSpec(ResourceSpec):
                     continue  # the service drops a past activation date: the rule is already active
             if prop.differs(value, have):
                 if path in NEW_ONLY:
-                    raise ConfigurationError(
-                        "%s: the rule has %s, and Set-TransportRule cannot change it (New-TransportRule only). Remove "
-                        "the rule (state: absent) and create it again, or leave %s out" % (path, have, path))
+                    n.raise_errors([Problem(path, "the rule has %s, and Set-TransportRule cannot change it "
+                                                  "(New-TransportRule only). Remove the rule (state: absent) and "
+                                                  "create it again, or leave %s out" % (have, path))])
                 out[path] = value
         target = self.target_priority(desired, current)
         if target is not None and target != current.get("Priority"):

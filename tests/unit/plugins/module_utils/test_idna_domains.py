@@ -3,10 +3,7 @@
 
 from __future__ import absolute_import, division, print_function
 
-import os
-
 import pytest
-import yaml
 
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import InvalidParameterError
@@ -17,7 +14,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_c
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
 from tests.support.sandbox_calls import fails, objs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 BUECHER = u"b\u00fccher.example"  # bücher.example
 ALABEL = "xn--bcher-kva.example"
 
@@ -146,9 +142,7 @@ def test_rule_domain_conditions_send_the_a_label():
 
 @pytest.fixture(scope="module")
 def spec():
-    with open(os.path.join(REPO, "roles", "partner_onboarding", "meta", "argument_specs.yml")) as handle:
-        role = yaml.safe_load(handle)
-    return role["argument_specs"]["main"]["options"]["partner_onboarding_partner"]["options"]
+    return pu.definition_options()
 
 
 def test_partner_domains_compare_as_a_labels_and_messages_show_both_forms(spec):

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Partner definition checks (module_utils/partners.py) on data, with the role's real argument spec."""
+"""Partner definition checks (module_utils/partners.py) on data, with the partner-file format (partner_format)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,9 +16,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 
 @pytest.fixture(scope="module")
 def spec():
-    with open(os.path.join(REPO, "roles", "partner_onboarding", "meta", "argument_specs.yml")) as handle:
-        role = yaml.safe_load(handle)
-    return role["argument_specs"]["main"]["options"]["partner_onboarding_partner"]["options"]
+    """The partner-file format, from its one source (the roles' argument specs are generated from it)."""
+    return pu.definition_options()
 
 
 def example(name):
@@ -111,16 +110,16 @@ def adatum_with(**changes):
 
 @pytest.mark.parametrize("changes, expected", [
     ({"outbound__tls_settings": "certificate_validation"},
-     "a.yml: outbound.tls_domain: requires outbound.tls_settings: domain_validation (it is certificate_validation)"),
-    ({"outbound__tls_domain": None}, "a.yml: outbound.tls_settings: domain_validation requires outbound.tls_domain"),
+     "a.yml: outbound.tls_domain: requires tls_settings: domain_validation (it is certificate_validation)"),
+    ({"outbound__tls_domain": None}, "a.yml: outbound.tls_settings: domain_validation requires tls_domain"),
     ({"outbound__recipient_domains": ["adatum.example"]}, "a.yml: outbound.recipient_domains: cannot be combined with rules"),
     ({"outbound__transport_rule_scoped": False}, "a.yml: outbound.transport_rule_scoped: rules route to the outbound"),
     ({"inbound__restrict_domains_to_ip_addresses": True},
-     "a.yml: inbound.restrict_domains_to_ip_addresses: requires inbound.sender_ip_addresses"),
+     "a.yml: inbound.restrict_domains_to_ip_addresses: requires sender_ip_addresses"),
     ({"inbound__tls_sender_certificate_name": None},
-     "a.yml: inbound.restrict_domains_to_certificate: requires inbound.tls_sender_certificate_name"),
-    ({"inbound__require_tls": False}, "a.yml: inbound.tls_sender_certificate_name: requires inbound.require_tls: true"),
-    ({"outbound__use_mx_record": True}, "a.yml: outbound.use_mx_record: true cannot be combined with outbound.smart_hosts"),
+     "a.yml: inbound.restrict_domains_to_certificate: requires tls_sender_certificate_name"),
+    ({"inbound__require_tls": False}, "a.yml: inbound.tls_sender_certificate_name: requires require_tls: true"),
+    ({"outbound__use_mx_record": True}, "a.yml: outbound.use_mx_record: true cannot be combined with smart_hosts"),
     ({"outbound__validation_recipients": None}, "a.yml: outbound.validation_recipients: validation needs recipients"),
     ({"outbound": None}, "a.yml: rules: rules route messages through the partner's outbound connector"),
     ({"rules": None, "outbound__recipient_domains": None},
@@ -143,7 +142,7 @@ def adatum_with(**changes):
     ({"rules": [{"name": "R", "conditions": {"sender_ad_attribute_contains_words": ["Shoe:42"]}}]},
      "a.yml: rules[0].conditions.sender_ad_attribute_contains_words[0]: 'Shoe' is not an attribute"),
     ({"rules": [{"name": "R", "apply_to_all_messages": True, "actions": {"route_message_outbound_connector": "x"}}]},
-     "a.yml: rules[0].actions.route_message_outbound_connector: unknown key"),
+     "a.yml: rules[0].actions.route_message_outbound_connector: onboarding sets the route itself"),
     ({"rules": [{"name": "R", "apply_to_all_messages": True, "activation_date": "2026-05-01",
                  "expiry_date": "2026-04-01"}]},
      "a.yml: rules[0].expiry_date: 2026-04-01T00:00:00Z is not after activation_date 2026-05-01T00:00:00Z"),

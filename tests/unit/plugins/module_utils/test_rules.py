@@ -119,7 +119,7 @@ def test_purge_applies_only_to_given_sections():
 def test_unknown_key_names_the_section_and_extra_parameters():
     with pytest.raises(ConfigurationError) as err:
         vocabulary.desired_state(options(conditions={"sender_is_nice": True}))
-    assert "conditions: unknown key 'sender_is_nice'" in err.value.msg and "extra_parameters" in err.value.msg
+    assert "conditions.sender_is_nice: unknown key 'sender_is_nice'" in err.value.msg and "extra_parameters" in err.value.msg
 
 
 def test_nest_builds_option_form():
