@@ -24,13 +24,14 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import connection_argument_spec
 
 MODULE = "m365.mailflow.partner_definitions"
 OPTIONS = ("file", "files", "default_files", "definition", "partners", "search_paths", "mode", "adopt", "force",
-           "connection", "validation", "read_tenant", "tenant_label", "variables")
+           "connection", "validation", "read_tenant", "tenant_label", "variables", "onboarding_files")
 _SPECS = {}
 
 
@@ -119,7 +120,7 @@ class ActionModule(ActionBase):
         connection = self._connection_options(args, names["connection"], report)
         validation = self._validation_settings(args.get("validation"), names["validation"], report)
         partners = self._load_definitions(args, names, mode, task_vars, report)
-        pu.check_definitions(partners, specs()["partner"], report, mode=mode)
+        pu.check_definitions(partners, specs()["partner"], report, mode=mode, run_validation=validation)
 
         tenant_read = False
         read = pu.to_bool(args.get("read_tenant", True))
@@ -132,6 +133,8 @@ class ActionModule(ActionBase):
             pu.check_tenant(partners, tenant, report, mode=mode, adopt=adopt, force=force, names=names)
             result["tenant_calls"] = tenant.get("calls")
 
+        if mode == "offboard" and not report.errors:
+            self._still_onboarded(partners, args, task_vars, report, names)
         for key, values in self._pending.items():
             result.setdefault(key, []).extend(values)
         if report.warnings:
@@ -192,9 +195,13 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _validation_settings(value, var, report):
+        """The run-wide validation settings (they override every definition's), checked like a definition's."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return {}
-        return pu.check_options(value, specs()["validation"], var, report, "", strict_text=()) or {}
+        checked = pu.check_options(value, pf.validation_overrides(), var, report, "", strict_text=()) or {}
+        for problem in n.probe_settings_problems(checked):
+            report.error("", pu.place(problem, var, checked), problem.message)
+        return checked
 
     def _load_definitions(self, args, names, mode, task_vars, report):
         """Every definition of the run as Partner objects: the inline ones, else the files."""
@@ -363,6 +370,29 @@ class ActionModule(ActionBase):
             report.error(source, "line %d" % line, "the key '%s' is given twice in one mapping; YAML would keep only "
                                                    "the last one" % key)
         return data
+
+    def _still_onboarded(self, partners, args, task_vars, report, names):
+        """Offboarding a partner that the tenant's onboarding list (``onboarding_files``, the inventory's
+        partner_files) still holds: the next onboarding recreates it. Said as a warning naming the file; files of the
+        list that cannot be read are not judged here (onboarding reports them)."""
+        listed = self._file_list(_as_given(args.get("onboarding_files"), names["files"], task_vars), names["files"],
+                                 pu.Report())
+        if not listed:
+            return
+        wanted = dict((str(p.name).strip().lower(), p) for p in partners if p.name)
+        quiet = pu.Report()
+        for label, path in listed:
+            found = self._resolve(path, self._search_paths(args, task_vars))
+            if found is None:
+                continue
+            data = self._read_one(path, found, quiet)
+            name = ((data or {}).get("partner") or {}).get("name") if isinstance(data, dict) else None
+            partner = wanted.get(str(name).strip().lower()) if isinstance(name, str) else None
+            if partner is not None:
+                report.warn(partner.source, "", "partner '%s' is still in the tenant's partner_files (%s: %s) of %s; "
+                                                "the next onboarding of the tenant recreates it. Remove it from the "
+                                                "inventory" % (partner.name, label, path,
+                                                               task_vars.get("inventory_hostname", "this tenant")))
 
     # ------------------------------------------------------------------------------------------------ the tenant
     def _read_tenant(self, connection, task_vars):

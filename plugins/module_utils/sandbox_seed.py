@@ -39,6 +39,7 @@ import tempfile
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine, hostmap
+from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import check_connection, connect
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, MailflowError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import inbound_connector as inbound_utils
@@ -48,7 +49,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import rul
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import RECIPIENT_TYPES, make_recipient
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
-from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import dns_server_error
 
 DOMAIN_TYPES = ("Authoritative", "InternalRelay", "ExternalRelay")
 NETWORK_KEYS = ("dns_servers", "hosts", "smtp_port", "ca_path", "timeout")
@@ -187,8 +187,8 @@ def _check_network(network, errors):
     given = dict((k, v) for k, v in (network or {}).items() if v is not None)
     out = {}
     if "dns_servers" in given:
-        errors.extend(dns_server_error("network.dns_servers", server) for server in given["dns_servers"]
-                      if dns_server_error("network.dns_servers", server))
+        errors.extend(n.dns_server_error("network.dns_servers", server) for server in given["dns_servers"]
+                      if n.dns_server_error("network.dns_servers", server))
         out["dns_servers"] = [str(s).strip() for s in given["dns_servers"]] or None
     if "hosts" in given:
         try:

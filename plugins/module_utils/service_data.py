@@ -51,6 +51,8 @@ GROUP_RECIPIENT_TYPES = (
 # How the service measures it (its own serialisation of the rule) is not known; the client refuses only rules whose
 # values alone are longer, which the service's measure cannot be shorter than (inferred).
 RULE_SIZE_MAX = 8192
+# Transport rules in one organization: at most 300 (Exchange Online limits page, connector_cmdlets.md section 6).
+RULES_MAX = 300
 
 # The outbound connector's TLS modes: module option value -> TlsSettings (TlsAuthLevel enum of
 # Set-OutboundConnector, cmdlets/New-OutboundConnector.md, documented). TlsSettings $null is opportunistic TLS.

@@ -17,6 +17,8 @@ __metaclass__ = type
 
 import datetime
 import ipaddress
+import math
+import os
 import re
 import warnings
 
@@ -614,3 +616,53 @@ def utc_timestamp(value):
     """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) for a timestamp the service reads back; other values unchanged."""
     stamp = parse_date(value, strict=False)
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else value
+
+
+# --------------------------------------------------------------------------- validation settings
+
+def dns_server_error(field, server):
+    """Why ``server`` is not a DNS server the probe can ask (``ip``, ``ip:port``, ``[ipv6]:port`` or ``ipv6``)."""
+    text = str(server).strip()
+    if text.startswith("["):
+        address, _sep, port = text[1:].partition("]")
+        if port and not port.startswith(":"):
+            address = None
+        port = port[1:]
+    elif text.count(":") == 1:
+        address, _sep, port = text.partition(":")
+    else:
+        address, port = text, ""
+    try:
+        ipaddress.ip_address(address or "")
+    except ValueError:
+        return Problem(field, "'%s' is not an IP address of a DNS server; write 'ip' or 'ip:port' (for example "
+                              "192.0.2.53 or 192.0.2.53:5353, or [2001:db8::53]:53 for IPv6)" % (server,))
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return Problem(field, "'%s' has port '%s'; a port is a number from 1 to 65535 (DNS uses 53)" % (server, port))
+    return None
+
+
+def probe_settings_problems(params):
+    """The problems of validation settings no probe can use (``smtp_port``, ``probe_timeout``, ``dns_servers``,
+    ``probe_ca_path``), naming the setting and the fix: the one home of these checks (connector_validate, and the
+    partner files' ``validation`` and the run-wide settings, before any write)."""
+    errors = []
+    port = params.get("smtp_port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+        errors.append(Problem("smtp_port", "%s is not a TCP port; give a number from 1 to 65535 (Exchange Online "
+                                           "delivers on 25, the default)" % (port,)))
+    timeout = params.get("probe_timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not (timeout > 0 and math.isfinite(timeout))):
+        errors.append(Problem("probe_timeout", "%s is not a usable timeout; give a positive number of seconds "
+                                               "(default 10)" % (timeout,)))
+    for index, server in enumerate(params.get("dns_servers") or []):
+        problem = dns_server_error("dns_servers", server)
+        if problem:
+            errors.append(Problem(problem.path, problem.message, entry=index))
+    ca_path = params.get("probe_ca_path")
+    if params.get("probe", True) and ca_path and not os.path.exists(os.path.expanduser(str(ca_path))):
+        errors.append(Problem("probe_ca_path", "'%s' does not exist; give a PEM file (or a directory) of the CA "
+                                               "certificates that sign the partner's certificate, or leave it unset to "
+                                               "use the system's trusted CAs" % ca_path))
+    return errors

@@ -57,6 +57,12 @@ def validation_options():
     )
 
 
+def validation_overrides():
+    """The run-wide validation settings (an inventory's ``mailflow_validation``): the same keys without defaults, so
+    that a setting not given leaves each definition's own."""
+    return dict((k, dict((kk, vv) for kk, vv in v.items() if kk != "default")) for k, v in validation_options().items())
+
+
 def _without(spec, *keys):
     return dict((k, v) for k, v in spec.items() if k not in keys)
 

@@ -309,9 +309,9 @@ def definition_options():
     return _SPEC["partner"]
 
 
-def check_definition(partner, definition_spec, report):
+def check_definition(partner, definition_spec, report, run_validation=None):
     """Shape, types, cross-field rules and the resource specs' checks of one definition. ``definition_spec`` None:
-    the partner-file format."""
+    the partner-file format. ``run_validation``: the run-wide validation settings, which override the definition's."""
     source, raw = partner.source, partner.raw
     definition_spec = definition_spec or definition_options()
     if raw is None:
@@ -349,7 +349,7 @@ def check_definition(partner, definition_spec, report):
     if report.is_bad(source, "name"):
         return  # object names cannot be derived; the rest would only repeat the problem
     partner.object_names = pf.object_names(data)
-    touched = _cross_field(partner, report)
+    touched = _cross_field(partner, report, run_validation or {})
     _object_checks(partner, report, touched)
 
 
@@ -376,7 +376,7 @@ def _has_predicates(section):
     return isinstance(section, dict) and any(v not in (None, "", [], {}) for v in section.values())
 
 
-def _cross_field(partner, report):
+def _cross_field(partner, report, run_validation):
     """The partner-level rules: those about how a partner's objects relate (its rules and its outbound connector,
     validation). The rules of one connector's options (I2-I5, O1-O5) are the resource specs' own
     (``_object_checks``). Returns the paths a problem was reported at (``outbound.recipient_domains``), whose
@@ -385,7 +385,9 @@ def _cross_field(partner, report):
     has_outbound = p.get("outbound") is not None
     outbound = p.get("outbound") or {}
     rules = [r for r in (p.get("rules") or []) if isinstance(r, dict)]
-    validation = p.get("validation") or {}
+    own = p.get("validation") or {}
+    validation = dict(own)
+    validation.update((k, v) for k, v in run_validation.items() if v is not None)
     touched = set()
 
     def problem(field, message, uses=(), needs=()):
@@ -425,9 +427,13 @@ def _cross_field(partner, report):
                 "validation.recipients), or validation.enabled: false",
                 uses=("outbound.validation_recipients", "validation.recipients", "validation.enabled",
                       "validation.service_validation"), needs=("outbound",))
-    if validation and not has_outbound:
+    if own and not has_outbound:
         problem("validation", "validation applies to the outbound connector, and the partner has none; remove "
                               "validation or add outbound", needs=("validation", "outbound"))
+    for found in n.probe_settings_problems(dict((k, v) for k, v in own.items() if not report.is_bad(
+            source, "validation." + k, inside=False))):
+        field = place(found, "validation", own)
+        report.error(source, field, found.message)
     if not report.is_bad(source, "rules", inside=False):
         _rule_checks(partner, report, problem)
     return touched
@@ -540,11 +546,12 @@ def _report_problems(checks, section, values, touched, source, report):
 
 # --------------------------------------------------------------------------------------------------- the whole run
 
-def check_definitions(partners, definition_spec, report, mode="onboard"):
+def check_definitions(partners, definition_spec, report, mode="onboard", run_validation=None):
     """Check every partner of a tenant's run: each one, then names, objects and domains across them.
-    ``definition_spec`` None: the partner-file format (``partner_format.partner_options``)."""
+    ``definition_spec`` None: the partner-file format (``partner_format.partner_options``); ``run_validation``: the
+    run-wide validation settings (they override each definition's)."""
     for partner in partners:
-        check_definition(partner, definition_spec, report)
+        check_definition(partner, definition_spec, report, run_validation)
     named = [p for p in partners if p.data is not None and isinstance(p.name, str)
              and not report.is_bad(p.source, "name")]
     _check_names(named, report)
@@ -697,6 +704,71 @@ def _describe_owner(comment, name):
     if comment:
         return "its comment is '%s'" % (comment if len(comment) <= 80 else comment[:77] + "...")
     return "it has no comment"
+
+
+def check_adoption(partners, tenant, report, adopt=False, names=None):
+    """Objects of the partners' names that exist without their marker: refused unless adopted."""
+    names = dict(DEFAULT_NAMES, **(names or {}))
+    current = _current(tenant)
+    for partner in partners:
+        if partner.data is not None and partner.object_names:
+            _adoption(partner, current, report, adopt or bool(partner.data.get("adopt")), names)
+
+
+def check_tenant_domains(partners, tenant, report):
+    """Domains of the run that another connector of the tenant already has."""
+    _tenant_domains([p for p in partners if p.data is not None and p.object_names], tenant, report)
+
+
+def check_offboard(partners, tenant, report, force=False, names=None):
+    """Offboarding: the marker of every object to remove, the rules that still route to the partner's connector, and a
+    partner with no object whose domains or addresses belong to another partner's connector (a misspelt name)."""
+    names = dict(DEFAULT_NAMES, **(names or {}))
+    current = _current(tenant)
+    for partner in partners:
+        if partner.data is None or not partner.object_names:
+            continue
+        _offboard_checks(partner, current, tenant.get("rules") or [], report, force, names)
+        if not any(current[kind].get(name.lower()) is not None for kind, name, _f in partner.object_names):
+            _elsewhere(partner, tenant, report)
+
+
+def _current(tenant):
+    return {"inbound": _index(tenant.get("inbound")), "outbound": _index(tenant.get("outbound")),
+            "rule": _index(tenant.get("rules"))}
+
+
+def _elsewhere(partner, tenant, report):
+    """A partner to offboard that has no object in the tenant, but whose sender or recipient domains, or sender IP
+    addresses, are those of another connector: probably a misspelt or renamed partner. Offboarding it would report
+    'already absent' while the partner's mail keeps flowing through the other connector."""
+    data = partner.data
+    wanted = []
+    for field, domain, wildcard, _shown in _domain_entries(partner, "inbound", "sender_domains"):
+        wanted.append(("inbound", "SenderDomains", ("*." if wildcard else "") + domain, field))
+    for field, domain, wildcard, _shown in _domain_entries(partner, "outbound", "recipient_domains"):
+        wanted.append(("outbound", "RecipientDomains", ("*." if wildcard else "") + domain, field))
+    for index, ip in enumerate((data.get("inbound") or {}).get("sender_ip_addresses") or []):
+        wanted.append(("inbound", "SenderIPAddresses", n.ipv4_key(ip) if isinstance(ip, str) else ip,
+                       "inbound.sender_ip_addresses[%d]" % index))
+    for section, param, value, field in wanted:
+        for obj in tenant.get(section) or []:
+            have = obj.get(param) or []
+            have = have if isinstance(have, list) else [have]
+            keys = [n.ipv4_key(v) if param == "SenderIPAddresses" else n.parse_address_space(str(v))[0] for v in have]
+            if value not in keys:
+                continue
+            owner = marker_owner(_comment_of(obj))
+            report.error(partner.source, field, "partner '%s' has no connector or rule in the tenant, but %s is a %s of "
+                                                "the %s connector '%s'%s. Is the partner's name misspelt or was it "
+                                                "renamed? Offboard with the definition that onboarded it (its name is "
+                                                "'%s'); nothing was removed"
+                         % (partner.name, value, {"SenderDomains": "sender domain",
+                                                  "RecipientDomains": "recipient domain",
+                                                  "SenderIPAddresses": "sender IP address"}[param],
+                            section, obj.get("Name"), " (partner '%s')" % owner if owner else "",
+                            owner or obj.get("Name")))
+            return
 
 
 def _adoption(partner, current, report, adopt, names):

@@ -127,6 +127,8 @@ class TransportRuleSpec(ResourceSpec):
         self.snapshot = None
         self.read_after = None  # client.writes_done when the rules were last read (see ensure_rule)
         self.aliases = {}
+        # A RecipientResolver shared by the rules of one run (partner_plan): each distinct value is looked up once.
+        self.resolver = None
 
     # ---- reads -------------------------------------------------------------------------------------------------
     def read(self, client, name):
@@ -192,7 +194,7 @@ class TransportRuleSpec(ResourceSpec):
         distinct value, read-only, in check mode too), so that names, aliases and secondary addresses compare equal
         to what Get-TransportRule reads back; refuse unknown and ambiguous recipients and groups where the service
         refuses them, naming the option, before any write."""
-        resolver = RecipientResolver(client)
+        resolver = self.resolver or RecipientResolver(client)
         out, errors = dict(desired), []
         for path in sorted(desired, key=path_sort):
             prop, value = self.props.get(path), desired[path]

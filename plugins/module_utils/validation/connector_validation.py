@@ -12,9 +12,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import ipaddress
-import math
-import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
@@ -50,52 +47,17 @@ def _recipient_domains(recipients):
     return _plain_domains(r.rsplit("@", 1)[1] for r in recipients or [])
 
 
-def dns_server_error(field, server):
-    """Why ``server`` is not a DNS server the probe can ask (``ip``, ``ip:port``, ``[ipv6]:port`` or ``ipv6``)."""
-    text = str(server).strip()
-    if text.startswith("["):
-        address, _sep, port = text[1:].partition("]")
-        if port and not port.startswith(":"):
-            address = None
-        port = port[1:]
-    elif text.count(":") == 1:
-        address, _sep, port = text.partition(":")
-    else:
-        address, port = text, ""
-    try:
-        ipaddress.ip_address(address or "")
-    except ValueError:
-        return ("%s: '%s' is not an IP address of a DNS server; write 'ip' or 'ip:port' (for example 192.0.2.53 or "
-                "192.0.2.53:5353, or [2001:db8::53]:53 for IPv6)" % (field, server))
-    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
-        return "%s: '%s' has port '%s'; a port is a number from 1 to 65535 (DNS uses 53)" % (field, server, port)
-    return None
-
-
 def preflight(params):
     """Refuse settings no probe can use, naming the option and the fix, before any call."""
-    errors = []
-    port = params.get("smtp_port")
-    if port is not None and (isinstance(port, bool) or not 1 <= port <= 65535):
-        errors.append("smtp_port: %s is not a TCP port; give a number from 1 to 65535 (Exchange Online delivers on 25, "
-                      "the default)" % (port,))
-    timeout = params.get("probe_timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not (timeout > 0 and math.isfinite(timeout))):
-        errors.append("probe_timeout: %s is not a usable timeout; give a positive number of seconds (default 10)"
-                      % (timeout,))
-    errors.extend(dns_server_error("dns_servers", server) for server in params.get("dns_servers") or [])
-    ca_path = params.get("probe_ca_path")
-    if params.get("probe") and ca_path and not os.path.exists(ca_path):
-        errors.append("probe_ca_path: '%s' does not exist; give a PEM file (or a directory) of the CA certificates that "
-                      "sign the partner's certificate, or leave it unset to use the system's trusted CAs" % ca_path)
-    n.raise_errors(errors)
+    n.raise_errors(n.probe_settings_problems(params))
 
 
 class Validation(object):
     """One validation run; ``result()`` is the module result."""
 
-    def __init__(self, client, params, check_mode):
+    def __init__(self, client, params, check_mode, connector=None):
         self.client = client
+        self.given = connector  # the connector as the caller already knows it (the partners module): no read
         self.params = params
         self.check_mode = check_mode
         self.failures = []
@@ -113,7 +75,7 @@ class Validation(object):
         name = self.params["name"]
         direction = self.params["direction"]
         self.spec = spec = OutboundConnectorSpec() if direction == "outbound" else InboundConnectorSpec()
-        self.connector = spec.read(self.client, name)
+        self.connector = self.given if self.given is not None else spec.read(self.client, name)
         if self.connector is None and engine.made_recently(self.client, spec.noun, name):
             # Created by an earlier task of this run: replication may not show it yet (live_evidence.md).
             self.connector = engine.await_visible(self.client, spec, name)
