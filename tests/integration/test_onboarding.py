@@ -51,8 +51,12 @@ def summaries(stdout):
     """The summary lines printed per tenant (one task: "Summary | <tenant>"), split by partner: {partner: [lines]} for
     each summary task (a partner onboarded into two tenants has two entries)."""
     out = {}
-    for block in re.findall(r"TASK \[[^\]]*Summary \| ([^\]]+)\] \*+\n(?:ok|changed): \[[^\]]+\] => (\{.*?\n\})", stdout, re.S):
-        lines, current = json.loads(block[1])["msg"], None
+    results = []
+    for task in stdout.split("TASK [")[1:]:
+        if "Summary | " in task.split("]", 1)[0]:
+            results.extend(re.findall(r"^(?:ok|changed): \[[^\]]+\] => (\{.*?\n\})", task, re.S | re.M))
+    for text in results:
+        lines, current = json.loads(text)["msg"], None
         for line in lines:
             match = _HEADER.match(line)
             if match and not line.startswith(("-", " ")):
