@@ -60,7 +60,7 @@ def plan_partners(mod):
         snapshot = pp.Snapshot.read(client)
     planner = pp.Planner(snapshot, state=params["state"], adopt=params["adopt"], force=params["force"], client=client,
                          check_mode=mod.check_mode, validation=params.get("validation_settings") or {},
-                         names={"adopt": "adopt", "force": "force"})
+                         names=None)
     plan = planner.plan(found)
     if params["state"] == "present" and params.get("report_orphans"):
         plan.listed = planner.orphans_of(found)
@@ -79,7 +79,8 @@ def run_partners(mod):
                 "tenant:\n%s" % (label, count, "" if count == 1 else "s", "\n".join("- " + e for e in plan.errors)),
             problems=plan.errors, changed=False, tenant_reads=plan.snapshot.calls,
             calls=client.calls if client is not None else [])
-    runner = Runner(client, plan, check_mode=mod.check_mode, validation=params["validation"], tenant_label=label)
+    runner = Runner(client, plan, check_mode=mod.check_mode, validation=params["validation"], tenant_label=label,
+                    report_orphans=params["state"] == "present" and params.get("report_orphans"))
     runner.apply()
     runner.validate(lambda settings, connector: Validation(client, settings, mod.check_mode, connector=connector))
     result = runner.result(diff_mode=mod.diff_mode)

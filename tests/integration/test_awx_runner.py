@@ -23,7 +23,8 @@ from tests.support.ansible_runner import BIN, REPO, ensure_collection_link
 ansible_runner = pytest.importorskip("ansible_runner")
 
 AWX = os.path.join(REPO, "docs", "awx")
-MODULE_TASKS = ("partner_inbound_connector", "partner_outbound_connector", "mail_flow_rule", "connector_validate")
+# The one task per tenant that reads, plans, writes and validates (m365.mailflow.partners).
+MODULE_TASKS = ("partners",)
 
 
 def credential_env(private, inputs):
@@ -92,7 +93,7 @@ def stats(runner):
 def summary(runner):
     for event in runner.events:
         data = event.get("event_data", {})
-        if event["event"] == "runner_on_ok" and data.get("task", "").startswith("Summary | Adatum"):
+        if event["event"] == "runner_on_ok" and data.get("task", "").startswith("Summary | contoso"):
             return data["res"]["msg"]
     return None
 
@@ -103,11 +104,12 @@ def test_awx_job_check_mode_then_real(private_data_dir, emulator):
     assert dry.status == "successful" and dry.rc == 0, dry.stdout.read()
     assert not [e for e in dry.events if e["event"] == "runner_on_failed"]
     oks = module_events(dry, "runner_on_ok")
-    actions = sorted(set(e["event_data"]["resolved_action"].split(".")[-1] for e in oks))
-    # Connectors and the rule are planned; validation waits for the connector to exist.
-    assert actions == ["mail_flow_rule", "partner_inbound_connector", "partner_outbound_connector"]
-    assert all(e["event_data"]["res"]["changed"] for e in oks)
-    assert stats(dry)["changed"] == {"contoso": 3}
+    assert len(oks) == 1 and oks[0]["event_data"]["res"]["changed"]  # one task for the tenant, which plans changes
+    planned = oks[0]["event_data"]["res"]["partners"][0]["objects"]
+    # Connectors and the rule are planned, with the exact writes; validation waits for the connector to exist.
+    assert [(o["kind"], o["action"]) for o in planned] == [
+        ("inbound_connector", "create"), ("outbound_connector", "create"), ("mail_flow_rule", "create")]
+    assert stats(dry)["changed"] == {"contoso": 1}
     assert emulator.calls()["writes"] == 0, emulator.calls()["cmdlets"]
     assert summary(dry)[0] == "Adatum (partners/adatum.yml) in tenant contoso [check mode: nothing written]"
     first = [e for e in dry.events if e["event"] == "runner_on_ok"][0]["event_data"]["res"]["msg"]
@@ -118,8 +120,8 @@ def test_awx_job_check_mode_then_real(private_data_dir, emulator):
     assert real.status == "successful" and real.rc == 0, real.stdout.read()
     assert not [e for e in real.events if e["event"] == "runner_on_failed"]
     oks = module_events(real, "runner_on_ok")
-    assert sorted(set(e["event_data"]["resolved_action"].split(".")[-1] for e in oks)) == sorted(MODULE_TASKS)
-    assert stats(real)["changed"] == {"contoso": 3}
+    assert len(oks) == 1 and oks[0]["event_data"]["res"]["changed"]
+    assert stats(real)["changed"] == {"contoso": 1}
     calls = emulator.calls()["cmdlets"]
     for cmdlet in ("New-InboundConnector", "New-OutboundConnector", "New-TransportRule", "Validate-OutboundConnector"):
         assert calls.get(cmdlet) == 1, calls

@@ -368,14 +368,17 @@ def test_offboarding_force_as_text_and_check_mode_counts(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert objects(state) == {}
 
-    # --check reports as changed exactly the objects a real run removes: the rule, the outbound and inbound connectors.
+    # --check plans exactly the removals a real run makes: the rule, the outbound and inbound connectors, in that order.
     adatum_state = seed(str(tmp_path / "adatum.db"), *partner_objects("Adatum"))
     dry = playbook(OFFBOARD, tmp_path, extra(partner_file=os.path.join(EXAMPLES, "adatum.yml")) + ["--check"],
                    env={"EXO_SANDBOX": adatum_state})
     assert dry.returncode == 0, dry.stdout[-3000:]
-    assert recap(dry.stdout)["localhost"]["changed"] == 3, dry.stdout
+    assert recap(dry.stdout)["localhost"]["changed"] == 1, dry.stdout
+    planned = [line.rsplit(":", 1)[0] for line in dry.stdout.splitlines() if line.strip().rstrip(",").endswith(": would remove\"")]
     real = playbook(OFFBOARD, tmp_path, extra(partner_file=os.path.join(EXAMPLES, "adatum.yml")),
                     env={"EXO_SANDBOX": adatum_state})
     assert real.returncode == 0, real.stdout[-3000:]
-    assert recap(real.stdout)["localhost"]["changed"] == 3, real.stdout
+    assert recap(real.stdout)["localhost"]["changed"] == 1, real.stdout
+    removed = [line.rsplit(":", 1)[0] for line in real.stdout.splitlines() if line.strip().rstrip(",").endswith(": removed\"")]
+    assert len(planned) == 3 and planned == removed, (planned, removed)
     assert objects(adatum_state) == {}

@@ -45,8 +45,9 @@ _CLAIMS = {INBOUND: ("sender_domains", "SenderDomains"), OUTBOUND: ("recipient_d
 
 class Runner(object):
 
-    def __init__(self, client, plan, check_mode=False, validation="changed", tenant_label=None):
+    def __init__(self, client, plan, check_mode=False, validation="changed", tenant_label=None, report_orphans=False):
         self.client = client
+        self.report_orphans = report_orphans
         self.plan = plan
         self.check_mode = check_mode
         self.validation_mode = validation
@@ -362,9 +363,12 @@ class Runner(object):
             return lines
         if self.plan.listed:
             lines = ["%d object(s) carry the marker of partners that are not in the run's definitions; nothing was "
-                     "removed (state: overridden removes them):" % len(self.plan.listed)]
+                     "removed (state: overridden, -e mailflow_prune=true in the onboarding playbook, removes them):"
+                     % len(self.plan.listed)]
             lines.extend("- %s '%s' (partner '%s')" % (o.noun, o.name, o.owner) for o in self.plan.listed)
             return lines
+        if self.plan.state == "overridden" or self.report_orphans:
+            return ["No object of a partner that is not in the run's definitions."]
         return []
 
 
