@@ -46,7 +46,9 @@ options:
   recipient_domains:
     description:
       - The recipient domains this connector delivers for. C(adatum.com) is that domain only, C(*.adatum.com) the
-        domain and its subdomains, C(*) every domain. A wildcard inside a name is refused.
+        domain and its subdomains. A wildcard inside a name is refused.
+      - C(*) (every domain no other connector names, so all of the tenant's outbound mail to the internet goes
+        through this connector) needs O(catch_all=true).
       - Unicode (internationalised) names such as C(bücher.example) are accepted and converted to their A-label
         form C(xn--bcher-kva.example), which is what is sent, compared and stored.
       - Required unless O(transport_rule_scoped=true); cannot be combined with it. When given, the list replaces
@@ -139,6 +141,14 @@ options:
     description:
       - Only for OnPremises connectors (sender rewriting, SRS); V(true) is refused on a partner connector.
     type: bool
+  catch_all:
+    description:
+      - The opt-in that O(recipient_domains) with C(*) needs. Such a connector takes all of the tenant's outbound mail
+        to the internet (every domain no other connector names) to the partner; without V(true) it is refused before
+        any call, so that a stray C(*) cannot reroute a tenant's mail.
+      - Not a property of the connector; nothing is sent for it.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - m365.mailflow.connection
   - m365.mailflow.attributes
@@ -271,7 +281,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_c
 def main():
     argument_spec = argument_spec_of_outbound()
     module = MailflowModule(argument_spec)
-    spec = OutboundConnectorSpec()
+    spec = OutboundConnectorSpec(catch_all=module.params["catch_all"])
     module.ensure(spec, module.params["name"], module.params["state"], spec.desired_state(module.params))
 
 

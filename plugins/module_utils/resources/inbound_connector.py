@@ -37,6 +37,15 @@ def combination_problems(values, complete):
         problems.append(Problem("restrict_domains_to_certificate", "cannot be true together with "
                                 "restrict_domains_to_ip_addresses; Exchange Online allows one restriction per partner "
                                 "connector. Keep one, or use two connectors", related=("restrict_domains_to_ip_addresses",)))
+    restricted = values.get("restrict_domains_to_ip_addresses") or values.get("restrict_domains_to_certificate")
+    if (any(n.parse_address_space(str(d))[0] == "*" for d in values.get("sender_domains") or []) and not restricted
+            and known("restrict_domains_to_ip_addresses") and known("restrict_domains_to_certificate")):
+        problems.append(Problem("sender_domains", "'*' (any sender domain) identifies the partner by nothing: it is "
+                                "only for a partner identified by IP address or certificate. Set "
+                                "restrict_domains_to_ip_addresses: true (with sender_ip_addresses) or "
+                                "restrict_domains_to_certificate: true (with tls_sender_certificate_name), or list "
+                                "the partner's domains",
+                                related=("restrict_domains_to_ip_addresses", "restrict_domains_to_certificate")))
     if values.get("restrict_domains_to_certificate") and known("tls_sender_certificate_name") and not cert:  # I5
         problems.append(Problem("restrict_domains_to_certificate", "requires tls_sender_certificate_name (the "
                                 "certificate subject the partner presents, for example *.adatum.com), or set "

@@ -113,13 +113,24 @@ def tls_combination(tls_settings, tls_domain, settings_known=True, domain_known=
     return None
 
 
-def combination_problems(values, complete):
-    """Rules O1-O5 on option values, the one home of these rules (the module and the partner files use them). With
-    ``complete`` False, None means 'not given' and is not judged. Returns ``errors.Problem`` records."""
+def is_catch_all(domains):
+    """Whether recipient domains hold ``*`` (every domain: all of the tenant's outbound internet mail)."""
+    return any(n.domain_key(str(d)) == "*" for d in domains or [])
+
+
+def combination_problems(values, complete, catch_all=False):
+    """Rules O1-O5 on option values, and the opt-in a catch-all connector needs: the one home of these rules (the
+    module and the partner files use them). With ``complete`` False, None means 'not given' and is not judged.
+    Returns ``errors.Problem`` records."""
     def known(key):
         return complete or values.get(key) is not None
 
     problems = []
+    if is_catch_all(values.get("recipient_domains")) and not catch_all:
+        problems.append(Problem("recipient_domains", "'*' sends all of the tenant's outbound mail to the internet "
+                                                     "through this connector (every domain no other connector "
+                                                     "names). Set catch_all: true if that is intended, or list the "
+                                                     "partner's domains", related=("catch_all",)))
     if values.get("use_mx_record") and values.get("smart_hosts"):  # O2: the service silently drops them
         problems.append(Problem("use_mx_record", "true cannot be combined with smart_hosts: Exchange Online would "
                                                  "silently drop the smart hosts. Set use_mx_record: false to deliver "
@@ -212,6 +223,11 @@ class OutboundConnectorSpec(ResourceSpec):
             desired["use_mx_record"] = False
         return desired
 
+    def __init__(self, catch_all=False):
+        super(OutboundConnectorSpec, self).__init__()
+        # The opt-in a connector for every recipient domain ('*') needs (a module option, not a connector property).
+        self.catch_all = bool(catch_all)
+
     def preflight(self, name, desired):
         errors = [
             Problem("name", "an empty name is not allowed") if not (name or "").strip() else None,
@@ -223,7 +239,7 @@ class OutboundConnectorSpec(ResourceSpec):
             if desired.get(option):
                 errors.append(Problem(option, "only an OnPremises connector can use it (rule %s); a partner connector "
                                               "cannot. Remove %s or set it to false" % (rule, option)))
-        errors += combination_problems(desired, complete=False)
+        errors += combination_problems(desired, complete=False, catch_all=self.catch_all)
         n.raise_errors(errors)
 
     def _coupled(self, desired, current):
@@ -249,7 +265,7 @@ class OutboundConnectorSpec(ResourceSpec):
         desired = self._coupled(desired, current)
         merged = self.view(current) if current is not None else {"use_mx_record": True, "tls_settings": "opportunistic"}
         merged.update((k, v) for k, v in desired.items() if v is not None)
-        n.raise_errors(combination_problems(merged, complete=True))
+        n.raise_errors(combination_problems(merged, complete=True, catch_all=self.catch_all))
 
     def changes(self, desired, current):
         return super(OutboundConnectorSpec, self).changes(self._coupled(desired, current), current)
@@ -334,4 +350,5 @@ def argument_spec():
         cloud_services_mail_enabled=dict(type="bool"),
         all_accepted_domains=dict(type="bool"),
         sender_rewriting_enabled=dict(type="bool"),
+        catch_all=dict(type="bool", default=False),
     )

@@ -302,7 +302,8 @@ class Planner(object):
         data = item.data
         for kind, section, spec, params in (
                 (INBOUND, "inbound", InboundConnectorSpec(), pf.inbound_parameters),
-                (OUTBOUND, "outbound", OutboundConnectorSpec(), pf.outbound_parameters)):
+                (OUTBOUND, "outbound", OutboundConnectorSpec(catch_all=(data.get("outbound") or {}).get("catch_all")),
+                 pf.outbound_parameters)):
             if data.get(section) is None:
                 continue
             name = pf.inbound_name(data["name"]) if kind == INBOUND else pf.outbound_name(data["name"])

@@ -487,8 +487,10 @@ def _object_checks(partner, report, touched):
         _report_problems(checks, "inbound", data["inbound"], touched, source, report)
     if isinstance(data.get("outbound"), dict):
         params = pf.outbound_parameters(data)
-        checks = [lambda: OutboundConnectorSpec().preflight(pf.outbound_name(data["name"]), params),
-                  lambda: n.raise_errors(outbound_connector.combination_problems(params, complete=True))]
+        catch_all = bool(data["outbound"].get("catch_all"))
+        checks = [lambda: OutboundConnectorSpec(catch_all=catch_all).preflight(pf.outbound_name(data["name"]), params),
+                  lambda: n.raise_errors(outbound_connector.combination_problems(params, complete=True,
+                                                                                 catch_all=catch_all))]
         _report_problems(checks, "outbound", data["outbound"], touched, source, report)
     for index, rule in enumerate(data.get("rules") or []):
         if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
@@ -557,6 +559,7 @@ def check_definitions(partners, definition_spec, report, mode="onboard", run_val
     _check_names(named, report)
     if mode == "onboard":
         _check_domains(named, report)
+        _check_catch_all(named, report)
 
 
 def _check_names(partners, report):
@@ -716,8 +719,34 @@ def check_adoption(partners, tenant, report, adopt=False, names=None):
 
 
 def check_tenant_domains(partners, tenant, report):
-    """Domains of the run that another connector of the tenant already has."""
-    _tenant_domains([p for p in partners if p.data is not None and p.object_names], tenant, report)
+    """Domains of the run that another connector of the tenant already has, and a second catch-all connector."""
+    checked = [p for p in partners if p.data is not None and p.object_names]
+    _tenant_domains(checked, tenant, report)
+    ours = _ours(checked)
+    others = [o for o in tenant.get("outbound") or [] if ("outbound", str(o.get("Name") or "").lower()) not in ours
+              and outbound_connector.is_catch_all(o.get("RecipientDomains"))]
+    if others:
+        for partner in _catch_all_partners(checked):
+            report.error(partner.source, "outbound.recipient_domains", "'*' (every domain) is already taken by the "
+                                                                        "outbound connector '%s' in the tenant; a tenant "
+                                                                        "can have one catch-all outbound connector. "
+                                                                        "List the partner's domains instead"
+                         % others[0].get("Name"))
+
+
+def _catch_all_partners(partners):
+    return [p for p in partners if isinstance(p.data.get("outbound"), dict)
+            and outbound_connector.is_catch_all(p.data["outbound"].get("recipient_domains"))]
+
+
+def _check_catch_all(partners, report):
+    """One catch-all ('*') outbound connector per tenant: two partners taking every domain is refused."""
+    found = _catch_all_partners(partners)
+    for partner in found[1:]:
+        report.error(partner.source, "outbound.recipient_domains", "'*' (every domain) is also given to partner '%s' "
+                                                                    "(%s); a tenant can have one catch-all outbound "
+                                                                    "connector. List the partner's domains instead"
+                     % (found[0].name, found[0].source))
 
 
 def check_offboard(partners, tenant, report, force=False, names=None):

@@ -33,7 +33,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import par
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocab
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
-    OutboundConnectorSpec, outbound_connectors)
+    OutboundConnectorSpec, is_catch_all, outbound_connectors)
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.transport_rule import TransportRuleSpec
 
 INBOUND, OUTBOUND, RULES = "inbound_connectors", "outbound_connectors", "mail_flow_rules"
@@ -120,6 +120,8 @@ def connector_entry(spec, obj):
         value = field.current(obj)
         if _present(value):
             options[field.option] = value
+    if spec.noun == "outbound connector" and is_catch_all(options.get("recipient_domains")):
+        options["catch_all"] = True  # the opt-in the module needs for '*', so that the options pass back as a no-op
     facts = spec.facts(obj)
     facts.pop("when_changed_utc", None)
     facts["when_changed"] = _when_changed(obj)

@@ -189,6 +189,9 @@ def small(name, sender=None, recipient=None):
     partner = {"name": name}
     if sender:
         partner["inbound"] = {"sender_domains": sender}
+        if "*" in sender:  # any sender domain: only for a partner identified by its certificate (or IP addresses)
+            partner["inbound"].update(tls_sender_certificate_name="mail.%s.example" % name.lower(),
+                                      restrict_domains_to_certificate=True)
     if recipient:
         partner["outbound"] = {"recipient_domains": recipient, "validation_recipients": ["a@%s" % recipient[0].strip("*.")]}
     return {"partner": partner}
