@@ -318,6 +318,7 @@ class Outcome(object):
             "changed": self.changed,
             "msg": msg,
             "action": self.action,
+            "changes": self.changes(),
             "changed_properties": self.changed_properties,
             "commands": self.commands,
             "before": self.spec.result_view(self.before),
@@ -333,6 +334,15 @@ class Outcome(object):
 
     def diff(self):
         return self.spec.diff(self)
+
+    def changes(self):
+        """[{property, before, after}] of every changed property, with the values as the service reads them back on
+        both sides (a rule's properties by their path, ``conditions.sender_ip_ranges``): the one shape every module
+        and the partners module return, so that no summary re-derives or scrapes values."""
+        if self.action not in ("create", "update"):
+            return []
+        return [{"property": key, "before": (self.before or {}).get(key), "after": (self.after or {}).get(key)}
+                for key in self.changed_properties]
 
 
 def ensure(client, spec, name, state, desired, check_mode=False):

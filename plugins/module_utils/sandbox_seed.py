@@ -20,7 +20,7 @@ Object data comes in two formats:
   ``mail_flow_rules``, each entry the options of partner_inbound_connector, partner_outbound_connector or
   mail_flow_rule (a ``facts`` key in an entry is ignored);
 * a partner definition (``partner: {...}``, docs/partner-definitions.md): its objects with the names, marker comments
-  and defaults that partner onboarding gives them (``partners.inbound_parameters`` and friends), so a later
+  and defaults that partner onboarding gives them (``partner_format.inbound_parameters`` and friends), so a later
   onboarding of the same file sees them as its own and changes nothing.
 """
 
@@ -44,7 +44,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.connection import ch
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, MailflowError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import inbound_connector as inbound_utils
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector as outbound_utils
-from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as partner_utils
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import RECIPIENT_TYPES, make_recipient
@@ -58,6 +58,12 @@ _ADDRESS = re.compile(r"^[^@\s;,<>()\"\[\]]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$"
 
 class Kind(object):
     """One kind of seeded object: the key of its list, its module's argument spec and how it is converged."""
+
+    def spec(self, params):
+        """The resource spec of one entry (an outbound connector's catch_all opt-in is the spec's)."""
+        if "catch_all" in self.argument_spec():
+            return self.spec_class(catch_all=params.get("catch_all"))
+        return self.spec_class()
 
     def __init__(self, key, noun, module, argument_spec, spec_class=None):
         self.key, self.noun, self.module = key, noun, module
@@ -335,17 +341,17 @@ def _from_partner(source, data, found, errors):
         if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
             errors.append("%s: partner.rules[%d]: give a mapping with name" % (source, index))
             return
-    partner = partner_utils.Partner(source, data)
-    partner.data = raw
     name = raw["name"]
     if raw.get("inbound") is not None:
-        params = dict(partner_utils.inbound_parameters(partner), name="%s inbound" % name)
+        params = dict(partner_format.inbound_parameters(raw), name=partner_format.inbound_name(name))
         _check_entry(KINDS[0], params, "%s: partner.inbound" % source, found, errors)
     if raw.get("outbound") is not None:
-        params = dict(partner_utils.outbound_parameters(partner), name="%s outbound" % name)
+        params = dict(partner_format.outbound_parameters(raw), name=partner_format.outbound_name(name))
+        if raw["outbound"].get("catch_all"):
+            params["catch_all"] = True
         _check_entry(KINDS[1], params, "%s: partner.outbound" % source, found, errors)
     for index, rule in enumerate(raw.get("rules") or []):
-        params = partner_utils.rule_parameters(partner, rule)
+        params = partner_format.rule_parameters(raw, rule)
         _check_entry(KINDS[2], params, "%s: partner.rules[%d]" % (source, index), found, errors)
 
 
@@ -367,7 +373,7 @@ def _check_entry(kind, params, where, found, errors):
     params = result.validated_parameters
     try:
         if kind.spec_class is not None:
-            spec = kind.spec_class()
+            spec = kind.spec(params)
             spec.check_name(params["name"])
             if params["state"] == "present":
                 spec.preflight(params["name"], spec.desired_state(params))
@@ -480,7 +486,7 @@ def _seed(client, plan, diff_mode):
     out = []
     for kind, name, params, source in plan.objects:
         if kind.spec_class is not None:
-            spec = kind.spec_class()
+            spec = kind.spec(params)
             outcome = engine.ensure(client, spec, name, params["state"], spec.desired_state(params))
             result = outcome.result(False, diff_mode)
         else:

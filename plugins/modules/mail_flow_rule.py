@@ -1169,6 +1169,15 @@ action:
   returned: always
   type: str
   sample: update
+changes:
+  description:
+    - Each property that changed (or would change), with its value before and after as the service reads it back;
+      the same shape as the C(changes) of M(m365.mailflow.partners)' objects.
+    - A rule's properties by their path (C(conditions.sender_ip_ranges)), the priority as C(priority).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"property": "conditions.sender_ip_ranges", "before": ["198.51.100.0/24"], "after": ["198.51.100.0/25"]}]
 changed_properties:
   description:
     - The properties that changed (or would change), as option paths such as C(conditions.sender_ip_ranges),

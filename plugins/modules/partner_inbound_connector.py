@@ -227,6 +227,14 @@ action:
   returned: always
   type: str
   sample: update
+changes:
+  description:
+    - Each property that changed (or would change), with its value before and after as the service reads it back;
+      the same shape as the C(changes) of M(m365.mailflow.partners)' objects.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"property": "sender_ip_addresses", "before": ["198.51.100.25"], "after": ["198.51.100.26"]}]
 changed_properties:
   description: The options whose values changed (or would change).
   returned: always

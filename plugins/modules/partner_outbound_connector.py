@@ -243,6 +243,14 @@ action:
   returned: always
   type: str
   sample: update
+changes:
+  description:
+    - Each property that changed (or would change), with its value before and after as the service reads it back;
+      the same shape as the C(changes) of M(m365.mailflow.partners)' objects.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"property": "tls_settings", "before": "encryption_only", "after": "certificate_validation"}]
 changed_properties:
   description: The options whose values changed (or would change).
   returned: always

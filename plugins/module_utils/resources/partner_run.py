@@ -319,8 +319,7 @@ class Runner(object):
             return ["- validation: not run (the partner's objects were not all written)"]
         if v is None:
             if outbound is not None and self.validation_mode == "changed":
-                return ["- validation: not run (the outbound connector is unchanged; validation: always runs it on "
-                        "every run)"]
+                return [_recorded(outbound.current)]
             return []
         if v.get("pending"):
             return ["- validation: would run once the outbound connector exists"]
@@ -387,6 +386,18 @@ def _new_domains(obj, option):
     before = set(n.parse_address_space(str(v))[0] for v in obj.before.get(option) or [])
     after = set(n.parse_address_space(str(v))[0] for v in obj.after.get(option) or [])
     return sorted(d for d in after - before if d != "*")
+
+
+def _recorded(connector):
+    """The validation line of an unchanged connector: what its last recorded validation says (IsValidated and
+    LastValidationTimestamp, which a service validation of this collection records), without validating again."""
+    connector = connector or {}
+    stamp = n.utc_timestamp(connector.get("LastValidationTimestamp"))
+    if connector.get("IsValidated") is True:
+        return ("- validation: passed (recorded%s; the outbound connector is unchanged, so it was not validated again: "
+                "validation: always does)" % (" " + stamp if stamp else ""))
+    return ("- validation: not run (the outbound connector is unchanged and its last validation did not pass%s; "
+            "validation: always runs it again)" % (" or was never recorded" if not stamp else ""))
 
 
 def _created_order(obj):

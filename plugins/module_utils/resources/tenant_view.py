@@ -29,6 +29,7 @@ import fnmatch
 
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import MailflowError, NotFoundError
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocab
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
@@ -50,10 +51,6 @@ ROUTE = "route_message_outbound_connector"
 # connector (the module refuses true), so a partner definition leaves them out.
 ON_PREMISES_ONLY = ("route_all_messages_via_on_premises", "cloud_services_mail_enabled", "all_accepted_domains",
                     "sender_rewriting_enabled")
-# What a new object is created with when the definition does not say (drift compares it): connectors and rules are
-# created enabled (module docs, "New connectors are enabled unless this is false"; a rule's State is Enabled), a rule
-# in mode enforce (the cmdlet default, transport_rule.TransportRuleSpec.predict).
-CREATED_WITH = {INBOUND: {"enabled": True}, OUTBOUND: {"enabled": True}, RULES: {"enabled": True, "mode": "enforce"}}
 
 
 def _present(value):
@@ -109,8 +106,7 @@ def managed_by(comment):
     """The partner whose m365.mailflow marker ``comment`` carries (``partners.marker_owner``, confirmed by
     ``partners.carries_marker``), or None: the one rule of what belongs to a partner, for mail_flow_info's
     ``managed_by`` fact, the export's partners and the roles (offboarding compares this fact)."""
-    owner = pu.marker_owner(comment)
-    return owner if owner and pu.carries_marker(comment, owner) else None
+    return pf.managed_by(comment)
 
 
 def connector_entry(spec, obj):
@@ -178,16 +174,8 @@ def entries(objects, names=None):
 # --------------------------------------------------------------------------------------------------- partners
 
 def strip_marker(comment, partner):
-    """The free text onboarding put after the marker (``<marker>. <text>``), None for the marker alone, or the whole
-    comment when it is not in the form onboarding writes."""
-    marker = pu.MARKER_PREFIX + partner
-    if not isinstance(comment, str):
-        return None
-    if comment.lower() == marker.lower():
-        return None
-    if comment.lower().startswith(marker.lower() + ". "):
-        return comment[len(marker) + 2:] or None
-    return comment
+    """The free text onboarding put after the marker (``partner_format.strip_marker``)."""
+    return pf.strip_marker(comment, partner)
 
 
 def _section(options, drop=()):
@@ -202,15 +190,15 @@ def _owner(kind, entry):
         return None, "no m365.mailflow marker in its comment"
     if entry["facts"].get("connector_type") not in (None, "Partner"):
         return None, "marker of partner '%s', but a %s connector" % (owner, entry["facts"]["connector_type"])
-    if kind == INBOUND and name.lower() != ("%s inbound" % owner).lower():
+    if kind == INBOUND and name.lower() != pf.inbound_name(owner).lower():
         return None, "marker of partner '%s', but not named '%s inbound'" % (owner, owner)
-    if kind == OUTBOUND and name.lower() != ("%s outbound" % owner).lower():
+    if kind == OUTBOUND and name.lower() != pf.outbound_name(owner).lower():
         return None, "marker of partner '%s', but not named '%s outbound'" % (owner, owner)
     if kind == RULES:
         if not name.lower().startswith(("%s - " % owner).lower()):
             return None, "marker of partner '%s', but not named '%s - <rule>'" % (owner, owner)
         route = (options.get("actions") or {}).get(ROUTE)
-        if str(route or "").lower() != ("%s outbound" % owner).lower():
+        if str(route or "").lower() != pf.outbound_name(owner).lower():
             return None, "marker of partner '%s', but it does not route to '%s outbound'" % (owner, owner)
     if kind == OUTBOUND and any(options.get(o) for o in ON_PREMISES_ONLY):
         return None, "marker of partner '%s', but it sets options only an OnPremises connector has" % owner
@@ -235,7 +223,7 @@ def _outbound_section(entry, owner):
 
 def _rule_item(entry, owner):
     options = entry["options"]
-    item = {"name": options["name"][len(owner) + 3:]}
+    item = {"name": options["name"][len(pf.rule_name(owner, "")):]}
     for key in ("enabled", "mode", "activation_date", "expiry_date", "conditions", "exceptions"):
         if _present(options.get(key)):
             item[key] = options[key]
@@ -308,15 +296,8 @@ def newest_change(found, names=None):
 
 
 def object_names(definition):
-    """The tenant names of a partner definition's objects."""
-    partner = definition["partner"]
-    names = []
-    if partner.get("inbound") is not None:
-        names.append("%s inbound" % partner["name"])
-    if partner.get("outbound") is not None:
-        names.append("%s outbound" % partner["name"])
-    names.extend("%s - %s" % (partner["name"], r["name"]) for r in partner.get("rules") or [])
-    return names
+    """The tenant names of a partner definition's objects (``partner_format.object_names``)."""
+    return [name for _kind, name, _field in pf.object_names(definition["partner"])]
 
 
 # --------------------------------------------------------------------------------------------------- adoption
@@ -345,11 +326,11 @@ def proposals(unmanaged):
         if not name.lower().endswith(" inbound"):
             continue
         partner = name[:-len(" inbound")]
-        out = by_name.get((OUTBOUND, ("%s outbound" % partner).lower()))
-        if not pu.NAME_PATTERN.match(partner) or out is None or any(out["options"].get(o) for o in ON_PREMISES_ONLY):
+        out = by_name.get((OUTBOUND, pf.outbound_name(partner).lower()))
+        if not pf.NAME_PATTERN.match(partner) or out is None or any(out["options"].get(o) for o in ON_PREMISES_ONLY):
             continue
         routing = [u for u in unmanaged if u["kind"] == RULES
-                   and str((u["options"].get("actions") or {}).get(ROUTE) or "").lower() == ("%s outbound" % partner).lower()
+                   and str((u["options"].get("actions") or {}).get(ROUTE) or "").lower() == pf.outbound_name(partner).lower()
                    and str(u["options"]["name"]).lower().startswith(("%s - " % partner).lower())]
         theirs = _domain_set(out["options"].get("recipient_domains"))
         for rule in routing:
@@ -390,11 +371,8 @@ def _property(option, expected, actual):
 
 
 def _connector_drift(spec, kind, desired, obj):
-    defaults = CREATED_WITH[kind]
-    desired = dict(desired)
-    for option, value in defaults.items():
-        if desired.get(option) is None:
-            desired[option] = value
+    """The properties of a connector that differ from what onboarding sends (``enabled`` among them: a partner's
+    connector is enabled unless its file says otherwise, partner_format)."""
     changes = spec.changes(desired, obj)
     return [_property(o, changes[o], spec.by_option[o].current(obj)) for o in sorted(changes)]
 
@@ -402,9 +380,6 @@ def _connector_drift(spec, kind, desired, obj):
 def _rule_drift(client, params, obj, all_rules):
     spec = TransportRuleSpec(params.get("extra_parameters"), params["apply_to_all_messages"])
     desired = spec.normalise(vocab.desired_state(params))
-    for option, value in CREATED_WITH[RULES].items():
-        if desired.get(option) is None:
-            desired[option] = value
     if client is not None:
         try:
             desired = spec.prepare(client, params["name"], desired)  # recipients as the service stores them (reads)
@@ -439,10 +414,10 @@ def compare(definitions, objects, client=None):
         rows = []
         checks = []
         if data.get("inbound") is not None:
-            checks.append((INBOUND, "%s inbound" % data["name"], InboundConnectorSpec(), pu.inbound_parameters(partner)))
+            checks.append((INBOUND, pf.inbound_name(data["name"]), InboundConnectorSpec(), pf.inbound_parameters(data)))
         if data.get("outbound") is not None:
-            checks.append((OUTBOUND, "%s outbound" % data["name"], OutboundConnectorSpec(),
-                           pu.outbound_parameters(partner)))
+            checks.append((OUTBOUND, pf.outbound_name(data["name"]), OutboundConnectorSpec(),
+                           pf.outbound_parameters(data)))
         for kind, name, spec, desired in checks:
             obj = index[kind].get(name.lower())
             if obj is None:
@@ -452,7 +427,7 @@ def compare(definitions, objects, client=None):
             rows.append({"kind": kind, "name": obj.get("Name"), "status": "drifted" if props else "in_sync",
                          "properties": props})
         for rule in data.get("rules") or []:
-            params = pu.rule_parameters(partner, rule)
+            params = pf.rule_parameters(data, rule)
             obj = index[RULES].get(params["name"].lower())
             if obj is None:
                 rows.append({"kind": RULES, "name": params["name"], "status": "missing", "properties": []})
