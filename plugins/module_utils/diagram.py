@@ -39,7 +39,7 @@ Escaping (the Mermaid flowchart syntax, mermaid-js/mermaid ``docs/syntax/flowcha
 break syntax" and "Entity codes to escape characters"; and ``encodeEntities``/``decodeEntities`` in its
 ``mermaidAPI``, which every renderer runs over the whole text before parsing):
 
-* every label is a double-quoted string (``id["..."]``, ``subgraph id ["..."]``, ``-->|"..."|``); inside it only
+* every label is a double-quoted string (``id["..."]``, ``subgraph id ["..."]``; edges have no label); inside it only
   ASCII letters, digits, space and ``. , - _ / @ ( ) ' + * = ? !`` are written as they are;
 * every other character is written as a decimal entity code ``#NNN;`` (Mermaid turns ``#NNN;`` into the HTML
   character reference ``&#NNN;``): ``"`` is ``#34;``, ``#`` ``#35;``, ``;`` ``#59;``, ``:`` ``#58;``, ``|``
@@ -49,7 +49,11 @@ break syntax" and "Entity codes to escape characters"; and ``encodeEntities``/``
   a label or a statement, inject HTML, a directive or an entity, and the text is pure ASCII;
 * ``:`` is escaped because ``encodeEntities`` drops the last ``;`` of any line matching ``style.*:\\S*#.*;`` or
   ``classDef.*:\\S*#.*;`` (a name containing "style" followed by a colon would otherwise lose the ``;`` of its last
-  entity code); the placeholders ``encodeEntities`` uses (``ﬂ°``, ``¶ß``) are non-ASCII, so never written raw;
+  entity code);
+* the placeholders ``encodeEntities`` uses (``ﬂ°`` and ``¶ß``) are non-ASCII, so never written raw; but Mermaid
+  (11.x, seen with the Mermaid CLI) also runs ``decodeEntities`` over the decoded label, so a name with the characters
+  ``ﬂ°`` or ``¶ß`` side by side would show ``&`` or ``;``: an invisible word joiner (U+2060, ``#8288;``) is written
+  between the two;
 * line breaks and other control characters in names become a space (a line of a label is one line of text); the
   labels' own line breaks are ``<br>``, the only markup written;
 * node and subgraph ids are generated (``tenant``, ``p1``, ``p1_in``, ``p1_r2``, ``um_out3``, ``limits``...), never
@@ -78,6 +82,10 @@ MAX_EDGES = 400       # edges (Mermaid's default maxEdges is 500)
 
 # Characters written as they are inside a quoted label; everything else is an entity code.
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-_/@()'+*=?!")
+# Mermaid's own placeholders of entity codes (decodeEntities: "\ufb02\u00b0" -> "&", "\u00b6\u00df" -> ";"), which it
+# also applies to the decoded text: written with an invisible word joiner between the two characters.
+_PLACEHOLDERS = (u"\ufb02\u00b0", u"\u00b6\u00df")
+_JOINER = u"\u2060"
 
 # How a rule condition reads in a few words (the others: the option's words, "sender_domain_is" -> "sender domain is").
 _CONDITION_WORDS = {
@@ -123,6 +131,8 @@ def clip(text, limit=MAX_LINE):
 def escape(text):
     """``text`` as it may stand inside a double-quoted Mermaid label (the rules in this module's docstring)."""
     out = []
+    for pair in _PLACEHOLDERS:
+        text = str(text).replace(pair, pair[0] + _JOINER + pair[1])
     for char in str(text):
         if char in _PLAIN:
             out.append(char)
@@ -540,8 +550,9 @@ def _tenant(chart, title, partners, unmanaged):
         plural(len(partners), "partner"), plural(total, "unmanaged object"))], shape="[[]]")
 
 
-def _note(chart, text):
-    chart.node("limits", [text, "see docs/export-and-drift.md, Mail flow diagram"], shape=">]")
+def _note(chart, reason):
+    chart.node("limits", ["Details collapsed into counts"] + reason + ["see docs/export-and-drift.md, Mail flow diagram"],
+               shape=">]")
     chart.edge("limits", "tenant", arrow="~~~")
 
 
@@ -560,7 +571,7 @@ def _compact(info, title, partners, unmanaged, drift, max_unmanaged, reason):
     drawing = _Drawing(drift)
     chart = drawing.chart
     _tenant(chart, title, partners, unmanaged)
-    _note(chart, "Details collapsed into counts: %s" % reason)
+    _note(chart, reason)
     chart.open("partners", ["%s, one node each" % plural(len(partners), "partner")])
     for number, partner in enumerate(partners, 1):
         marks = _marks_count(_objects(partner), drift)
@@ -582,7 +593,7 @@ def _compact(info, title, partners, unmanaged, drift, max_unmanaged, reason):
 def _totals(title, partners, unmanaged, drift, reason):
     chart = _Chart()
     _tenant(chart, title, partners, unmanaged)
-    _note(chart, "Details collapsed into counts: %s" % reason)
+    _note(chart, reason)
     objects = [o for p in partners for o in _objects(p)]
     tally = dict((kind, sum(1 for k, _e in objects if k == kind)) for kind in KINDS)
     missing = sum(len(p.missing) for p in partners)
@@ -636,15 +647,16 @@ def mermaid(info, title=None, max_partners=MAX_PARTNERS, max_listed=MAX_LISTED, 
         text, fits = _fits(_detail(info, title, partners, unmanaged, drift, max_unmanaged))
         if fits:
             return text
-        reason = "the detailed diagram would be larger than Mermaid draws (%d characters, %d edges)" % (
-            MAX_TEXT, MAX_EDGES)
+        reason = ["the detailed diagram is too large for Mermaid", "(over %d characters or %d edges)" % (
+            MAX_TEXT, MAX_EDGES)]
     else:
-        reason = "more than %d partners" % max_partners
+        reason = ["more than %d partners (max_partners)" % max_partners]
     if len(partners) <= max_listed:
         text, fits = _fits(_compact(info, title, partners, unmanaged, drift, max_unmanaged, reason))
         if fits:
             return text
-        reason = "the diagram with one node per partner would be larger than Mermaid draws"
+        reason = ["one node per partner is too large for Mermaid", "(over %d characters or %d edges)" % (
+            MAX_TEXT, MAX_EDGES)]
     else:
-        reason = "more than %d partners" % max_listed
+        reason = ["more than %d partners (max_listed)" % max_listed]
     return _totals(title, partners, unmanaged, drift, reason).text()
