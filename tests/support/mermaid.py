@@ -92,6 +92,11 @@ def parse(text):
     return Chart(nodes, edges, subgraphs, classes)
 
 
+def fenced(markdown):
+    """The texts of the ```mermaid blocks of a Markdown text."""
+    return [m.group(1) for m in re.finditer(r"^```mermaid\n(.*?)^```$", markdown, re.M | re.S)]
+
+
 def name_of(node):
     """The first line of a node's label: the object's name."""
     return node.label.split("\n")[0]
