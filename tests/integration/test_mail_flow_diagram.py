@@ -9,8 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 import collections
 
-import pytest
-
 from ansible_collections.m365.mailflow.plugins.module_utils import diagram
 from tests.support.mermaid import (DIAGRAMS, TRICKY, parse, partner, render, require_renderer, shown, svg_labels,
                                    tenant, tricky_tenant)
@@ -42,13 +40,7 @@ def test_mermaid_renders_every_diagram_with_the_labels_as_written(tmp_path):
         chart = parse(text)
         meant = [node.label for node in chart.nodes.values()] + [s["title"] for s in chart.subgraphs.values()]
         assert collections.Counter(svg_labels(path)) == collections.Counter(meant), name
-    tricky = collections.Counter(svg_labels(paths[1]))
+    tricky = svg_labels(paths[1])
     for text in TRICKY:
         assert [label for label in tricky if label.startswith(shown(text + " in") + "\n")], text
 
-
-def test_a_broken_diagram_is_refused_by_the_renderer(tmp_path):
-    """The check above can fail: Mermaid refuses a label with a raw quote (what escaping prevents)."""
-    require_renderer()
-    with pytest.raises(DIAGRAMS.RenderError, match="Parse error"):
-        render(['flowchart LR\n  a["%s"]\n' % TRICKY[0]], tmp_path)
