@@ -43,4 +43,3 @@ def test_mermaid_renders_every_diagram_with_the_labels_as_written(tmp_path):
     tricky = svg_labels(paths[1])
     for text in TRICKY:
         assert [label for label in tricky if label.startswith(shown(text + " in") + "\n")], text
-

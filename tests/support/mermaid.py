@@ -109,8 +109,8 @@ def by_name(chart):
 # --------------------------------------------------------------------------------------------------- real Mermaid
 
 def _diagrams_module():
-    spec = importlib.util.spec_from_file_location("mailflow_docs_diagrams", os.path.join(REPO, "hacking", "docsite",
-                                                                                            "diagrams.py"))
+    path = os.path.join(REPO, "hacking", "docsite", "diagrams.py")
+    spec = importlib.util.spec_from_file_location("mailflow_docs_diagrams", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
