@@ -40,7 +40,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 say = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: help venv venv-rebuild venv-cores venvs collection system-deps action-group changelog-lint ee build docs \
-	docs-lint docsite docsite-rst units integration sanity lint demo bench test test-core test-cores release clean
+	docs-lint docsite docsite-rst mermaid-cli units integration sanity lint demo bench test test-core test-cores release clean
 
 help:
 	@echo "make test          everything CI runs (system-deps, venvs, collection, every check, cheapest first)"
@@ -48,11 +48,12 @@ help:
 	@echo "make venv-cores    create/refresh .venv-<core> for each of CORE_VERSIONS ($(CORE_VERSIONS))"
 	@echo "make venv-rebuild  delete and re-create .venv"
 	@echo "make collection    .build/collections/ansible_collections/m365/mailflow -> this checkout"
-	@echo "make system-deps   apt-get install postfix swaks dnsmasq-base when missing (root or sudo)"
+	@echo "make system-deps   apt-get install postfix swaks dnsmasq-base chromium-headless-shell... when missing (root or sudo)"
 	@echo "make units | integration | sanity | docs   [CORE=2.17|2.21: in that ansible-core's venv]"
 	@echo "make test-core CORE=2.17   units, sanity and integration on one ansible-core"
 	@echo "make lint | ee | build | action-group | changelog-lint | docs-lint"
 	@echo "make docsite       the HTML docs site in .build/docsite (offline); make docsite-rst: guides -> RST"
+	@echo "make mermaid-cli   the Mermaid CLI in .build/mermaid (npm ci of hacking/mermaid; docs diagrams and diagram tests)"
 	@echo "make release VERSION=x.y.z [SUMMARY='...']   changelog release, version bump, build (no commit)"
 	@echo "make demo          onboard the example partners into the sandbox (.sandbox/), with partner servers on 127.0.0.1"
 	@echo "make bench         run the benchmarks under benchmarks/ (ratios, API calls per task)"
@@ -60,7 +61,7 @@ help:
 # --- environment ------------------------------------------------------------------------------------------------
 
 system-deps:
-	$(call say,system-deps: checking postfix swaks dnsmasq-base and python venv support)
+	$(call say,system-deps: checking postfix swaks dnsmasq-base chromium-headless-shell and python venv support)
 	PYTHON="$(PYTHON)" hacking/system-deps.sh
 
 # hacking/venv.sh keeps a stamp (requirement files, extra pins, interpreter version): an unchanged venv is left alone,
@@ -130,7 +131,13 @@ docsite-rst:
 	$(call say,docsite-rst: docs/*.md -> docs/docsite/rst/*.rst)
 	"$(VPY)" hacking/docsite/generate.py
 
-docsite:
+# The Mermaid CLI (npm, hacking/mermaid/package-lock.json) renders the guides' diagrams in the docs site and checks
+# the diagrams in the tests; its browser is Debian's Chromium (make system-deps).
+mermaid-cli:
+	$(call say,mermaid-cli: @mermaid-js/mermaid-cli into .build/mermaid (npm ci, no browser download))
+	hacking/mermaid-cli.sh
+
+docsite: mermaid-cli
 	$(call say,docsite: antsibull-docs + Sphinx into .build/docsite (offline))
 	VENV="$(VENV)" hacking/docsite/build.sh
 
@@ -174,7 +181,7 @@ demo: venv collection
 
 # Servers needed by the integration tests must be present in CI: fail instead of skipping.
 test: export MAILFLOW_REQUIRE_SERVERS := 1
-test: system-deps venvs collection action-group changelog-lint docs-lint docs ee lint docsite test-cores
+test: system-deps venvs collection mermaid-cli action-group changelog-lint docs-lint docs ee lint docsite test-cores
 	$(call say,test: all checks passed on ansible-core $(CORE_VERSIONS))
 
 # Every release of CORE_VERSIONS at the same time (hacking/test-cores.sh: output lines prefixed [<release>]).

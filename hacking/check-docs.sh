@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Check that every module's documentation renders with ansible-doc, that ansible-doc -l lists it and that its
-# attributes are complete (hacking/check-doc-attributes.py).
+# Check that every module's and filter plugin's documentation renders with ansible-doc, that ansible-doc -l lists it
+# and that the modules' attributes are complete (hacking/check-doc-attributes.py).
 # Uses the collection through .build/collections (see `make collection`).
 set -euo pipefail
 
@@ -50,6 +50,20 @@ done
 if [[ $status -eq 0 ]]; then
     echo "check-docs: ansible-doc -l m365.mailflow lists all ${#modules[@]} module(s)"
 fi
+
+# Filter plugins: each renders and is listed.
+for f in "$REPO_ROOT"/plugins/filter/*.py; do
+    name="$(basename "$f" .py)"
+    [[ "$name" == __init__ || "$name" == _* ]] && continue
+    if "$ANSIBLE_DOC" -t filter "m365.mailflow.$name" >"$out" 2>&1 && ! grep -q "ERROR" "$out" \
+            && "$ANSIBLE_DOC" -t filter -l m365.mailflow 2>&1 | grep -q "^m365\.mailflow\.${name}[[:space:]]"; then
+        echo "check-docs: ok      m365.mailflow.$name (filter)"
+    else
+        echo "check-docs: FAILED  m365.mailflow.$name (filter)" >&2
+        sed 's/^/    /' "$out" >&2
+        status=1
+    fi
+done
 
 # Attributes: complete, and shared through the m365.mailflow.attributes fragment.
 fqcns=("${modules[@]/#/m365.mailflow.}")

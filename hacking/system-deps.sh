@@ -2,13 +2,16 @@
 # Install the system packages the tests need (Debian/Ubuntu), only when something is missing:
 #   postfix, swaks, dnsmasq-base  - local mail/DNS loopback for the integration tests
 #   the shellcheck tool           - lets the ansible-test "shellcheck" sanity test run (skipped when missing)
+#   chromium-headless-shell, fonts-dejavu-core - the browser and font of the Mermaid CLI (hacking/mermaid-cli.sh):
+#                                   the docs site's diagrams and the diagram tests
+#   nodejs, npm                   - only if node is missing (the machines come with Node.js 20)
 #   python3-venv                  - only if "$PYTHON -m venv" is broken (Debian's python without ensurepip)
 # Postfix is preseeded to "No configuration" so no system mail service is set up, and it is stopped if running:
 # the tests start their own Postfix instances.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
-PACKAGES=(postfix swaks dnsmasq-base shellcheck)
+PACKAGES=(postfix swaks dnsmasq-base shellcheck chromium-headless-shell fonts-dejavu-core)
 
 log() { echo "system-deps: $*"; }
 
@@ -23,6 +26,10 @@ for pkg in "${PACKAGES[@]}"; do
         missing+=("$pkg")
     fi
 done
+
+if ! command -v node >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
 
 # "python -m venv" breaks on Debian's own python when python3-venv (ensurepip) is not installed.
 venv_ok=1
@@ -86,7 +93,7 @@ if [[ $venv_ok -eq 0 ]] && ! "$PYTHON" -m venv "$tmp_venv/v2" >/dev/null 2>&1; t
     log "$PYTHON -m venv still fails after installing python3-venv" >&2
     exit 1
 fi
-for bin in /usr/sbin/postfix /usr/sbin/postconf /usr/bin/swaks /usr/sbin/dnsmasq; do
+for bin in /usr/sbin/postfix /usr/sbin/postconf /usr/bin/swaks /usr/sbin/dnsmasq /usr/bin/chromium-headless-shell; do
     [[ -x $bin ]] || { log "expected $bin after install" >&2; exit 1; }
 done
 log "ok"

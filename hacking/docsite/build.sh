@@ -5,7 +5,9 @@
 #   2. antsibull-docs collection renders the modules, roles, environment variables and the extra docs
 #      (docs/docsite/extra-docs.yml: the guides, generated from docs/*.md) of the collection seen through
 #      .build/collections (make collection);
-#   3. sphinx-build -W (any warning, e.g. a broken reference, fails) writes the HTML; open .build/docsite/index.html.
+#   3. hacking/docsite/diagrams.py renders the guides' Mermaid diagrams to SVG with the Mermaid CLI (make mermaid-cli,
+#      Debian's Chromium), after checking that the demo world's diagram in the guides is the one the code draws now;
+#   4. sphinx-build -W (any warning, e.g. a broken reference, fails) writes the HTML; open .build/docsite/index.html.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,6 +35,7 @@ chmod og-w "$SRC/rst"  # antsibull-docs wants the directory writable by its owne
 antsibull-docs --config-file "$SRC/antsibull-docs.cfg" collection --cleanup everything --fail-on-error \
     --use-current --squash-hierarchy --dest-dir "$SRC/rst" m365.mailflow
 cp "$HERE/ansible-references.rst" "$SRC/rst/"
+"$VENV/bin/python" "$HERE/diagrams.py" render "$SRC/rst/docsite"
 
 sphinx-build -b html -c "$SRC" -W --keep-going -q "$SRC/rst" "$OUT"
 echo "docsite: $OUT/index.html ($(find "$OUT" -name '*.html' | wc -l) pages)"

@@ -8,7 +8,9 @@
 --   * gives every heading a label under ansible_collections.m365.mailflow.docsite.<guide> (antsibull-docs requires
 --     that prefix), the first heading the page's own label;
 --   * turns links to other guides (and to their headings) into :ref:s, links to other files of the repository into
---     links to the repository, and in-page links into :ref:s.
+--     links to the repository, and in-page links into :ref:s;
+--   * turns the n-th ```mermaid block of a guide into the image <guide>-mermaid-<n>.svg, which the docs build renders
+--     from that block with the Mermaid CLI (hacking/docsite/diagrams.py render, called by build.sh).
 local PREFIX = "ansible_collections.m365.mailflow.docsite."
 local guide = os.getenv("MAILFLOW_GUIDE")
 local blob = os.getenv("MAILFLOW_BLOB")
@@ -93,7 +95,15 @@ function Link(el)
 end
 
 -- A fence without a language is output or plain text: not highlighted (the docsite's default language is YAML).
+-- A mermaid fence is a diagram: its image, rendered at build time (pandoc visits the blocks in document order).
+local diagrams = 0
 function CodeBlock(el)
+  if el.classes[1] == "mermaid" then
+    diagrams = diagrams + 1
+    local alt = string.format("Diagram %d of this page (Mermaid; its text is in docs/%s.md)", diagrams, guide)
+    local image = pandoc.Image({pandoc.Str(alt)}, string.format("%s-mermaid-%d.svg", guide, diagrams))
+    return pandoc.Figure({pandoc.Plain({image})}, {})
+  end
   if #el.classes == 0 then
     el.classes = {"text"}
   end

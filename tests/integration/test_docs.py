@@ -13,6 +13,8 @@ The line before each fenced block is a marker, ``<!-- doc-test: KIND [ARGS] -->`
 - ``partner FILE``: a partner definition; checked (``m365.mailflow.partner_definitions``) against a sandbox tenant;
 - ``check-file FILE`` and ``check-output FILE``: a partner file and the exact problems the check reports for it;
 - ``file PATH``: a file of the documented layout, written into the copy;
+- ``mermaid demo-world``: the mail flow diagram of the demo world, exactly as diagram.mermaid draws it now
+  (hacking/docsite/diagrams.py update rewrites it; the docs site shows it as an image rendered at build time);
 - ``output``: sample output, not run; ``skip: REASON``: cannot run here, and why.
 
 A block without a marker fails ``test_every_block_says_how_it_is_tested``, so new docs cannot silently go untested.
@@ -34,9 +36,10 @@ import yaml
 
 from tests.integration.conftest import emulator_defaults
 from tests.support.ansible_runner import BIN, REPO, ansible_env
+from tests.support.mermaid import DIAGRAMS
 
 DOCS = ["README.md"] + sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "docs", "*.md")))
-KINDS = ("sh", "play", "partner", "check-file", "check-output", "file", "output", "skip:")
+KINDS = ("sh", "play", "partner", "check-file", "check-output", "file", "mermaid", "output", "skip:")
 _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 _MARKER = re.compile(r"^\s*<!-- doc-test: (?P<spec>.*?) -->\s*$")
 
@@ -97,6 +100,14 @@ def test_every_block_says_how_it_is_tested():
     assert all(b.arg for b in BLOCKS if b.kind == "skip:"), "a skipped block must say why"
     # Every command and snippet that can run is run: the test below runs each of these.
     assert len(of_kind("sh")) >= 6 and len(of_kind("play")) >= 2
+
+
+def test_documented_diagrams_are_the_demo_world_as_the_code_draws_it():
+    diagrams = of_kind("mermaid")
+    assert diagrams and all(b.arg == "demo-world" and b.lang == "mermaid" for b in diagrams), diagrams
+    current = DIAGRAMS.demo_world_diagram()
+    for block in diagrams:
+        assert block.text == current, "%s is out of date: run hacking/docsite/diagrams.py update" % block
 
 
 # --------------------------------------------------------------------------------------------------- the layout

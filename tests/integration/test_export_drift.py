@@ -17,6 +17,7 @@ import yaml
 
 from tests.integration.conftest import emulator_defaults
 from tests.support import calls
+from tests.support.mermaid import by_name, fenced, parse
 from tests.integration.test_onboarding import EXAMPLES, PARTNERS, extra, objects, playbook, recap, summaries
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "playbooks")
@@ -93,7 +94,7 @@ def test_export_adopt_drift_and_prune(tmp_path, tenant):
     assert reads == {"get-inboundconnector": 1, "get-outboundconnector": 1, "get-transportrule": 1}, reads
     folder = out / "tenant_a"
     files = read_dir(str(folder))
-    assert sorted(files) == ["adatum.yml", "fabrikam.yml", "litware.yml", "unmanaged.yml"]
+    assert sorted(files) == ["adatum.yml", "fabrikam.yml", "litware.yml", "mail-flow.md", "unmanaged.yml"]
     header = files["adatum.yml"].decode().splitlines()
     assert header[0] == "---" and "Exported from tenant_a (tenant %s)" % emu.tenant_id in header[2], header[:4]
     assert header[3].startswith("# Tenant state as of 20"), header[3]
@@ -106,6 +107,18 @@ def test_export_adopt_drift_and_prune(tmp_path, tenant):
                                                  "m365.mailflow.mail_flow_rule"]
     assert [t["name"] for t in unmanaged] == ["inbound connector Contoso inbound",
                                               "outbound connector Contoso outbound", "mail flow rule Contoso - Legal"]
+    # the mail flow diagram (docs/export-and-drift.md): the partners in detail, the hand-made objects grouped
+    flow = files["mail-flow.md"].decode()
+    assert flow.startswith("# Mail flow of tenant_a\n") and "Tenant state as of 20" in flow and len(fenced(flow)) == 1
+    chart = parse(fenced(flow)[0])
+    assert sorted(s["title"] for s in chart.subgraphs.values()) == [
+        "Partner Adatum", "Partner Fabrikam", "Partner Litware", "Unmanaged objects (no partner)"]
+    nodes = by_name(chart)
+    assert chart.nodes["tenant"].label == "Tenant tenant_a\n3 partners, 3 unmanaged objects"
+    assert (nodes["Adatum - Accounting"].id, "-->", nodes["Adatum outbound"].id) in chart.edges
+    assert (nodes["Adatum outbound"].id, "-->", nodes["mail.adatum.example"].id) in chart.edges
+    assert (nodes["Contoso - Legal"].id, "-->", nodes["Contoso outbound"].id) in chart.edges
+    assert {nodes["Contoso inbound"].id, nodes["Contoso - Legal"].id} <= chart.classes["unmanaged"]
 
     again = playbook(EXPORT, tmp_path, inventory(tmp_path, emu, []) + extra(export_dir=str(out)))
     assert again.returncode == 0 and recap(again.stdout)["tenant_a"]["changed"] == 0, again.stdout[-3000:]
@@ -140,6 +153,7 @@ def test_export_adopt_drift_and_prune(tmp_path, tenant):
     assert proposed["adopt"] is True and [r["name"] for r in proposed["rules"]] == ["Legal"]
     assert proposed["inbound"]["comment"] == "made by hand"
     assert yaml.safe_load((adopt_dir / "tenant_a" / "unmanaged.yml").read_text()) == []
+    assert (adopt_dir / "tenant_a" / "mail-flow.md").read_bytes() == files["mail-flow.md"]  # the same tenant
     adopted = exported + [str(adopt_dir / "tenant_a" / "contoso.yml")]
     dry = playbook(ONBOARD, tmp_path, inventory(tmp_path, emu, adopted) + ["--check"])
     assert dry.returncode == 0, dry.stdout[-3000:]
@@ -183,6 +197,15 @@ def test_export_adopt_drift_and_prune(tmp_path, tenant):
     assert rows[1] == ('| Fabrikam | Fabrikam inbound | drifted | sender_ip_addresses | `["198.51.100.25", '
                        '"203.0.113.0/28"]` | `["198.51.100.25", "203.0.113.64/28"]` |'), rows
     assert "[tenant_a.md](tenant_a.md)" in (reports / "index.md").read_text()
+    # the diagram at the end of the report marks the drift; Contoso (adopted, not in these files) is said so
+    assert markdown.index("## Mail flow") > markdown.index("## Objects that belong to no partner")
+    chart = parse(fenced(markdown)[0])
+    nodes = by_name(chart)
+    assert nodes["Fabrikam inbound"].label.endswith("\nDRIFTED sender_ip_addresses")
+    assert nodes["Adatum - Accounting"].label.endswith("\nDISABLED\nDRIFTED enabled")
+    assert chart.classes["drifted"] == {nodes["Fabrikam inbound"].id, nodes["Adatum - Accounting"].id}
+    assert ("tenant", "-.->", nodes["Adatum - Accounting"].id) in chart.edges
+    assert "Partner Contoso (not in the partner files)" in [s["title"] for s in chart.subgraphs.values()]
     failing = playbook(DRIFT, tmp_path, inventory(tmp_path, emu, EXAMPLE_FILES)
                        + extra(report_dir=str(reports), drift_fail=True))
     assert failing.returncode != 0 and "tenant_a drifted from its partner files" in failing.stdout

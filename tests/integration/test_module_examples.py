@@ -2,7 +2,8 @@
 """The EXAMPLES of every module are valid for its argument spec, and those that need no outside server really run.
 
 Connection settings in the examples point at a real tenant; here they are replaced by the sandbox tenant
-(EXO_SANDBOX), everything else runs as written, in the order the modules are listed.
+(EXO_SANDBOX), everything else runs as written, in the order the modules are listed. The examples of the filter
+plugins (FILTERS) run last in the same run, on the tenant the module examples left.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,16 +22,17 @@ from tests.support.ansible_runner import REPO, run_playbook
 
 MODULES = ("partner_inbound_connector", "partner_outbound_connector", "mail_flow_rule", "connector_validate")
 RUNNABLE = MODULES[:3]  # connector_validate's examples probe the partners' mail servers on the network
+FILTERS = ("mail_flow_diagram",)
 PREFIX = "m365.mailflow."
 
 
-def module_source(name):
-    with open(os.path.join(REPO, "plugins", "modules", name + ".py")) as handle:
+def module_source(name, kind="modules"):
+    with open(os.path.join(REPO, "plugins", kind, name + ".py")) as handle:
         return handle.read()
 
 
-def examples(name):
-    for node in ast.parse(module_source(name)).body:
+def examples(name, kind="modules"):
+    for node in ast.parse(module_source(name, kind)).body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EXAMPLES":
             return yaml.safe_load(node.value.value)
     raise AssertionError("%s has no EXAMPLES" % name)
@@ -93,10 +95,16 @@ def test_examples_run_against_the_sandbox(tmp_path):
                                                        "ApplyHtmlDisclaimerLocation": "Append"})
     all_plays = [dict(play, module_defaults={}, vars={"ansible_python_interpreter": sys.executable})
                  for name in RUNNABLE for play in plays(examples(name))]
+    all_plays += [dict(play, module_defaults={}, vars={"ansible_python_interpreter": sys.executable})
+                  for name in FILTERS for play in plays(examples(name, "filter"))]
     expected = sum(len(play["tasks"]) for play in all_plays)
     proc = run_playbook(all_plays, str(tmp_path), env={"EXO_SANDBOX": state})
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     recap = re.search(r"ok=(\d+)\s+changed=(\d+).*failed=(\d+)\s+skipped=(\d+)", proc.stdout)
     ok, changed, failed, skipped = (int(g) for g in recap.groups())
     assert (ok, failed, skipped) == (expected, 0, 0), proc.stdout[-3000:]
-    assert changed >= expected - 4  # every write example changed something; the debug tasks do not
+    assert changed >= expected - 6  # every write example changed something; the debug and read tasks do not
+    # mail_flow_diagram's example wrote the tenant the module examples left as a diagram
+    markdown = (tmp_path / "mail-flow.md").read_text()  # the playbook is in tmp_path
+    assert markdown.startswith("# Mail flow of contoso\n\n```mermaid\nflowchart LR\n  tenant[[\"Tenant contoso<br>")
+    assert markdown.endswith("```\n") and "Append disclaimer" not in markdown  # a rule that routes nowhere: counted
