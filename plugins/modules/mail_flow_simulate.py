@@ -226,6 +226,14 @@ options:
         RV(failed_expectations) and succeeds.
     type: bool
     default: true
+  show_rules:
+    description:
+      - C(all) lists every rule for every recipient, in priority order, with why it matched or not. C(matched) lists
+        only the rules that matched, were stopped by an exception or could not be evaluated (and counts the others
+        in C(rules_not_shown)): a shorter answer for many messages against many rules.
+    type: str
+    choices: [all, matched]
+    default: all
 extends_documentation_fragment:
   - m365.mailflow.connection
   - m365.mailflow.attributes

@@ -158,6 +158,26 @@ class Keyed(object):
             self.items.append((key, Patterns(values) if patterns else Words(values)))
 
 
+class Domains(object):
+    """Domains that match themselves and their subdomains (``contoso.com`` matches ``eu.contoso.com``)."""
+
+    def __init__(self, domains):
+        self.items = [n.domain_key(str(v).strip().lstrip("*").lstrip(".")) for v in _as_list(domains) if str(v).strip()]
+        self._set = frozenset(self.items)
+
+    def match(self, domain):
+        """The domain of the list that ``domain`` is, or is a subdomain of; None."""
+        labels = domain.split(".")
+        for start in range(len(labels)):
+            suffix = ".".join(labels[start:])
+            if suffix in self._set:
+                return suffix
+        return None
+
+    def __str__(self):
+        return ", ".join(self.items)
+
+
 class Ranges(object):
     """IP addresses, CIDR blocks and ``a-b`` ranges."""
 
@@ -195,7 +215,7 @@ def prepare(entry, value):
     if kind in ("recipients", "recipient"):
         return [str(v).strip() for v in _as_list(value) if str(v).strip()]
     if kind == "domains":
-        return [n.domain_key(str(v).strip().lstrip("*").lstrip(".")) for v in _as_list(value) if str(v).strip()]
+        return Domains(value)
     if kind == "ip_ranges":
         return Ranges(value)
     if kind == "size":
@@ -364,16 +384,12 @@ def _patterns(value, texts, what):
     return no("%s %s matches none of %s" % (what, shown, value), "patterns")
 
 
-def _domain_in(domain, domains):
-    return [d for d in domains if domain == d or domain.endswith("." + d)]
-
-
 def c_sender_domain_is(ctx, value):
     for party in _senders(ctx):
-        hit = _domain_in(party.domain, value)
+        hit = value.match(party.domain)
         if hit:
-            return yes("sender domain %s is %s or a subdomain of it" % (party.domain, hit[0]))
-    return no("sender domain %s is not %s nor a subdomain of them" % (_senders(ctx)[0].domain, ", ".join(value)))
+            return yes("sender domain %s is %s or a subdomain of it" % (party.domain, hit))
+    return no("sender domain %s is not %s nor a subdomain of them" % (_senders(ctx)[0].domain, value))
 
 
 def c_sender_ip_ranges(ctx, value):
@@ -505,10 +521,10 @@ def c_recipient_address_matches_patterns(ctx, value):
 
 def c_recipient_domain_is(ctx, value):
     domain = ctx.recipient.domain
-    hit = _domain_in(domain, value)
+    hit = value.match(domain)
     if hit:
-        return yes("recipient domain %s is %s or a subdomain of it" % (domain, hit[0]))
-    return no("recipient domain %s is not %s nor a subdomain of them" % (domain, ", ".join(value)))
+        return yes("recipient domain %s is %s or a subdomain of it" % (domain, hit))
+    return no("recipient domain %s is not %s nor a subdomain of them" % (domain, value))
 
 
 def c_recipient_ad_attribute_contains_words(ctx, value):

@@ -307,22 +307,22 @@ class Evaluation(object):
     def run(self, rules, when):
         out, applied, stopped_by = [], [], None
         for rule in rules:
-            record = {"name": rule.name, "priority": rule.priority, "mode": rule.mode}
             if stopped_by is not None:
-                record.update(status="not_evaluated", reason="evaluation ended at rule '%s'" % stopped_by)
-                out.append(record)
+                out.append({"name": rule.name, "priority": rule.priority, "mode": rule.mode, "status": "not_evaluated",
+                            "reason": "evaluation ended at rule '%s'" % stopped_by})
                 continue
             if not rule.enabled:
-                record.update(status="disabled", reason="the rule is disabled")
-                out.append(record)
+                out.append({"name": rule.name, "priority": rule.priority, "mode": rule.mode, "status": "disabled",
+                            "reason": "the rule is disabled"})
                 continue
-            inactive = rule.active(when)
             if rule.activation is not None or rule.expiry is not None:
                 self.assumptions.add("dates")
-            if inactive:
-                record.update(status="inactive", reason=inactive)
-                out.append(record)
-                continue
+                inactive = rule.active(when)
+                if inactive:
+                    out.append({"name": rule.name, "priority": rule.priority, "mode": rule.mode, "status": "inactive",
+                                "reason": inactive})
+                    continue
+            record = {"name": rule.name, "priority": rule.priority, "mode": rule.mode}
             if self.ctx.state.changed:
                 self.assumptions.add("later_rules_see_changes")
             matched, details = True, []
@@ -333,8 +333,11 @@ class Evaluation(object):
                     matched = False
                     break
             if not matched:
-                record.update(status="not_matched", reason="%s: %s" % (details[-1]["condition"], details[-1]["detail"]),
-                              conditions=details)
+                # The condition that did not match says why; the ones before it matched (kept when there were any).
+                record["status"] = "not_matched"
+                record["reason"] = "%s: %s" % (details[-1]["condition"], details[-1]["detail"])
+                if len(details) > 1:
+                    record["conditions"] = details
                 out.append(record)
                 continue
             exception = None

@@ -58,6 +58,7 @@ def argument_spec():
         partners=dict(type="list", elements="dict"),
         accepted_domains=dict(type="list", elements="raw"),
         fail_on_expectations=dict(type="bool", default=True),
+        show_rules=dict(type="str", choices=["all", "matched"], default="all"),
     )
 
 
@@ -313,6 +314,8 @@ def run(params, get_client):
     results = engine.simulate(objects, messages, domains, directory,
                               unknown_conditions=params.get("unknown_conditions") or "no_match",
                               test_mode_connectors=params.get("test_mode_connectors") or "ignore")
+    if params.get("show_rules") == "matched":
+        shorten(results)
     results["sources"] = sources
     results["changed"] = False
     failed = engine.failed_expectations(results)
@@ -321,6 +324,18 @@ def run(params, get_client):
         results["failed"] = True
         results["msg"] = "%d expectation(s) not met: %s" % (len(failed), "; ".join(failed))
     return results
+
+
+def shorten(results):
+    """Keep, of every recipient's rules, those that matched, were stopped by an exception or could not be evaluated
+    (``show_rules: matched``); the others are only counted."""
+    for answer in results["messages"]:
+        unknown = set((u["recipient"], u["rule"]) for u in answer.get("unknown") or [])
+        for recipient in answer["recipients"]:
+            kept = [r for r in recipient.get("rules") or [] if r["status"] in ("matched", "excepted")
+                    or (recipient["recipient"], r["name"]) in unknown]
+            recipient["rules_not_shown"] = len(recipient.get("rules") or []) - len(kept)
+            recipient["rules"] = kept
 
 
 def _can_read(params):

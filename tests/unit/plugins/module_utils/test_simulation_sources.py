@@ -65,6 +65,13 @@ def test_tenant_read_once_per_object_type_and_nothing_written(client):
     assert accounting["applied_rules"] == ["Adatum - Accounting", "Disclaimer"]
 
 
+def test_show_rules_matched_keeps_the_rules_that_matter(client):
+    seed(client)
+    result = run(client, show_rules="matched", messages=[dict(MESSAGES[1], expect=None)])
+    sales = result["messages"][0]["recipients"][0]
+    assert [r["name"] for r in sales["rules"]] == ["Disclaimer"] and sales["rules_not_shown"] == 1
+
+
 def test_directory_read_only_when_a_rule_needs_it(client):
     client.invoke("New-TransportRule", {"Name": "Tag", "SubjectContainsWords": ["x"], "PrependSubject": "y"},
                   write=True)
