@@ -13,7 +13,7 @@ short_description: Say which mail flow rules and which connector sample messages
 version_added: 0.2.0
 description:
   - Evaluates sample messages against the tenant's connectors and mail flow rules, and answers, per message and
-    recipient, every rule in priority order (matched or not, and why: the condition values that matched, the
+    recipient, every rule in priority order (matched or not, and why, the condition values that matched, the
     exception that stopped it, disabled, outside its dates), the actions that apply, where C(stop_rule_processing)
     ended the evaluation, and the route (the outbound connector with its smart hosts and TLS settings, or delivery by
     MX, or inside the organization) or the rejection with its non-delivery report. For inbound mail, which partner
@@ -154,7 +154,7 @@ options:
         type: dict
       sender_ip:
         description:
-          - The IP address the message comes from (the last hop before Exchange Online): for inbound connectors and
+          - The IP address the message comes from (the last hop before Exchange Online), for inbound connectors and
             C(sender_ip_ranges).
         type: str
       tls:
@@ -207,7 +207,7 @@ options:
     type: dict
   partners:
     description:
-      - Partner definitions to lay over the tenant (or over O(objects)): the connectors and rules onboarding would
+      - Partner definitions to lay over the tenant (or over O(objects)), the connectors and rules onboarding would
         write for them replace those of the same names, and new rules go to the bottom unless the definition places
         them. Each is the mapping under C(partner:) of a partner file, a whole partner file, or an entry of
         M(m365.mailflow.partner_definitions)' C(partners). Check them with M(m365.mailflow.partner_definitions) first;
@@ -230,7 +230,7 @@ options:
     description:
       - C(all) lists every rule for every recipient, in priority order, with why it matched or not. C(matched) lists
         only the rules that matched, were stopped by an exception or could not be evaluated (and counts the others
-        in C(rules_not_shown)): a shorter answer for many messages against many rules.
+        in C(rules_not_shown)), a shorter answer for many messages against many rules.
     type: str
     choices: [all, matched]
     default: all
@@ -281,8 +281,7 @@ EXAMPLES = r"""
 - name: The state after onboarding a changed partner file, without writing
   m365.mailflow.mail_flow_simulate:
     sandbox: /tmp/sandbox-tenant.db
-    partners:
-      - "{{ (lookup('ansible.builtin.file', 'partners/adatum.yml') | from_yaml).partner }}"
+    partners: "{{ [lookup('ansible.builtin.file', 'partners/adatum.yml') | from_yaml] }}"
     messages:
       - name: Accounting to Adatum
         sender: anna@contoso.com
@@ -331,7 +330,7 @@ messages:
         - One answer per recipient. C(rules) lists every rule in priority order with C(status) (C(matched),
           C(not_matched), C(excepted), C(disabled), C(inactive), C(not_evaluated)), C(reason), the C(conditions)
           evaluated with their detail, the C(exception) that stopped it, the C(actions) with their effect
-          (audit modes: logged, no effect), C(applied) and C(stopped_processing).
+          (in audit modes logged, with no effect), C(applied) and C(stopped_processing).
         - C(applied_rules) (the enforced rules that matched, in order), C(stopped_by), C(route) (C(delivery)
           C(connector), C(mx) or C(internal); C(connector), C(smart_hosts), C(use_mx_record), C(tls_settings),
           C(tls_domain), C(tls_required), C(chosen_by)), C(skipped_connectors), C(rejected) and C(ndr)

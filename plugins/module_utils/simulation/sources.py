@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
@@ -281,10 +282,11 @@ def run(params, get_client):
     if not _can_read(params):
         missing = [o for o in ("objects", "accepted_domains") if params.get(o) is None]
         if missing:
+            why = ("there is no sandbox tenant at %s" % params["sandbox"]) if params.get("sandbox") else \
+                "there is no tenant connection (sandbox, or tenant with credentials)"
             raise ConfigurationError(
-                "%s: without a tenant connection (sandbox, or tenant with credentials) the simulation has nothing to "
-                "read them from; give %s as data, or the connection options" % (
-                    " and ".join(missing), " and ".join(missing)))
+                "%s: %s to read them from; give %s as data, or the connection options of a tenant"
+                % (" and ".join(missing), why, " and ".join(missing)))
     partners = partner_definitions(params.get("partners")) if params.get("partners") else []
     sources = {}
     if params.get("objects") is not None:
@@ -339,5 +341,8 @@ def shorten(results):
 
 
 def _can_read(params):
-    """Whether the task has a tenant to read (a sandbox or a tenant with credentials)."""
-    return bool(params.get("sandbox") or params.get("tenant"))
+    """Whether the task has a tenant to read: a sandbox tenant's file that exists, or a tenant."""
+    sandbox = params.get("sandbox")
+    if sandbox:
+        return os.path.exists(sandbox)
+    return bool(params.get("tenant"))

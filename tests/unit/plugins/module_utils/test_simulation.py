@@ -651,3 +651,14 @@ def test_message_names_are_unique():
 def test_values_as_ansible_gives_them():
     result = run([rule("R", 0, conditions_={"scl_over": 5})], [message(scl="7", tls="yes")])
     assert first(result)["applied_rules"] == ["R"]
+
+
+def test_the_guide_documents_every_condition_and_assumption():
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "..", "..", "docs", "simulation.md")) as handle:
+        guide = handle.read()
+    for option in conditions.SEMANTICS:
+        assert "\n| `%s` |" % option in guide, option
+    for key in ASSUMPTIONS:
+        assert "\n| `%s` |" % key in guide, key

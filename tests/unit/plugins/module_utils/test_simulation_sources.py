@@ -49,7 +49,7 @@ def seed(client):
 
 def run(client, **options):
     options.setdefault("messages", MESSAGES)
-    options.setdefault("sandbox", "tenant.db")
+    options.setdefault("tenant", "contoso.onmicrosoft.com")
     return sources.run(options, lambda: client)
 
 
@@ -102,7 +102,7 @@ def test_objects_and_accepted_domains_given_read_nothing(client):
 def test_without_a_connection_objects_and_domains_are_required():
     with pytest.raises(ConfigurationError) as info:
         sources.run({"messages": MESSAGES, "objects": {}}, lambda: None)
-    assert info.value.msg.startswith("accepted_domains: without a tenant connection")
+    assert info.value.msg.startswith("accepted_domains: there is no tenant connection")
 
 
 def test_failed_expectations_fail_unless_told_not_to(client):
