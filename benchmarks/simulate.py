@@ -113,7 +113,7 @@ def measure(objects, batch, people):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--messages", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--rules", type=int, default=500)
     parser.add_argument("--seed", type=int, default=24)

@@ -26,8 +26,8 @@ ADATUM = os.path.join(REPO, "examples", "partners", "adatum.yml")
 READS = ["Get-AcceptedDomain", "Get-InboundConnector", "Get-OutboundConnector", "Get-Recipient", "Get-TransportRule"]
 
 ACCOUNTING = {"name": "Accounting to Adatum", "sender": "anna@contoso.com", "recipients": ["payroll@adatum.example"],
-              "subject": "Salaries", "expect": {"connector": "Adatum outbound", "rules": ["Adatum - Accounting"],
-                                                 "rejected": False}}
+              "subject": "Salaries",
+              "expect": {"connector": "Adatum outbound", "rules": ["Adatum - Accounting"], "rejected": False}}
 SALES = {"name": "Sales to Adatum", "sender": "sam@contoso.com", "recipients": ["payroll@adatum.example"],
          "expect": {"connector": "none", "rules": [], "rejected": False}}
 PERSONAL = {"name": "Accounting, personal", "sender": "anna@contoso.com", "recipients": ["payroll@adatum.example"],

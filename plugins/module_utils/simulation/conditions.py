@@ -411,8 +411,9 @@ def _attribute_words(party, value, who, patterns):
             continue
         found = values.find(current)
         if found:
-            return yes("%s's %s '%s' %s %s" % (who, attr, _shown(current), "matches" if patterns else "contains",
-                                                ", ".join("'%s'" % f for f in found)),
+            verb = "matches" if patterns else "contains"
+            hits = ", ".join("'%s'" % f for f in found)
+            return yes("%s's %s '%s' %s %s" % (who, attr, _shown(current), verb, hits),
                        "patterns" if patterns else "words")
         if patterns and values.refused:
             return unknown("%s's %s: %s" % (who, attr, values.unresolved()), "patterns")
@@ -465,11 +466,10 @@ def c_manager_for_evaluated_user(ctx, value):
     wanted = set()
     for address in value.get("addresses") or []:
         wanted |= ctx.directory.identities(address)
+    listed = ", ".join(value.get("addresses") or [])
     if manager and ctx.directory.identities(manager) & wanted:
-        return yes("the manager of %s (%s) is one of %s" % (person.address, _shown(manager),
-                                                          ", ".join(value.get("addresses") or [])))
-    return no("the manager of %s (%s) is none of %s" % (person.address, _shown(manager) or "none",
-                                                      ", ".join(value.get("addresses") or [])))
+        return yes("the manager of %s (%s) is one of %s" % (person.address, _shown(manager), listed))
+    return no("the manager of %s (%s) is none of %s" % (person.address, _shown(manager) or "none", listed))
 
 
 def c_ad_attribute_comparison(ctx, value):
@@ -483,9 +483,9 @@ def c_ad_attribute_comparison(ctx, value):
     equal = _shown(sender).strip().lower() == _shown(recipient).strip().lower()
     matched = equal if operator == "Equal" else not equal
     verdict = yes if matched else no
-    return verdict("sender's %s '%s' %s recipient's '%s' (%s)" % (attr, _shown(sender), "equals" if equal else
-                                                                 "differs from", _shown(recipient), operator),
-                   "ad_comparison")
+    relation = "equals" if equal else "differs from"
+    shown = (attr, _shown(sender), relation, _shown(recipient), operator)
+    return verdict("sender's %s '%s' %s recipient's '%s' (%s)" % shown, "ad_comparison")
 
 
 def c_sent_to(ctx, value):
@@ -699,8 +699,8 @@ def c_attachment_property_contains_words(ctx, value):
 def c_attachment_size_over(ctx, value):
     big = [a for a in ctx.msg.attachments if a.size >= value]
     if big:
-        return yes("attachment %s (%s) is at least %s" % (big[0].name, n.size_display(big[0].size),
-                                                         n.size_display(value)), "size_boundary")
+        shown = (big[0].name, n.size_display(big[0].size), n.size_display(value))
+        return yes("attachment %s (%s) is at least %s" % shown, "size_boundary")
     return no("no attachment is %s or more" % n.size_display(value), "size_boundary")
 
 

@@ -347,9 +347,8 @@ class Evaluation(object):
                     exception = {"exception": item[0], "detail": detail}
                     break
             if exception is not None:
-                record.update(status="excepted", reason="exception %s: %s" % (exception["exception"],
-                                                                               exception["detail"]),
-                              conditions=details, exception=exception)
+                reason = "exception %s: %s" % (exception["exception"], exception["detail"])
+                record.update(status="excepted", reason=reason, conditions=details, exception=exception)
                 out.append(record)
                 continue
             record.update(status="matched", conditions=details,

@@ -279,8 +279,8 @@ def _int(value, field, errors, low=None, high=None):
     except ValueError:
         number = None
     if number is None or (low is not None and number < low) or (high is not None and number > high):
-        errors.append("%s: '%s' is not a whole number%s" % (field, value, " from %d to %d" % (low, high)
-                                                              if low is not None else ""))
+        limits = " from %d to %d" % (low, high) if low is not None else ""
+        errors.append("%s: '%s' is not a whole number%s" % (field, value, limits))
         return None
     return number
 
@@ -353,7 +353,10 @@ def normalise(raw, where="messages[0]"):
                                  % (where, type(raw).__name__))
     for key in sorted(set(raw) - set(MESSAGE_SPEC)):
         errors.append("%s.%s: unknown key; a message takes %s" % (where, key, ", ".join(sorted(MESSAGE_SPEC))))
-    f = lambda key: "%s.%s" % (where, key)  # noqa: E731
+
+    def f(key):
+        return "%s.%s" % (where, key)
+
     msg = Message()
     msg.name = _str(raw.get("name"), f("name"), errors)
     if not msg.name:

@@ -214,8 +214,10 @@ def choose_outbound(connectors, domain, internal, rule_route=None, require_tls=N
             assumptions.append("connector_overlap")
         if connector.test_mode:
             assumptions.append("test_mode_used")
-        written = space[0] if not space[1] or space[0].startswith("(") else ("*" if space[0] == "*" else
-                                                                              "*." + space[0])
+        if not space[1] or space[0].startswith("(") or space[0] == "*":
+            written = space[0]
+        else:
+            written = "*." + space[0]
         chosen = "recipient domain %s matches %s" % (domain, written)
         if len(candidates) > 1:
             chosen += " (the most specific of %s)" % ", ".join("'%s'" % c[1].name for c in candidates)

@@ -220,8 +220,8 @@ def _place(rules, index, params):
     else:
         at = _index(rules, other)
         if at is None:
-            raise ConfigurationError("%s: position %s '%s': there is no rule of that name" % (params["name"], where,
-                                                                                               other))
+            raise ConfigurationError("%s: position %s '%s': there is no rule of that name"
+                                     % (params["name"], where, other))
         rules.insert(at if where == "before" else at + 1, entry)
 
 

@@ -57,7 +57,9 @@ def inbound(name, **options):
     return {"options": dict(dict(name=name, enabled=True), **options), "facts": {"connector_type": "Partner"}}
 
 
-def run(rules=(), messages=None, out=(), into=(), directory=DIRECTORY, domains=DOMAINS, **kwargs):
+def run(rules=(), messages=None, out=(), into=(), directory=None, domains=None, **kwargs):
+    directory = DIRECTORY if directory is None else directory
+    domains = DOMAINS if domains is None else domains
     objects = {"mail_flow_rules": list(rules), "outbound_connectors": list(out), "inbound_connectors": list(into)}
     return simulate(objects, messages or [dict(BASE)], domains, directory, **kwargs)
 
@@ -106,17 +108,17 @@ CASES = {
                                               {"recipients": ["mark@contoso.com"]}),
     "recipient_ad_attribute_matches_patterns": (["City:^Os"], {"recipients": ["anna@contoso.com"]},
                                                 {"recipients": ["mark@contoso.com"]}),
-    "any_of_to_header": (["bob@fabrikam.example"], {}, {"recipients": ["carl@fabrikam.example"],
-                                                         "cc": ["bob@fabrikam.example"]}),
+    "any_of_to_header": (["bob@fabrikam.example"], {},
+                         {"recipients": ["carl@fabrikam.example"], "cc": ["bob@fabrikam.example"]}),
     "any_of_to_header_member_of": (["finance@contoso.com"], {"recipient_attributes": FINANCE},
                                    {"recipient_attributes": {"MemberOf": []}}),
-    "any_of_cc_header": (["bob@fabrikam.example"], {"recipients": ["carl@fabrikam.example"],
-                                                     "cc": ["bob@fabrikam.example"]}, {}),
+    "any_of_cc_header": (["bob@fabrikam.example"],
+                         {"recipients": ["carl@fabrikam.example"], "cc": ["bob@fabrikam.example"]}, {}),
     "any_of_cc_header_member_of": (["finance@contoso.com"], {"cc": ["mark@contoso.com"],
                                                              "recipient_attributes": {"mark@contoso.com": FINANCE}},
                                    {"cc": ["mark@contoso.com"], "recipient_attributes": {"MemberOf": []}}),
-    "any_of_to_cc_header": (["bob@fabrikam.example"], {"recipients": ["carl@fabrikam.example"],
-                                                        "cc": ["bob@fabrikam.example"]},
+    "any_of_to_cc_header": (["bob@fabrikam.example"],
+                            {"recipients": ["carl@fabrikam.example"], "cc": ["bob@fabrikam.example"]},
                             {"recipients": ["carl@fabrikam.example"], "bcc": ["bob@fabrikam.example"]}),
     "any_of_to_cc_header_member_of": (["finance@contoso.com"], {"recipient_attributes": FINANCE},
                                       {"recipient_attributes": {"MemberOf": ["Partners"]}}),
@@ -432,8 +434,9 @@ def test_manager_added_as_recipient():
 
 SCOPED = outbound("Adatum outbound", transport_rule_scoped=True, use_mx_record=False,
                   smart_hosts=["mail.adatum.example"], tls_settings="domain_validation", tls_domain="*.adatum.example")
-ROUTE = rule("Adatum - Accounting", 0, conditions_={"sender_ad_attribute_contains_words": ["Department:Accounting"],
-                                                     "recipient_domain_is": ["adatum.example"]},
+ROUTE = rule("Adatum - Accounting", 0,
+             conditions_={"sender_ad_attribute_contains_words": ["Department:Accounting"],
+                          "recipient_domain_is": ["adatum.example"]},
              actions={"route_message_outbound_connector": "Adatum outbound"})
 
 

@@ -37,7 +37,9 @@ def client(tmp_path):
 
 
 def seed(client):
-    w = lambda cmdlet, p: client.invoke(cmdlet, p, write=True)  # noqa: E731
+    def w(cmdlet, p):
+        client.invoke(cmdlet, p, write=True)
+
     w("New-OutboundConnector", {"Name": "Adatum outbound", "ConnectorType": "Partner", "IsTransportRuleScoped": True,
                                 "UseMXRecord": False, "SmartHosts": ["mail.adatum.example"],
                                 "TlsSettings": "DomainValidation", "TlsDomain": "*.adatum.example"})
