@@ -269,7 +269,8 @@ def _check_objects(objects):
                                  "outbound_connectors: [...], mail_flow_rules: [...]}, each entry {options, facts}")
     unknown = sorted(set(objects) - set(KINDS) - set(("partners", "unmanaged", "proposed_partners", "counts",
                                                       "changed_at", "newest_change", "unmanaged_unproposed", "drift",
-                                                      "changed", "failed", "calls", "service_warnings")))
+                                                      "changed", "failed", "calls", "service_warnings", "invocation",
+                                                      "warnings", "deprecations", "msg", "skipped")))
     if unknown:
         raise ConfigurationError("objects: unknown key(s) %s; the keys are %s" % (", ".join(unknown), ", ".join(KINDS)))
     return dict((kind, objects.get(kind) or []) for kind in KINDS)
