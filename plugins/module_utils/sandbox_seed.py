@@ -47,7 +47,8 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import out
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule
-from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import RECIPIENT_TYPES, make_recipient
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.recipients import (
+    ATTRIBUTES, RECIPIENT_TYPES, attribute_name, make_recipient)
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
 
 DOMAIN_TYPES = ("Authoritative", "InternalRelay", "ExternalRelay")
@@ -95,6 +96,7 @@ def argument_spec():
             display_name=dict(type="str"),
             addresses=dict(type="list", elements="str", default=[]),
             type=dict(type="str", choices=list(RECIPIENT_TYPES), default="UserMailbox"),
+            attributes=dict(type="dict"),
         )),
         network=dict(type="dict", options=dict(
             dns_servers=dict(type="list", elements="str"),
@@ -186,6 +188,12 @@ def _check_recipients(values, errors):
         for key, address in given:
             if address is not None and not _ADDRESS.match(address):
                 errors.append("%s.%s: '%s' is not an SMTP address (name@domain)" % (field, key, address))
+        for key, value in sorted((entry.get("attributes") or {}).items()):
+            if attribute_name(key) is None:
+                errors.append("%s.attributes.%s: not a directory attribute of a recipient; use one of %s"
+                              % (field, key, ", ".join(ATTRIBUTES)))
+            elif value is not None and not isinstance(value, (str, int, float)):
+                errors.append("%s.attributes.%s: give a text value, not %s" % (field, key, type(value).__name__))
     return values
 
 
@@ -431,8 +439,12 @@ def _is_new(path):
 
 def recipient_view(record):
     addresses = [a.split(":", 1)[1] for a in record.get("EmailAddresses") or [] if not a.startswith("SMTP:")]
-    return {"display_name": record.get("DisplayName"), "alias": record.get("Alias"),
+    view = {"display_name": record.get("DisplayName"), "alias": record.get("Alias"),
             "address": record.get("PrimarySmtpAddress"), "addresses": addresses, "type": record.get("RecipientTypeDetails")}
+    attributes = dict((a, record[a]) for a in ATTRIBUTES if record.get(a) is not None)
+    if attributes:
+        view["attributes"] = attributes
+    return view
 
 
 def _state(tenant):
@@ -462,7 +474,7 @@ def _configure(tenant, plan):
             record = make_recipient(tenant.tenant_domain, tenant.tenant_id, entry["name"],
                                     display_name=entry.get("display_name"), alias=entry.get("alias"),
                                     primary=entry.get("address"), secondary=entry.get("addresses") or [],
-                                    kind=entry.get("type") or "UserMailbox")
+                                    kind=entry.get("type") or "UserMailbox", attributes=entry.get("attributes"))
             have = current.get(entry["name"].lower())
             if have is not None and have["Name"] == entry["name"] and recipient_view(have) == recipient_view(record):
                 continue
@@ -470,7 +482,7 @@ def _configure(tenant, plan):
                 tenant.remove_recipient(have["Name"])
             tenant.add_recipient(entry["name"], display_name=entry.get("display_name"), alias=entry.get("alias"),
                                  primary=entry.get("address"), secondary=entry.get("addresses") or [],
-                                 kind=entry.get("type") or "UserMailbox")
+                                 kind=entry.get("type") or "UserMailbox", attributes=entry.get("attributes"))
             changes.append("recipient %s %s" % (entry["name"], "added" if have is None else "changed"))
     if plan.network:
         settings = tenant.settings()

@@ -76,6 +76,14 @@ options:
         choices: [UserMailbox, MailUser, MailContact, MailUniversalDistributionGroup, MailUniversalSecurityGroup,
                   DynamicDistributionGroup, GroupMailbox, SharedMailbox]
         default: UserMailbox
+      attributes:
+        description:
+          - Its directory attributes, as C(Get-Recipient) returns them and mail flow rules match them
+            (C(sender_ad_attribute_contains_words)...) C(City), C(Company), C(CountryOrRegion), C(Department),
+            C(FirstName), C(LastName), C(Manager) (the manager's name), C(Notes), C(Office), C(Phone), C(PostalCode),
+            C(StateOrProvince), C(Title), C(CustomAttribute1) to C(CustomAttribute15). The others read back as null.
+        type: dict
+        version_added: 0.2.0
   network:
     description:
       - How the sandbox's C(Validate-OutboundConnector) reaches partner servers. Exchange Online uses public DNS and
@@ -156,6 +164,7 @@ EXAMPLES = r"""
         recipients:
           - name: Carol
             address: carol@contoso.com
+            attributes: {Department: Accounting, City: Oslo}
           - name: Payroll
             address: payroll@contoso.com
             type: MailUniversalDistributionGroup
@@ -186,7 +195,8 @@ tenant:
     tenant_domain: contoso.onmicrosoft.com
     accepted_domains: {contoso.com: Authoritative, contoso.onmicrosoft.com: Authoritative}
     recipients:
-      Carol: {display_name: Carol, alias: Carol, address: carol@contoso.com, addresses: [], type: UserMailbox}
+      Carol: {display_name: Carol, alias: Carol, address: carol@contoso.com, addresses: [], type: UserMailbox,
+              attributes: {City: Oslo, Department: Accounting}}
     network: {dns_servers: null, hosts: {mail.adatum.example: "127.0.0.1:2525"}, smtp_port: 25, ca_path: null,
               timeout: 5.0}
 changes:

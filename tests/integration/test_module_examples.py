@@ -20,7 +20,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from tests.support.ansible_runner import REPO, run_playbook
 
-MODULES = ("partner_inbound_connector", "partner_outbound_connector", "mail_flow_rule", "connector_validate")
+MODULES = ("partner_inbound_connector", "partner_outbound_connector", "mail_flow_rule", "connector_validate",
+           "mail_flow_simulate")
 RUNNABLE = MODULES[:3]  # connector_validate's examples probe the partners' mail servers on the network
 FILTERS = ("mail_flow_diagram",)
 PREFIX = "m365.mailflow."

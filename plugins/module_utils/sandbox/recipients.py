@@ -62,19 +62,41 @@ SEED = (
 )
 
 
+# Directory attributes of a Get-Recipient record (the ReducedRecipient properties of the Exchange API reference:
+# City, Company, CountryOrRegion, CustomAttribute1-15, Department, FirstName, LastName, Manager, Notes, Office, Phone,
+# PostalCode, StateOrProvince, Title; documented), read back as null when unset. Mail flow rules match the AD
+# attributes of senders and recipients against them (SenderADAttributeContainsWords...).
+ATTRIBUTES = ("City", "Company", "CountryOrRegion", "Department", "FirstName", "LastName", "Manager", "Notes",
+              "Office", "Phone", "PostalCode", "StateOrProvince", "Title") + tuple(
+    "CustomAttribute%d" % i for i in range(1, 16))
+
+
+def attribute_name(name):
+    """The canonical spelling of a directory attribute of ``ATTRIBUTES`` (any case), or None."""
+    wanted = str(name).strip().lower()
+    return next((a for a in ATTRIBUTES if a.lower() == wanted), None)
+
+
 # --------------------------------------------------------------------------- records
 
 def make_recipient(tenant_domain, tenant_id, name, display_name=None, alias=None, primary=None, secondary=(),
-                   kind="UserMailbox"):
-    """A Get-Recipient record (the properties transport rules and the client use, in the service's shapes)."""
+                   kind="UserMailbox", attributes=None):
+    """A Get-Recipient record (the properties transport rules and the client use, in the service's shapes).
+    ``attributes``: directory attributes of ``ATTRIBUTES`` (any case), the others read back as null."""
     if kind not in RECIPIENT_TYPES:
         raise ValueError("kind must be one of %s" % ", ".join(RECIPIENT_TYPES))
+    values = dict((a, None) for a in ATTRIBUTES)
+    for key, value in (attributes or {}).items():
+        canonical = attribute_name(key)
+        if canonical is None:
+            raise ValueError("%s is not a directory attribute; use one of %s" % (key, ", ".join(ATTRIBUTES)))
+        values[canonical] = None if value is None else str(value)
     alias = alias or re.sub(r"[^A-Za-z0-9._-]", "", name) or "recipient"
     primary = primary or "%s@%s" % (alias, tenant_domain)
     addresses = ["SMTP:" + primary] + ["smtp:" + a.replace("{tenant}", tenant_domain) for a in secondary]
     guid = str(uuid.uuid4())
     ou = "OU=%s,OU=Microsoft Exchange Hosted Organizations,%s" % (tenant_domain, FOREST)
-    return {
+    record = {
         "Name": name, "DisplayName": display_name or name, "Alias": alias, "PrimarySmtpAddress": primary,
         "EmailAddresses": addresses, "RecipientType": _TYPE_OF_DETAILS.get(kind, kind), "RecipientTypeDetails": kind,
         "WindowsLiveID": primary if kind in ("UserMailbox", "MailUser") else "",
@@ -84,6 +106,8 @@ def make_recipient(tenant_domain, tenant_id, name, display_name=None, alias=None
                           % (tenant_domain, tenant_id),
         "IsValid": True,
     }
+    record.update(values)
+    return record
 
 
 def is_group(recipient):
@@ -187,9 +211,34 @@ def resolve_rule_recipients(store, bound):
     return out
 
 
+# --------------------------------------------------------------------------- accepted domains
+
+def accepted_domain_record(store, domain, domain_type):
+    """A Get-AcceptedDomain record (DomainName, DomainType, Default and the identity properties)."""
+    guid = str(uuid.uuid5(uuid.NAMESPACE_DNS, "%s/%s" % (store.tenant_id, domain.lower())))
+    return {
+        "Name": domain, "DomainName": domain, "DomainType": domain_type,
+        "Default": domain.lower() == store.tenant_domain.lower(), "MatchSubDomains": False,
+        "Identity": domain, "Id": domain, "Guid": guid, "IsValid": True,
+        "DistinguishedName": "CN=%s,CN=Accepted Domains,CN=Transport Settings,%s" % (domain, FOREST),
+    }
+
+
+def get_accepted_domains(store, bound):
+    rows = store.conn.execute("SELECT domain, domain_type FROM accepted_domains ORDER BY domain").fetchall()
+    found = [accepted_domain_record(store, domain, kind) for domain, kind in rows]
+    if bound.get("Identity") is not None:
+        wanted = str(bound["Identity"]).strip().lower()
+        found = [d for d in found if d["DomainName"].lower() == wanted or d["Guid"] == wanted]
+        if not found:
+            not_found(bound["Identity"])
+    return limit_results(store, found, bound)
+
+
 SCHEMAS = {
     "get-recipient": schema((Param("Identity"), Param("ResultSize", "any"),
                              Param("RecipientTypeDetails", "list", type_name="Microsoft.Exchange.Data.Directory."
                                    "Recipient.RecipientTypeDetails"))),
+    "get-accepteddomain": schema((Param("Identity"), Param("ResultSize", "any"))),
 }
-HANDLERS = {"get-recipient": get_recipients}
+HANDLERS = {"get-recipient": get_recipients, "get-accepteddomain": get_accepted_domains}

@@ -97,7 +97,7 @@ CANONICAL = dict((name.lower(), name) for name in (
     "Get-InboundConnector", "New-InboundConnector", "Set-InboundConnector", "Remove-InboundConnector",
     "Get-OutboundConnector", "New-OutboundConnector", "Set-OutboundConnector", "Remove-OutboundConnector",
     "Validate-OutboundConnector", "Get-TransportRule", "New-TransportRule", "Set-TransportRule", "Remove-TransportRule",
-    "Enable-TransportRule", "Disable-TransportRule", "Get-Recipient"))
+    "Enable-TransportRule", "Disable-TransportRule", "Get-Recipient", "Get-AcceptedDomain"))
 
 
 def _check_settings(settings):
@@ -347,16 +347,19 @@ class SandboxTenant(object):
         conn.execute("INSERT INTO recipients (guid, name_lc, data) VALUES (?, ?, ?)",
                      (record["Guid"], record["Name"].lower(), json.dumps(record)))
 
-    def add_recipient(self, name, display_name=None, alias=None, primary=None, secondary=(), kind="UserMailbox"):
+    def add_recipient(self, name, display_name=None, alias=None, primary=None, secondary=(), kind="UserMailbox",
+                      attributes=None):
         """Add a recipient to the tenant's directory (what Get-Recipient finds and transport rules resolve).
 
         ``kind`` is its RecipientTypeDetails (``UserMailbox``, ``MailUser``, ``MailContact``,
         ``MailUniversalDistributionGroup``, ``MailUniversalSecurityGroup``, ``DynamicDistributionGroup``,
         ``GroupMailbox``, ``SharedMailbox``); ``secondary`` are more SMTP addresses (``{tenant}`` stands for the
-        tenant's domain). Returns the Get-Recipient record.
+        tenant's domain); ``attributes`` its directory attributes (``Department``..., ``recipients.ATTRIBUTES``).
+        Returns the Get-Recipient record.
         """
         record = sandbox_recipients.make_recipient(self.tenant_domain, self.tenant_id, name, display_name=display_name,
-                                                   alias=alias, primary=primary, secondary=secondary, kind=kind)
+                                                   alias=alias, primary=primary, secondary=secondary, kind=kind,
+                                                   attributes=attributes)
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
