@@ -154,7 +154,7 @@ def test_overlay_places_new_rules_and_merges_connectors():
     objects = {
         "inbound_connectors": [],
         "outbound_connectors": [{"options": {"name": "Adatum outbound", "smart_hosts": ["old.adatum.example"],
-                                             "comment": "kept", "enabled": False},
+                                             "comment": "kept", "enabled": False, "mta_sts_mode": "none"},
                                  "facts": {"connector_type": "Partner"}}],
         "mail_flow_rules": [{"options": {"name": "First", "conditions": {"subject_contains_words": ["a"]}},
                              "facts": {"priority": 0}},
@@ -172,7 +172,8 @@ def test_overlay_places_new_rules_and_merges_connectors():
                      ("Adatum - Accounting", 5)]
     connector = out["outbound_connectors"][0]["options"]
     assert connector["smart_hosts"] == ["mail.adatum.example"] and connector["comment"].startswith("Managed by")
-    assert connector["enabled"] is False  # not in the definition: the tenant keeps its value
+    assert connector["mta_sts_mode"] == "none"  # not in the definition: the tenant keeps its value
+    assert connector["enabled"] is True  # a partner's connector is enabled unless its file says otherwise
     assert connector["transport_rule_scoped"] is True and connector["tls_settings"] == "domain_validation"
     accounting = [e for e in out["mail_flow_rules"] if e["options"]["name"] == "Adatum - Accounting"][0]["options"]
     assert accounting["actions"] == {"route_message_outbound_connector": "Adatum outbound"}
