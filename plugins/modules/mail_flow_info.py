@@ -69,6 +69,13 @@ options:
     elements: dict
     default: []
     version_added: 0.2.0
+  suppressions_label:
+    description:
+      - How O(suppressions) reads in messages and in the C(source) of a record that has none, as
+        C(<label>[<index>]); the drift report passes C(mailflow_accepted_findings), the variable it takes them from.
+    type: str
+    default: suppressions
+    version_added: 0.2.0
   audit_days:
     description:
       - A mail flow rule in mode C(audit) or C(audit_and_notify) that has not changed for more than this many days is
@@ -361,6 +368,7 @@ def main():
         names=dict(type="list", elements="str"),
         compare_with=dict(type="list", elements="dict"),
         suppressions=dict(type="list", elements="dict", default=[]),
+        suppressions_label=dict(type="str", default="suppressions"),
         audit_days=dict(type="int", default=posture.AUDIT_DAYS),
     )
     module = MailflowModule(argument_spec)
@@ -370,7 +378,8 @@ def main():
         if params["audit_days"] < 0:
             raise ConfigurationError("audit_days: %d is negative; give the number of days a rule may stay in audit mode "
                                      "(default %d)" % (params["audit_days"], posture.AUDIT_DAYS))
-        suppressions = posture.check_suppressions(params["suppressions"])  # before anything is read
+        label = params["suppressions_label"].strip() or "suppressions"
+        suppressions = posture.check_suppressions(params["suppressions"], field=label)  # before anything is read
         args = dict(gather=params["gather"], names=params["names"], compare_with=params["compare_with"],
                     suppressions=suppressions, audit_days=params["audit_days"])
         sandbox = params.get("sandbox")

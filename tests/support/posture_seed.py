@@ -155,3 +155,10 @@ def expected(tenant_domain):
     out = dict(EXPECTED)
     out["reject_direct_send_off"] = [tenant_domain]
     return out
+
+
+def seed_setting(state_path, cmdlet, parameters):
+    """Run one cmdlet on the tenant file directly (test setup), for example Set-OrganizationConfig."""
+    from ansible_collections.m365.mailflow.plugins.module_utils import wire
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
+    return wire.parse_response(SandboxTenant(state_path).execute(cmdlet, parameters), cmdlet).objects

@@ -522,7 +522,7 @@ def _direct_send(check, ctx):
             keeps.append(obj.get("Name"))
     name = org.get("Identity") or org.get("Name") or "organization config"
     if keeps:
-        flowing = ("with it on, these partner connectors (identified by IP address or certificate%s) would keep their "
+        flowing = ("these partner connectors (identified by IP address or certificate%s) would then keep their "
                    "senders flowing: %s" % ("" if ctx.accepted is None else ", for your accepted domains", _quote(keeps)))
     else:
         flowing = ("no partner inbound connector identified by IP address or certificate covers %s, so every "
