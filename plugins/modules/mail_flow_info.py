@@ -36,7 +36,7 @@ options:
       - V(accepted_domains) (C(Get-AcceptedDomain)) and V(organization_config) (C(Get-OrganizationConfig)) are read
         only when listed here, one read each (new in 0.2.0). The posture checks that need them (C(rule_external_copy) needs the
         accepted domains, C(reject_direct_send_off) the organization config) are otherwise listed in
-        RV(findings_summary.not_checked).
+        the C(not_checked) list of RV(findings_summary).
     type: list
     elements: str
     choices: [inbound_connectors, outbound_connectors, mail_flow_rules, accepted_domains, organization_config]
