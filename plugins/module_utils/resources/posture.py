@@ -52,7 +52,7 @@ MODULES = {
     OUTBOUND: "m365.mailflow.partner_outbound_connector",
     RULES: "m365.mailflow.mail_flow_rule",
 }
-SECTIONS = {INBOUND: "inbound", OUTBOUND: "outbound"}
+ALIASES = {"inbound": INBOUND, "outbound": OUTBOUND, "rules": RULES}  # partners.py's names of the same reads
 # Headers whose presence makes Defender for Office 365 skip Safe Attachments / Safe Links (ORCA 189, 189-2).
 SKIP_HEADERS = ("x-ms-exchange-organization-skipsafeattachmentprocessing",
                 "x-ms-exchange-organization-skipsafelinksprocessing")
@@ -653,13 +653,15 @@ def findings(objects, settings=None, now=None, audit_days=AUDIT_DAYS):
     """The posture findings of a tenant read once.
 
     ``objects``: ``{kind: [service objects]}`` as ``tenant_view.read_objects`` returns them (any subset of
-    inbound_connectors, outbound_connectors, mail_flow_rules); ``settings``: ``read_settings``' answer
+    inbound_connectors, outbound_connectors, mail_flow_rules; the keys inbound, outbound and rules of the partner
+    checks' tenant read are taken too); ``settings``: ``read_settings``' answer
     (``accepted_domains``, ``organization_config``), or None; ``now``: a datetime or timestamp text (default: the
     current time, UTC); ``audit_days``: how long a rule may stay in audit mode.
 
     Returns ``(found, not_checked)``: the findings (sorted by severity, id, objects) and ``[{id, needs}]`` of the
     checks that could not run because a kind they need was not read."""
     settings = settings or {}
+    objects = dict((ALIASES.get(k, k), v) for k, v in (objects or {}).items())
     read = set(k for k in (INBOUND, OUTBOUND, RULES) if k in objects) | set(k for k in SETTINGS if k in settings)
     ctx = Context(objects, settings, _now(now), audit_days)
     found, skipped = [], []

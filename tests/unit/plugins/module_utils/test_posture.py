@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 import collections
 import datetime
+import os
 
 import pytest
 
@@ -209,8 +210,8 @@ def test_every_check_has_cases_both_ways():
 
 def test_ids_are_unique_and_documented():
     assert len(set(posture.IDS)) == len(posture.IDS) == 15
-    import os
-    docs = open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "posture.md")).read()
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "posture.md")) as handle:
+        docs = handle.read()
     for check in posture.IDS:
         assert "### `%s`" % check in docs, check
 
@@ -218,7 +219,7 @@ def test_ids_are_unique_and_documented():
 def test_fix_names_the_partner_file_or_the_module():
     managed = inbound("Adatum inbound", RequireTls=False, Comment=MARK + "Adatum. Payroll")
     hand = inbound("Hand inbound", RequireTls=False)
-    found, _ = posture.findings({"inbound_connectors": [managed, hand]}, now=NOW)
+    found = posture.findings({"inbound_connectors": [managed, hand]}, now=NOW)[0]
     fixes = dict((f["objects"][0], f) for f in found if f["id"] == "inbound_tls_optional")
     assert fixes["Adatum inbound"]["fix"] == "partner file of Adatum: inbound.require_tls: true"
     assert fixes["Adatum inbound"]["partner"] == "Adatum"
@@ -226,21 +227,21 @@ def test_fix_names_the_partner_file_or_the_module():
                                                    "require_tls: true (or adopt it")
     assert fixes["Hand inbound"]["partner"] is None
     managed_rule = rule("Adatum - Accounting", SubjectContainsWords=["x"], SetSCL=-1, Comments=MARK + "Adatum")
-    found, _ = posture.findings({"mail_flow_rules": [managed_rule]}, now=NOW)
+    found = posture.findings({"mail_flow_rules": [managed_rule]}, now=NOW)[0]
     assert found[0]["fix"].startswith("partner file of Adatum, rule 'Accounting': remove actions.set_scl")
 
 
 def test_fix_of_a_domain_only_connector_says_what_is_missing():
     with_ips = inbound("a", SenderIPAddresses=["198.51.100.1"])
-    found, _ = posture.findings({"inbound_connectors": [with_ips]}, now=NOW)
+    found = posture.findings({"inbound_connectors": [with_ips]}, now=NOW)[0]
     assert found[0]["fix"].endswith("(or adopt it into a partner file: inbound.restrict_domains_to_ip_addresses: true)")
     assert "does not restrict the domains to them" in found[0]["reason"]
 
 
 def test_overlap_severity_and_details():
-    found, _ = posture.findings({"outbound_connectors": [
+    found = posture.findings({"outbound_connectors": [
         outbound("a", RecipientDomains=["x.example"]), outbound("b", RecipientDomains=["x.example"]),
-        outbound("c", RecipientDomains=["*.y.example"]), outbound("d", RecipientDomains=["y.example"])]}, now=NOW)
+        outbound("c", RecipientDomains=["*.y.example"]), outbound("d", RecipientDomains=["y.example"])]}, now=NOW)[0]
     by_objects = dict((tuple(f["objects"]), f) for f in found if f["id"] == "outbound_domain_overlap")
     assert by_objects[("a", "b")]["severity"] == "medium"
     assert by_objects[("c", "d")]["severity"] == "low"
@@ -259,14 +260,14 @@ def test_direct_send_lists_the_connectors_that_keep_direct_send_partners_flowing
         inbound("Off", SenderDomains=["smtp:*;1"], SenderIPAddresses=["198.51.100.2"], Enabled=False),
     ]
     settings = {"organization_config": ORG_OFF, "accepted_domains": ACCEPTED}
-    found, _ = posture.findings({"inbound_connectors": connectors}, settings, now=NOW)
+    found = posture.findings({"inbound_connectors": connectors}, settings, now=NOW)[0]
     direct = [f for f in found if f["id"] == "reject_direct_send_off"][0]
     assert direct["details"]["keeps_flowing"] == ["Scanner", "Printer"]
     assert "'Scanner', 'Printer'" in direct["reason"] and "5.7.68" in direct["reason"]
-    found, _ = posture.findings({"inbound_connectors": connectors}, {"organization_config": ORG_OFF}, now=NOW)
+    found = posture.findings({"inbound_connectors": connectors}, {"organization_config": ORG_OFF}, now=NOW)[0]
     direct = [f for f in found if f["id"] == "reject_direct_send_off"][0]
     assert direct["details"] == {"keeps_flowing": ["Scanner", "Printer", "Partner"], "accepted_domains_read": False}
-    found, _ = posture.findings({"inbound_connectors": connectors[2:]}, settings, now=NOW)
+    found = posture.findings({"inbound_connectors": connectors[2:]}, settings, now=NOW)[0]
     direct = [f for f in found if f["id"] == "reject_direct_send_off"][0]
     assert direct["details"]["keeps_flowing"] == [] and "would be rejected" in direct["reason"]
 
@@ -300,9 +301,15 @@ def test_checks_that_need_what_was_not_read_are_listed():
     ]
 
 
+def test_the_partner_checks_names_of_the_reads_are_taken():
+    found, not_checked = posture.findings({"inbound": [inbound("a")], "outbound": [scoped("c")], "rules": []}, now=NOW)
+    assert [(f["id"], f["objects"]) for f in found] == [("inbound_domain_only", ["a"]), ("outbound_unused", ["c"])]
+    assert [s["id"] for s in not_checked] == ["rule_external_copy", "reject_direct_send_off"]
+
+
 def test_findings_sorted_high_first():
-    found, _ = posture.findings({"inbound_connectors": [inbound("b", RequireTls=False), inbound("a")],
-                                 "outbound_connectors": [outbound("c", TestMode=True)]}, now=NOW)
+    found = posture.findings({"inbound_connectors": [inbound("b", RequireTls=False), inbound("a")],
+                                 "outbound_connectors": [outbound("c", TestMode=True)]}, now=NOW)[0]
     assert [(f["severity"], f["id"], f["objects"]) for f in found] == [
         ("high", "inbound_domain_only", ["a"]), ("high", "inbound_domain_only", ["b"]),
         ("medium", "inbound_tls_optional", ["b"]), ("low", "outbound_test_mode", ["c"])]
@@ -462,8 +469,8 @@ def test_bad_suppressions_are_named_by_field(case, records, message):
 
 
 def test_every_problem_is_reported_and_the_field_prefix_is_the_callers():
-    records = [{"id": "nope", "reason": "", "expires": "soon"}, {"id": "rule_expired", "reason": "r",
-                                                                  "expires": "2027-01-01", "objects": "Old rule"}]
+    records = [{"id": "nope", "reason": "", "expires": "soon"},
+               {"id": "rule_expired", "reason": "r", "expires": "2027-01-01", "objects": "Old rule"}]
     checked, errors = posture.suppression_errors(records, field="adatum.yml: posture.accept")
     assert [e.split(":", 2)[1].strip() for e in errors] == ["posture.accept[0].id", "posture.accept[0].reason",
                                                             "posture.accept[0].expires"]
