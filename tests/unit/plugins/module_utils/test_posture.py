@@ -309,7 +309,7 @@ def test_the_partner_checks_names_of_the_reads_are_taken():
 
 def test_findings_sorted_high_first():
     found = posture.findings({"inbound_connectors": [inbound("b", RequireTls=False), inbound("a")],
-                                 "outbound_connectors": [outbound("c", TestMode=True)]}, now=NOW)[0]
+                              "outbound_connectors": [outbound("c", TestMode=True)]}, now=NOW)[0]
     assert [(f["severity"], f["id"], f["objects"]) for f in found] == [
         ("high", "inbound_domain_only", ["a"]), ("high", "inbound_domain_only", ["b"]),
         ("medium", "inbound_tls_optional", ["b"]), ("low", "outbound_test_mode", ["c"])]
