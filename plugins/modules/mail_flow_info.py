@@ -21,6 +21,10 @@ description:
     changed).
   - Also returns the partner definitions (the format of the partner files, see docs/partner-definitions.md) that the
     objects carrying the m365.mailflow marker make up, and every object that belongs to no partner.
+  - Also returns the mail-flow posture, RV(findings), the risky connectors and rules (sender-domain-only partner
+    connectors, connectors without TLS, rules that bypass filtering or copy mail out, and more), each with its
+    reason and source and the partner-file change or module option that removes it, computed from the same reads;
+    O(suppressions) accepts known findings until a date. See docs/posture.md for every finding.
   - Never writes; check mode and normal mode do the same.
 author:
   - m365.mailflow contributors (@m365-mailflow)
@@ -28,10 +32,14 @@ options:
   gather:
     description:
       - The object types to read. RV(partners), RV(unmanaged) and RV(proposed_partners) are complete only when every
-        type is read (the default).
+        type of connector and rule is read (the default).
+      - V(accepted_domains) (C(Get-AcceptedDomain)) and V(organization_config) (C(Get-OrganizationConfig)) are read
+        only when listed here, one read each (new in 0.2.0). The posture checks that need them (C(rule_external_copy) needs the
+        accepted domains, C(reject_direct_send_off) the organization config) are otherwise listed in
+        the C(not_checked) list of RV(findings_summary).
     type: list
     elements: str
-    choices: [inbound_connectors, outbound_connectors, mail_flow_rules]
+    choices: [inbound_connectors, outbound_connectors, mail_flow_rules, accepted_domains, organization_config]
     default: [inbound_connectors, outbound_connectors, mail_flow_rules]
   names:
     description:
@@ -47,6 +55,35 @@ options:
         not compared, except C(enabled) (and a rule's C(mode)), which onboarding creates objects with.
     type: list
     elements: dict
+  suppressions:
+    description:
+      - Accepted findings, each a mapping with C(id) (a finding id), C(reason) (why it is accepted), C(expires)
+        (a date C(YYYY-MM-DD), accepted until the end of that day, UTC, or a time), optionally C(objects) (the object names
+        of the finding, shell patterns such as C(Adatum*) allowed; left out, every finding of that id is accepted) and
+        C(source) (where the record comes from, shown in the results).
+      - A finding is accepted when a record of its id names all of its objects (or names none). Accepted findings
+        are returned in RV(accepted_findings), not in RV(findings); an expired record accepts nothing and is reported
+        with C(status=expired) in RV(suppressions).
+      - Every record is checked before the tenant is read; a problem names the record and its field.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
+  suppressions_label:
+    description:
+      - How O(suppressions) reads in messages and in the C(source) of a record that has none, as
+        C(<label>[<index>]); the drift report passes C(mailflow_accepted_findings), the variable it takes them from.
+    type: str
+    default: suppressions
+    version_added: 0.2.0
+  audit_days:
+    description:
+      - A mail flow rule in mode C(audit) or C(audit_and_notify) that has not changed for more than this many days is
+        a finding (C(rule_audit_stale)). The service does not expose when a rule entered audit mode; its last change
+        (C(WhenChanged)) is used, a lower bound of the time in audit mode.
+    type: int
+    default: 30
+    version_added: 0.2.0
 extends_documentation_fragment:
   - m365.mailflow.connection
   - m365.mailflow.attributes
@@ -63,7 +100,10 @@ notes:
   - Calls made, C(Get-InboundConnector), C(Get-OutboundConnector) (with C(IncludeTestModeConnectors); a plain read
     follows only when that answer cannot be known complete, for example a tenant without outbound connectors) and
     C(Get-TransportRule), each with C(ResultSize Unlimited), plus one C(Get-Recipient) per distinct recipient value
-    of the compared rules when O(compare_with) is given.
+    of the compared rules when O(compare_with) is given, and C(Get-AcceptedDomain) and C(Get-OrganizationConfig)
+    when O(gather) lists them.
+  - The posture checks run over every object read, whatever O(names); O(names) then keeps the findings that involve
+    one of the named objects.
   - An object belongs to a partner when its comment carries the marker C(Managed by m365.mailflow partner <name>)
     and its name is the one onboarding gives it (C(<name> inbound), C(<name> outbound), C(<name> - <rule>) routing to
     C(<name> outbound)).
@@ -99,6 +139,22 @@ EXAMPLES = r"""
 - name: Show the connectors that no partner definition knows
   ansible.builtin.debug:
     msg: "{{ tenant.unmanaged | map(attribute='options.name') | list }}"
+
+- name: Posture of the whole tenant, Direct Send included, with one accepted finding
+  m365.mailflow.mail_flow_info:
+    sandbox: /tmp/sandbox-tenant.db
+    gather: [inbound_connectors, outbound_connectors, mail_flow_rules, accepted_domains, organization_config]
+    suppressions:
+      - id: outbound_any_certificate
+        objects: [Litware outbound]
+        reason: Litware has no CA-issued certificate yet (ticket MAIL-142)
+        expires: "2030-06-30"
+  register: posture
+
+- name: Fail on findings nobody accepted
+  ansible.builtin.assert:
+    that: posture.findings | length == 0
+    fail_msg: "{{ posture.findings | map(attribute='id') | list }}"
 """
 
 RETURN = r"""
@@ -225,6 +281,73 @@ drift:
       C(missing), C(orphaned)).
   returned: when O(compare_with) is given
   type: dict
+accepted_domains:
+  description: The tenant's accepted domains, each C({domain, type, default}).
+  returned: when O(gather) includes C(accepted_domains)
+  version_added: 0.2.0
+  type: list
+  elements: dict
+  sample: [{domain: contoso.com, type: Authoritative, default: true}]
+organization_config:
+  description: The organization settings the posture uses, C({identity, reject_direct_send}).
+  returned: when O(gather) includes C(organization_config)
+  version_added: 0.2.0
+  type: dict
+  sample: {identity: contoso.onmicrosoft.com, reject_direct_send: false}
+findings:
+  description:
+    - The posture findings that no O(suppressions) record accepts, high severity first. Each has C(id) (stable, see
+      docs/posture.md), C(title), C(severity) (C(high), C(medium), C(low)), C(kind) (the kind of the first object),
+      C(objects) (the names of the objects involved), C(partner) (the partner whose marker the object carries, or
+      null), C(reason), C(source) (where the risk is stated), C(fix) (the partner-file change, or the module option
+      for an object outside the partner files) and C(details).
+  returned: always
+  version_added: 0.2.0
+  type: list
+  elements: dict
+  sample:
+    - id: outbound_any_certificate
+      title: Partner outbound connector accepts any certificate (encryption_only)
+      severity: medium
+      kind: outbound_connectors
+      objects: [Litware outbound]
+      partner: Litware
+      reason: "partner outbound connector 'Litware outbound' requires TLS but accepts any certificate ..."
+      source: "New-OutboundConnector reference (TlsSettings EncryptionOnly ...)"
+      fix: "partner file of Litware: outbound.tls_settings: certificate_validation (or domain_validation with ...)"
+      details: {tls_settings: EncryptionOnly}
+accepted_findings:
+  description: The findings an O(suppressions) record accepts, as in RV(findings), each with C(accepted)
+    (C({reason, expires, source}) of the record).
+  returned: always
+  version_added: 0.2.0
+  type: list
+  elements: dict
+suppressions:
+  description:
+    - Each O(suppressions) record as checked (C(id), C(objects), C(reason), C(expires), C(source)) with C(status),
+      one of C(active) (it accepts findings), C(unused) (in force, matches nothing) and C(expired) (accepts nothing),
+      and C(matched), the findings (C({id, objects})) it accepts or, when expired, would accept.
+  returned: always
+  version_added: 0.2.0
+  type: list
+  elements: dict
+findings_summary:
+  description:
+    - C(total) (findings), C(new) (not accepted), C(accepted), C(by_severity) (of the new ones),
+      C(expired_suppressions), C(unused_suppressions), and C(not_checked), the checks that did not run because a
+      kind they need was not read (C({id, needs})).
+  returned: always
+  version_added: 0.2.0
+  type: dict
+  sample:
+    total: 3
+    new: 2
+    accepted: 1
+    by_severity: {high: 1, medium: 1, low: 0}
+    expired_suppressions: 0
+    unused_suppressions: 0
+    not_checked: [{id: reject_direct_send_off, needs: [organization_config]}]
 calls:
   description: The number of calls made to the tenant.
   returned: always
@@ -233,26 +356,39 @@ calls:
 
 import os
 
+from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.module import MailflowModule
-from ansible_collections.m365.mailflow.plugins.module_utils.resources import tenant_view
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import posture, tenant_view
 
 
 def main():
+    kinds = list(tenant_view.KINDS) + list(posture.SETTINGS)
     argument_spec = dict(
-        gather=dict(type="list", elements="str", choices=list(tenant_view.KINDS), default=list(tenant_view.KINDS)),
+        gather=dict(type="list", elements="str", choices=kinds, default=list(tenant_view.KINDS)),
         names=dict(type="list", elements="str"),
         compare_with=dict(type="list", elements="dict"),
+        suppressions=dict(type="list", elements="dict", default=[]),
+        suppressions_label=dict(type="str", default="suppressions"),
+        audit_days=dict(type="int", default=posture.AUDIT_DAYS),
     )
     module = MailflowModule(argument_spec)
 
     def work(mod):
-        sandbox = mod.params.get("sandbox")
+        params = mod.params
+        if params["audit_days"] < 0:
+            raise ConfigurationError("audit_days: %d is negative; give the number of days a rule may stay in audit mode "
+                                     "(default %d)" % (params["audit_days"], posture.AUDIT_DAYS))
+        label = params["suppressions_label"].strip() or "suppressions"
+        suppressions = posture.check_suppressions(params["suppressions"], field=label)  # before anything is read
+        args = dict(gather=params["gather"], names=params["names"], compare_with=params["compare_with"],
+                    suppressions=suppressions, audit_days=params["audit_days"])
+        sandbox = params.get("sandbox")
         if sandbox and not os.path.exists(sandbox):
             # An empty sandbox tenant: reading would create its state file.
-            result = tenant_view.summarise(None, mod.params["gather"], mod.params["names"], mod.params["compare_with"])
+            result = tenant_view.summarise(None, **args)
             result.update(changed=False, calls=0)
             return result
-        result = tenant_view.summarise(mod.client, mod.params["gather"], mod.params["names"], mod.params["compare_with"])
+        result = tenant_view.summarise(mod.client, **args)
         result.update(changed=False, calls=len(mod.client.calls))
         return result
 

@@ -31,6 +31,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import MailflowError, NotFoundError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import posture
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocab
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
@@ -463,10 +464,16 @@ def orphans(objects, known):
 
 # --------------------------------------------------------------------------------------------------- the module
 
-def summarise(client, gather=KINDS, names=None, compare_with=None):
-    """The result of mail_flow_info (without ``changed``). ``client`` None: an empty tenant (nothing read)."""
-    gather = tuple(k for k in KINDS if k in (gather or KINDS))
+def summarise(client, gather=KINDS, names=None, compare_with=None, suppressions=None, audit_days=posture.AUDIT_DAYS,
+              now=None):
+    """The result of mail_flow_info (without ``changed``). ``client`` None: an empty tenant (nothing read).
+    ``gather`` may also name ``posture.SETTINGS`` (accepted domains, organization config), read once each; the
+    posture findings (``posture.evaluate``) come from the same reads."""
+    wanted = tuple(gather or KINDS)
+    gather = tuple(k for k in KINDS if k in wanted)
     objects = read_objects(client, gather) if client is not None else dict((k, []) for k in gather)
+    settings = posture.read_settings(client, wanted) if client is not None else dict(
+        (k, [] if k == posture.ACCEPTED_DOMAINS else None) for k in posture.SETTINGS if k in wanted)
     found = entries(objects, names)
     result = dict((kind, found.get(kind, [])) for kind in gather)
     result["partners"], result["unmanaged"] = group(found)
@@ -482,4 +489,6 @@ def summarise(client, gather=KINDS, names=None, compare_with=None):
         result["drift"] = compare(compare_with, objects, client=client)
         result["drift"]["unmanaged"] = [{"kind": u["kind"], "name": u["options"]["name"], "reason": u["reason"]}
                                         for u in result["unmanaged"]]
+    result.update(posture.settings_view(settings))
+    result.update(posture.evaluate(objects, settings, suppressions, now=now, audit_days=audit_days, names=names))
     return result

@@ -211,34 +211,10 @@ def resolve_rule_recipients(store, bound):
     return out
 
 
-# --------------------------------------------------------------------------- accepted domains
-
-def accepted_domain_record(store, domain, domain_type):
-    """A Get-AcceptedDomain record (DomainName, DomainType, Default and the identity properties)."""
-    guid = str(uuid.uuid5(uuid.NAMESPACE_DNS, "%s/%s" % (store.tenant_id, domain.lower())))
-    return {
-        "Name": domain, "DomainName": domain, "DomainType": domain_type,
-        "Default": domain.lower() == store.tenant_domain.lower(), "MatchSubDomains": False,
-        "Identity": domain, "Id": domain, "Guid": guid, "IsValid": True,
-        "DistinguishedName": "CN=%s,CN=Accepted Domains,CN=Transport Settings,%s" % (domain, FOREST),
-    }
-
-
-def get_accepted_domains(store, bound):
-    rows = store.conn.execute("SELECT domain, domain_type FROM accepted_domains ORDER BY domain").fetchall()
-    found = [accepted_domain_record(store, domain, kind) for domain, kind in rows]
-    if bound.get("Identity") is not None:
-        wanted = str(bound["Identity"]).strip().lower()
-        found = [d for d in found if d["DomainName"].lower() == wanted or d["Guid"] == wanted]
-        if not found:
-            not_found(bound["Identity"])
-    return limit_results(store, found, bound)
-
-
 SCHEMAS = {
     "get-recipient": schema((Param("Identity"), Param("ResultSize", "any"),
                              Param("RecipientTypeDetails", "list", type_name="Microsoft.Exchange.Data.Directory."
                                    "Recipient.RecipientTypeDetails"))),
-    "get-accepteddomain": schema((Param("Identity"), Param("ResultSize", "any"))),
 }
-HANDLERS = {"get-recipient": get_recipients, "get-accepteddomain": get_accepted_domains}
+# Get-AcceptedDomain is answered with the organization's settings (sandbox/organization.py).
+HANDLERS = {"get-recipient": get_recipients}

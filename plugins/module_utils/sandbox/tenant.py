@@ -7,7 +7,8 @@
 with the same status codes, envelopes and error bodies), so nothing above the transport can tell it from the real
 service. Each call is one SQLite transaction (``BEGIN IMMEDIATE`` with a long busy timeout), safe for concurrent
 Ansible forks and threads. The object families live in ``connectors``, ``rules`` and ``recipients``; the
-store, binder and validators in ``store``, ``binding`` and ``checks`` (this package).
+store, binder and validators in ``store``, ``binding`` and ``checks``, the organization's settings and accepted
+domains in ``organization`` (this package).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,6 +29,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding impo
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import smtp_address
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.store import Store
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import connectors as sandbox_connectors
+from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import organization as sandbox_organization
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import recipients as sandbox_recipients
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import rules as sandbox_rules
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import validation
@@ -86,18 +88,21 @@ def service_validation(connector, recipients, sender, settings):
 SCHEMAS = dict(sandbox_connectors.SCHEMAS)
 SCHEMAS.update(sandbox_rules.SCHEMAS)
 SCHEMAS.update(sandbox_recipients.SCHEMAS)
+SCHEMAS.update(sandbox_organization.SCHEMAS)
 SCHEMAS["validate-outboundconnector"] = schema((Param("Identity", nullable=False),
                                                 Param("Recipients", "list", check=smtp_address, nullable=False)))
 HANDLERS = dict(sandbox_connectors.HANDLERS)
 HANDLERS.update(sandbox_rules.HANDLERS)
 HANDLERS.update(sandbox_recipients.HANDLERS)
+HANDLERS.update(sandbox_organization.HANDLERS)
 HANDLERS["validate-outboundconnector"] = _validate_connector
 
 CANONICAL = dict((name.lower(), name) for name in (
     "Get-InboundConnector", "New-InboundConnector", "Set-InboundConnector", "Remove-InboundConnector",
     "Get-OutboundConnector", "New-OutboundConnector", "Set-OutboundConnector", "Remove-OutboundConnector",
     "Validate-OutboundConnector", "Get-TransportRule", "New-TransportRule", "Set-TransportRule", "Remove-TransportRule",
-    "Enable-TransportRule", "Disable-TransportRule", "Get-Recipient", "Get-AcceptedDomain"))
+    "Enable-TransportRule", "Disable-TransportRule", "Get-Recipient", "Get-AcceptedDomain", "Get-OrganizationConfig",
+    "Set-OrganizationConfig"))
 
 
 def _check_settings(settings):
