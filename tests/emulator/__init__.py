@@ -41,6 +41,8 @@ took effect although the client sees the fault):
     "not_object"    200 with a JSON array.
     "truncated"     200 whose Content-Length is larger than what is sent (half of the real answer), then the
                     connection is closed: the client reads a cut-short body.
+    "refuse"        400 InvalidOperationException, before execution: the service refuses the write. "identity" (a name)
+                    limits it to requests whose Name or Identity parameter is that name (one partner's object).
     The five 200 kinds default to after execution.
 Token endpoint kinds (no cmdlet, no after_execute; every token POST or OpenID discovery GET can take one):
     "token_500" (500 with an HTML page), "token_malformed" (200 with JSON cut short), "token_timeout" (holds "hold"

@@ -75,6 +75,7 @@ INVOKE_KINDS = {
     "empty_object": True,   # 200 with {}
     "not_object": True,     # 200 with a JSON array
     "truncated": True,      # 200 with a Content-Length larger than what is sent, then the connection is closed
+    "refuse": False,        # 400 InvalidOperationException: the service refuses this write (``identity`` selects it)
 }
 TOKEN_KINDS = {
     "token_500": "token",            # the token endpoint answers 500 with an HTML page
@@ -87,7 +88,8 @@ TOKEN_KINDS = {
     "discovery_malformed": "discovery",  # the OpenID configuration answers 200 with a body that is not JSON
 }
 HOLD_KINDS = ("timeout", "token_timeout")
-FAULT_KEYS = ("kind", "cmdlet", "status", "count", "retry_after", "retry_after_date", "after_execute", "hold", "body")
+FAULT_KEYS = ("kind", "cmdlet", "status", "count", "retry_after", "retry_after_date", "after_execute", "hold", "body",
+              "identity")
 RANDOM_KEYS = ("rate", "seed", "kinds", "max_consecutive", "cmdlet", "hold", "retry_after")
 HTML_500 = (b"<!DOCTYPE html><html><head><title>500 - Internal server error.</title></head><body><h1>Server Error</h1>"
             b"<p>There is a problem with the resource you are looking for, and it cannot be displayed.</p></body></html>")
@@ -538,6 +540,10 @@ class Emulator(object):
             raise ValueError("hold is only for kinds %s" % ", ".join(HOLD_KINDS))
         if fault.get("body") is not None and (kind != "garbled" or not isinstance(fault["body"], str)):
             raise ValueError("body is only for kind garbled, as a string")
+        if fault.get("identity") is not None and kind != "refuse":
+            raise ValueError("identity is only for kind refuse")
+        if kind == "refuse" and fault.get("after_execute"):
+            raise ValueError("a refusal happens before execution")
         if kind in TOKEN_KINDS and ("cmdlet" in fault or "after_execute" in fault):
             raise ValueError("cmdlet and after_execute are not for token endpoint faults")
         if in_random and ("count" in fault or "cmdlet" in fault):
@@ -550,7 +556,8 @@ class Emulator(object):
                 "retry_after": None if fault.get("retry_after") is None else str(fault["retry_after"]),
                 "retry_after_date": None if fault.get("retry_after_date") is None else float(fault["retry_after_date"]),
                 "after_execute": bool(fault.get("after_execute", INVOKE_KINDS.get(kind, False))),
-                "hold": hold, "body": fault.get("body")}
+                "hold": hold, "body": fault.get("body"),
+                "identity": None if fault.get("identity") is None else str(fault["identity"]).lower()}
 
     @classmethod
     def _check_random(cls, spec):
@@ -867,9 +874,13 @@ class Emulator(object):
         spec["runs"][endpoint] = 0
         return None
 
-    def _take_fault(self, cmdlet):
+    def _take_fault(self, cmdlet, parameters=None):
         with self._lock:
             for fault in self._faults:
+                if fault.get("identity") is not None and fault["identity"] not in (
+                        str((parameters or {}).get("Name") or "").lower(),
+                        str((parameters or {}).get("Identity") or "").lower()):
+                    continue
                 if fault["kind"] in INVOKE_KINDS and fault["count"] > 0 and fault["cmdlet"].lower() in ("*", cmdlet.lower()):
                     fault["count"] -= 1
                     return self._note_fault(fault, "invoke", cmdlet)
@@ -937,7 +948,7 @@ class Emulator(object):
         if forbidden:
             self._log(cmdlet, parameters, 403)
             raise _Reject(403, NUL_BODY, dict(hdrs, **{"Content-Encoding": "gzip"}))
-        fault = self._take_fault(cmdlet)
+        fault = self._take_fault(cmdlet, parameters)
         if fault and not fault["after_execute"]:
             return self._fault_answer(cmdlet, parameters, fault, hdrs)
         raw = self._execute(cmdlet, parameters, headers, query, tenant)
@@ -965,6 +976,11 @@ class Emulator(object):
                 body = wire.error_body(fault["status"], "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
                                        "The service is temporarily unavailable (emulator fault).")
             return fault["status"], body, hdrs
+        if kind == "refuse":
+            self._log(cmdlet, parameters, 400, fault=kind, executed=executed)
+            body = wire.error_body(400, "System.InvalidOperationException", "The service refused %s for '%s' (emulator "
+                                                                             "fault)." % (cmdlet, fault["identity"]))
+            return 400, body, hdrs
         if kind == "timeout":
             time.sleep(fault["hold"])
             if raw is None:
