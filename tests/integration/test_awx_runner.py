@@ -134,3 +134,69 @@ def test_awx_job_check_mode_then_real(private_data_dir, emulator):
 
     again = run_job(private_data_dir, check=False)
     assert again.status == "successful" and stats(again)["changed"] == {}, json.dumps(stats(again))
+
+
+# --------------------------------------------------------------------------------------------------- job slicing
+
+def slice_dir(tmp_path, name, inventory):
+    """The private data directory of one slice job: AWX runs each slice as a job of its own (its own container, its
+    own token cache), with the same project and its part of the inventory."""
+    private = tmp_path / name
+    shutil.copytree(os.path.join(AWX, "project"), str(private / "project"))
+    (private / "env").mkdir()
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts").write_text(yaml.safe_dump(inventory))
+    (private / "env" / "envvars").write_text(yaml.safe_dump({
+        "ANSIBLE_COLLECTIONS_PATH": ensure_collection_link(), "XDG_CACHE_HOME": str(private / "cache"),
+        "EXO_RETRY_DELAY": "0.05"}))
+    (private / "env" / "extravars").write_text(yaml.safe_dump({"mailflow_validate": "never"}))
+    return str(private)
+
+
+def test_two_slices_of_one_inventory_run_at_once_and_converge(tmp_path):
+    """A large estate runs as job slices (docs/awx.md): here two slices of one inventory of two tenants, as two
+    ansible-runner processes started together, each onboarding its tenant's partners; both converge, and running
+    both again changes nothing."""
+    from tests.emulator import Emulator
+    from tests.integration.conftest import emulator_defaults
+    emulators = [Emulator(str(tmp_path / ("tenant-%d.db" % i)), cert_dir=str(tmp_path / ("pki-%d" % i)))
+                 for i in (1, 2)]
+    for emu in emulators:
+        emu.start()
+    try:
+        hosts = {}
+        for index, emu in enumerate(emulators):
+            conn = dict(emulator_defaults(emu), token_cache=False)
+            hosts["tenant_%d" % (index + 1)] = {
+                "ansible_connection": "local", "mailflow_connection": conn,
+                "partner_files": ["partners/fabrikam.yml", "partners/litware.yml"] if index else ["partners/adatum.yml"]}
+        inventory = {"all": {"hosts": hosts}}
+        slices = [slice_dir(tmp_path, "slice-%d" % i, inventory) for i in (1, 2)]
+        os.environ["PATH"] = BIN + os.pathsep + os.environ.get("PATH", "")
+
+        def both():
+            started = [ansible_runner.run_async(private_data_dir=private, playbook="onboard_partner.yml",
+                                                limit="tenant_%d" % (i + 1), quiet=True, timeout=300)
+                       for i, private in enumerate(slices)]
+            for thread, _runner in started:
+                thread.join(timeout=320)
+            return [runner for _thread, runner in started]
+
+        first = both()
+        for runner in first:
+            assert runner.status == "successful" and runner.rc == 0, runner.stdout.read()
+        from tests.integration.test_onboarding import objects
+        assert sorted(n for _k, n in objects(emulators[0].state_path)) == [
+            "Adatum - Accounting", "Adatum inbound", "Adatum outbound"]
+        assert sorted(n for _k, n in objects(emulators[1].state_path)) == [
+            "Fabrikam inbound", "Fabrikam outbound", "Litware inbound", "Litware outbound"]
+        assert [list(stats(r)["changed"]) for r in first] == [["tenant_1"], ["tenant_2"]]
+        for emu in emulators:
+            emu.reset()
+        again = both()
+        for runner in again:
+            assert runner.status == "successful" and stats(runner)["changed"] == {}, json.dumps(stats(runner))
+        assert all(emu.calls()["writes"] == 0 for emu in emulators)
+    finally:
+        for emu in emulators:
+            emu.stop()
