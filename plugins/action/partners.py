@@ -80,6 +80,9 @@ class ActionModule(ActionBase):
         if overrides is not None:
             module_args["validation_settings"] = overrides
         outcome = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+        # The module's echo of its arguments repeats every definition (megabytes for a thousand partners) and says
+        # nothing the task does not already have: left out of the result.
+        outcome.pop("invocation", None)
         if report.warnings:
             outcome.setdefault("warnings", [])
             outcome["warnings"] = list(report.warnings) + list(outcome["warnings"] or [])

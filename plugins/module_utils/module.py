@@ -94,6 +94,15 @@ class MailflowModule(object):
             result["service_warnings"] = warnings
         self.module.exit_json(**result)
 
+    def summarised_invocation(self, large):
+        """The invocation echo with the options ``large`` (megabytes of definitions) summarised: Ansible would
+        otherwise copy and scan every value of them into the result."""
+        args = dict((k, v) for k, v in self.params.items() if k not in large)
+        for key in large:
+            value = self.params.get(key)
+            args[key] = "(%d entries)" % len(value) if isinstance(value, list) else value
+        return {"module_args": args}
+
     def run(self, work):
         """Run ``work(self)`` returning a result dict; exit with it or fail cleanly."""
         try:

@@ -78,7 +78,8 @@ def run_partners(mod):
             msg="tenant %s: %d problem%s in the partner definitions or against the tenant; nothing was changed in the "
                 "tenant:\n%s" % (label, count, "" if count == 1 else "s", "\n".join("- " + e for e in plan.errors)),
             problems=plan.errors, changed=False, tenant_reads=plan.snapshot.calls,
-            calls=client.calls if client is not None else [])
+            calls=client.calls if client is not None else [],
+            invocation=mod.summarised_invocation(("partners", "sources")))
     runner = Runner(client, plan, check_mode=mod.check_mode, validation=params["validation"], tenant_label=label,
                     report_orphans=params["state"] == "present" and params.get("report_orphans"))
     runner.apply()
@@ -93,6 +94,7 @@ def run_partners(mod):
         warnings.extend(w for w in client.warnings if w not in warnings)
     if warnings:
         result["service_warnings"] = warnings
+    result["invocation"] = mod.summarised_invocation(("partners", "sources"))
     failed = [p for p in result["partners"] if p["failed"]]
     runtime = [e for e in plan.errors]
     if failed or runtime:

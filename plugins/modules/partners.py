@@ -1651,10 +1651,6 @@ partners:
       description: The validation of the partner's outbound connector, when it ran (C(validated), C(failures) with
         class, evidence and fix, C(failure_classes), C(summary)).
       type: dict
-    summary:
-      description: The partner's summary lines.
-      type: list
-      elements: str
 removed:
   description: With O(state=overridden), the objects of partners that are not listed, removed (or to remove); with
     O(report_orphans), the same objects, listed only (action C(none)).

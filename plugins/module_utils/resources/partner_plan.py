@@ -103,8 +103,11 @@ class ObjectPlan(object):
         self.desired = None
         self.changes = {}  # option path -> desired value (updates)
         self.commands = []
-        self.before = spec.view(current) if current is not None else {}
-        self.after = dict(self.before)
+        # before/after views are made when asked (a summary of changes, a diff): a thousand unchanged objects never
+        # need them. A rule's priority before is the one read (``current`` may carry its simulated place).
+        self._before = None
+        self._after = None
+        self.read_priority = current.get("Priority") if current is not None else None
         self.owner = None  # the partner whose marker an orphan carries
         self.sequence = 0  # rules: the order of their writes (placement simulated in that order)
         # set by partner_run
@@ -114,6 +117,28 @@ class ObjectPlan(object):
     @property
     def noun(self):
         return pf.NOUNS[self.kind]
+
+    @property
+    def before(self):
+        if self._before is None:
+            self._before = self.spec.view(self.current) if self.current is not None else {}
+            if self.kind == RULE and self.current is not None:
+                self._before["priority"] = self.read_priority
+        return self._before
+
+    @before.setter
+    def before(self, value):
+        self._before = value
+
+    @property
+    def after(self):
+        if self._after is None:
+            self._after = dict(self.before)
+        return self._after
+
+    @after.setter
+    def after(self, value):
+        self._after = value
 
     def property_changes(self):
         """[{property, before, after}] in the module's option vocabulary, with real values on both sides."""
@@ -377,10 +402,8 @@ class Planner(object):
             if current is not None and position is not None:
                 current = dict(current, Priority=position)  # as the simulated order has it at this point
             obj = ObjectPlan(item, RULE, name, spec, current, field)
-            obj.before = spec.view(current) if current is not None else {}
             if current is not None:
-                obj.before["priority"] = self.snapshot.get(RULE, name).get("Priority")
-            obj.after = dict(obj.before)
+                obj.read_priority = self.snapshot.get(RULE, name).get("Priority")
             item.objects.append(obj)
             spec.rules = list(order)
             desired = {}
@@ -459,8 +482,6 @@ class Planner(object):
             obj.action = "delete"
             obj.commands = [{"cmdlet": spec.remove_cmdlet, "parameters": spec.remove_parameters(current)}]
             obj.after = {}
-            if kind == RULE:
-                obj.before["priority"] = current.get("Priority")
         return obj
 
     def _plan_removal(self, item):

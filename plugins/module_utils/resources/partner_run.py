@@ -287,7 +287,7 @@ class Runner(object):
             outcome["problems"] = list(partner.errors)
         if validation is not None:
             outcome["validation"] = _validation_view(validation)
-        outcome["summary"] = self.summary(partner, validation)
+        self._summaries.extend(self.summary(partner, validation))
         return outcome
 
     def summary(self, partner, validation):
@@ -339,6 +339,7 @@ class Runner(object):
         return lines
 
     def result(self, diff_mode=False):
+        self._summaries = []
         partners = [self.partner_result(p) for p in self.plan.partners]
         orphans = [o.result() for o in self.plan.orphans + self.plan.listed]
         totals = self.plan.totals()
@@ -348,7 +349,7 @@ class Runner(object):
             "partners": partners,
             "removed": orphans,
             "totals": totals,
-            "summary": [line for p in partners for line in p["summary"]] + self._orphan_lines(),
+            "summary": self._summaries + self._orphan_lines(),
         }
         if diff_mode:
             result["diff"] = [o.diff() for o in self.plan.objects() if o.action != "none"]
