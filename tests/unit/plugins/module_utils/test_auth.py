@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ansible_collections.m365.mailflow.plugins.module_utils.transport import auth
+from ansible_collections.m365.mailflow.plugins.module_utils.transport import auth, libraries
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -357,7 +357,7 @@ def test_certificate_problem_reported_before_network():
 
 @pytest.mark.parametrize("flag, library", [("HAS_MSAL", "msal"), ("HAS_CRYPTOGRAPHY", "cryptography"), ("HAS_REQUESTS", "requests")])
 def test_missing_dependency(monkeypatch, flag, library):
-    monkeypatch.setattr(auth, flag, False)
+    monkeypatch.setattr(libraries, flag, False)
     provider = auth.TokenProvider({"tenant": "t", "client_id": "c", "client_secret": "s", "token_cache": False})
     with pytest.raises(DependencyError) as info:
         provider.get_token()
