@@ -31,6 +31,7 @@ import sys
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import AuthenticationError, ConfigurationError
+from ansible_collections.m365.mailflow.plugins.module_utils.wire import APP_PRINCIPAL
 from ansible_collections.m365.mailflow.plugins.module_utils.transport import libraries
 
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"  # Entra ID's audience for federated tokens (GitHub, AKS default)
@@ -155,15 +156,6 @@ def stamp(seconds):
 
 
 # --------------------------------------------------------------------------- the credentials
-
-APP_PRINCIPAL = {
-    "who": "The app",
-    "assignee": "the app's service principal",
-    "on_401": "Check that the app registration has the 'Exchange.ManageAsApp' application permission with admin "
-              "consent, that tenant and client_id are right, and that the certificate or secret is the one registered "
-              "on the app.",
-}
-
 
 class Credential(object):
     kind = None
