@@ -269,12 +269,12 @@ class TokenProvider(object):
 
     # ------------------------------------------------------------------ one attempt
     def _cache_entry(self):
-        """(client_id, target) under which msal files this identity's tokens."""
+        """(client IDs, target) under which msal files this identity's tokens."""
         if self.kind == "managed_identity":
             if self.credential.delegated:
-                return CLOUD_SHELL_CLIENT_ID, self.scope
-            return self.credential.cache_client_id, self.resource
-        return self.credential.client_id, self.scope
+                return (CLOUD_SHELL_CLIENT_ID,), self.scope
+            return self.credential.cache_client_ids, self.resource
+        return (self.credential.client_id,), self.scope
 
     def _discard_app(self):
         if self._session is not None:

@@ -36,7 +36,9 @@ from ansible_collections.m365.mailflow.plugins.module_utils.transport import lib
 
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"  # Entra ID's audience for federated tokens (GitHub, AKS default)
 SYSTEM = "system"
-MSAL_SYSTEM_ID = "SYSTEM_ASSIGNED_MANAGED_IDENTITY"  # the client_id msal files a system-assigned identity's tokens under
+# The client_id msal's ManagedIdentityClient files a system-assigned identity's tokens under: it means to use
+# SYSTEM_ASSIGNED_MANAGED_IDENTITY, but reads the identity's "Id", which is there and None (msal 1.29 to 1.39).
+MSAL_SYSTEM_IDS = (None, "SYSTEM_ASSIGNED_MANAGED_IDENTITY")
 
 # The environments msal's ManagedIdentityClient (and, for Cloud Shell, PublicClientApplication) gets a token in, in
 # the order msal tries them (msal/managed_identity.py get_managed_identity_source and _obtain_token, read at msal 1.29
@@ -341,9 +343,9 @@ class ManagedIdentity(Credential):
         return self.source.name == "cloud_shell"
 
     @property
-    def cache_client_id(self):
-        """The client_id msal's ManagedIdentityClient files this identity's tokens under."""
-        return self.identity if self.user_assigned else MSAL_SYSTEM_ID
+    def cache_client_ids(self):
+        """The client_id msal's ManagedIdentityClient files this identity's tokens under (see MSAL_SYSTEM_IDS)."""
+        return (self.identity,) if self.user_assigned else MSAL_SYSTEM_IDS
 
     def describe(self):
         if self.delegated:

@@ -48,9 +48,9 @@ class TokenCache(object):
             self._msal_cache = msal.SerializableTokenCache() if self.path else msal.TokenCache()
         return self._msal_cache
 
-    def cached_token(self, client_id, target, margin=REFRESH_MARGIN):
-        """``(token, expires_on)`` of a still valid access token for ``client_id`` and ``target`` (a scope or a
-        resource) from the file, or None.
+    def cached_token(self, client_ids, target, margin=REFRESH_MARGIN):
+        """``(token, expires_on)`` of a still valid access token for one of ``client_ids`` and ``target`` (a scope or
+        a resource) from the file, or None.
 
         The file is msal's token cache in its documented cross-language schema: an ``AccessToken`` map of entries with
         ``client_id``, ``target``, ``secret`` and ``expires_on``. A token with less than ``margin`` seconds left is not
@@ -63,10 +63,11 @@ class TokenCache(object):
             entries = (json.loads(text).get("AccessToken") or {}).values()
         except (ValueError, AttributeError):
             return None
-        client_id, target, now = str(client_id).lower(), str(target).lower(), time.time()
+        client_ids = set(str(client_id or "").lower() for client_id in client_ids)
+        target, now = str(target).lower(), time.time()
         for entry in entries:
             try:
-                if (str(entry.get("client_id", "")).lower() == client_id
+                if (str(entry.get("client_id") or "").lower() in client_ids
                         and target in str(entry.get("target", "")).lower().split()
                         and int(entry.get("expires_on", 0)) - now > margin and entry.get("secret")):
                     return entry["secret"], int(entry["expires_on"])
@@ -104,9 +105,10 @@ class TokenCache(object):
                                              % (self._file.directory, exc.strerror or exc))
                 cache.has_state_changed = False
 
-    def drop(self, client_id):
-        """Forget the access tokens of ``client_id`` (call inside ``session``): the next request gets a new one."""
+    def drop(self, client_ids):
+        """Forget the access tokens of ``client_ids`` (call inside ``session``): the next request gets a new one."""
         cache = self.msal_cache
-        found = list(cache.search(libraries.msal.TokenCache.CredentialType.ACCESS_TOKEN, query={"client_id": client_id}))
-        for entry in found:
-            cache.remove_at(entry)
+        for client_id in client_ids:
+            kind = libraries.msal.TokenCache.CredentialType.ACCESS_TOKEN
+            for entry in list(cache.search(kind, query={"client_id": client_id})):
+                cache.remove_at(entry)
