@@ -93,15 +93,14 @@ options:
     version_added: 0.2.0
   federated_token:
     description:
-      - Workload identity federation with a token fetched by the module for every token request. V(github_actions)
-        asks GitHub Actions for the job's OIDC token (E(ACTIONS_ID_TOKEN_REQUEST_URL) with the bearer
+      - Workload identity federation with a token fetched by the module for every token request. The one source is
+        V(github_actions), which asks GitHub Actions for the job's OIDC token (E(ACTIONS_ID_TOKEN_REQUEST_URL) with the bearer
         E(ACTIONS_ID_TOKEN_REQUEST_TOKEN), audience C(api://AzureADTokenExchange)).
       - "GitHub sets those variables only in a job with C(permissions: id-token: write)."
       - Used with O(client_id) and O(tenant) like O(federated_token_file).
       - Mutually exclusive with the other credentials.
       - If not set, the value of the E(EXO_FEDERATED_TOKEN) environment variable is used.
     type: str
-    choices: [github_actions]
     version_added: 0.2.0
   cloud:
     description:

@@ -53,7 +53,9 @@ def connection_argument_spec():
         access_token=dict(type="str", no_log=True, **_env("EXO_ACCESS_TOKEN")),
         managed_identity=dict(type="str", **_env("EXO_MANAGED_IDENTITY")),
         federated_token_file=dict(type="path", no_log=False, **_env("EXO_FEDERATED_TOKEN_FILE")),
-        federated_token=dict(type="str", choices=FEDERATED_TOKEN_CHOICES, no_log=False, **_env("EXO_FEDERATED_TOKEN")),
+        # No ``choices``: an AWX credential injects EXO_FEDERATED_TOKEN="" when the field is empty, which choices would
+        # refuse; check_connection checks the value instead (an empty one is not given).
+        federated_token=dict(type="str", no_log=False, **_env("EXO_FEDERATED_TOKEN")),
         cloud=dict(type="str", choices=CLOUD_CHOICES, default="commercial", **_env("EXO_CLOUD")),
         api_url=dict(type="str", **_env("EXO_API_URL")),
         authority_url=dict(type="str", **_env("EXO_AUTHORITY_URL")),
@@ -175,6 +177,11 @@ def check_connection(params):
             "app registration." % method)
     if method == "managed_identity":
         _check_managed_identity(params)
+    if method == "federated_token" and str(params["federated_token"]).strip() not in FEDERATED_TOKEN_CHOICES:
+        raise ConfigurationError(
+            "federated_token: '%s' is not a source of federated tokens the modules can fetch; the one known is %s (in a "
+            "GitHub Actions job). For a token another tool writes to a file, set federated_token_file "
+            "(EXO_FEDERATED_TOKEN_FILE) instead." % (params["federated_token"], " and ".join(FEDERATED_TOKEN_CHOICES)))
     if _given(params, "client_id") and not _GUID.match(str(params["client_id"]).strip()):
         raise ConfigurationError(
             "client_id: '%s' is not an application (client) ID. Set client_id (EXO_CLIENT_ID) to the Application "
@@ -282,7 +289,7 @@ def settings_from_params(params):
     for key in _CREDENTIALS + ("tenant",):
         if settings.get(key) == "":
             settings[key] = None
-    for key in ("client_id", "managed_identity"):
+    for key in ("client_id", "managed_identity", "federated_token"):
         if settings.get(key):
             settings[key] = str(settings[key]).strip()
     if params.get("federated_token_option"):

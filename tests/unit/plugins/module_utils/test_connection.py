@@ -270,9 +270,15 @@ def test_federated_tokens_need_client_id(method):
     assert exc.value.msg.startswith("%s is set but client_id is not" % method)
 
 
-def test_federated_token_choices_and_env():
+def test_federated_token_value_and_env():
     spec = connection_argument_spec()
-    assert spec["federated_token"]["choices"] == ["github_actions"]
+    assert "choices" not in spec["federated_token"]  # EXO_FEDERATED_TOKEN="" (an empty AWX field) is "not given"
+    assert check_connection(params(tenant=TENANT, client_id=CLIENT, federated_token="", certificate_path="/x.pem")) == \
+        "certificate_path"
+    with pytest.raises(ConfigurationError) as exc:
+        check_connection(params(tenant=TENANT, client_id=CLIENT, federated_token="gitlab"))
+    assert exc.value.msg.startswith("federated_token: 'gitlab' is not a source") and "github_actions" in exc.value.msg
+    assert "federated_token_file" in exc.value.msg
     assert spec["managed_identity"]["fallback"][1] == ["EXO_MANAGED_IDENTITY"]
     assert spec["federated_token_file"]["fallback"][1] == ["EXO_FEDERATED_TOKEN_FILE"] and \
         spec["federated_token_file"]["type"] == "path"
