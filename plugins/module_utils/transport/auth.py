@@ -242,7 +242,7 @@ class TokenProvider(object):
                 # A fresh msal app for the next attempt: msal replays a 5xx answer from its own throttle cache for a
                 # few seconds, and a failed discovery leaves no app to reuse.
                 self._discard_app()
-                if attempt >= self.retries:
+                if attempt >= self.retries or getattr(fault, "final", False):
                     raise self._endpoint_error(fault, attempt + 1)
                 wait = min(self.retry_delay * (2 ** attempt), MAX_TOKEN_WAIT)
                 if fault.retry_after is not None:
@@ -505,6 +505,14 @@ class TokenProvider(object):
         fault = self._fault("")
         fault.text = "%s could not be reached: %s" % (self._endpoint_name(), cause)
         fault.status = None
+        source = self.credential.source if self.managed else None
+        if source is not None and source.name == "vm" and urlsplit(source.endpoint).hostname == "169.254.169.254" and \
+                isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ConnectTimeout)) and \
+                not isinstance(exc, requests.exceptions.ReadTimeout):
+            # The Instance Metadata Service is on every Azure VM and answers at once; no connection to it means this
+            # host is not one (or a proxy is in the way): trying again only makes the task wait.
+            fault.text += ", so this host does not look like an Azure VM or scale-set instance"
+            fault.final = True
         return fault
 
     def _endpoint_error(self, fault, attempts):
@@ -535,7 +543,7 @@ class TokenProvider(object):
     def _auth_error(self, result):
         description = (result.get("error_description") or "").splitlines()
         first = description[0][:300] if description else ""
-        if self.managed:
+        if self.kind == "managed_identity":
             status = self._last().get("status")
             return AuthenticationError("%s refused a token for %s (%s%s): %s. Check %s." % (
                 self._endpoint_name(), self.describe(), ("HTTP %d, " % status) if status else "",

@@ -42,8 +42,9 @@ class TokenCache(object):
 
     @property
     def msal_cache(self):
-        """The msal token cache (msal must be loaded): serializable when persisted."""
+        """The msal token cache: serializable when persisted."""
         if self._msal_cache is None:
+            libraries.require("msal")
             msal = libraries.msal
             self._msal_cache = msal.SerializableTokenCache() if self.path else msal.TokenCache()
         return self._msal_cache

@@ -222,6 +222,12 @@ def test_cloud_shell_gives_the_signed_in_users_token(emulator, monkeypatch):
         assert emulator.calls()["tokens"] == 0 and emulator.calls()["discovery"] == 1  # msal's authority discovery
         with pytest.raises(ConfigurationError, match="has no user-assigned identities"):
             auth.TokenProvider(mi_settings(emulator, USER))
+        endpoint.fail("404", count=1)
+        with pytest.raises(AuthenticationError) as info:
+            auth.TokenProvider(mi_settings(emulator)).get_token()
+        assert info.value.msg.startswith("Azure Cloud Shell's token endpoint http://localhost:50342/oauth2/token refused "
+                                         "a token for the signed-in user of Azure Cloud Shell (HTTP 404, NotFound")
+        assert "Cloud Shell session" in info.value.msg
 
 
 # --------------------------------------------------------------------------------------------- failures
@@ -500,3 +506,15 @@ def test_the_guard_keeps_imds_out_of_reach(emulator, monkeypatch):
             auth.TokenProvider(mi_settings(emulator, retries=0)).get_token()
     assert refused == [("169.254.169.254", 80)]
     assert "the managed identity endpoint http://169.254.169.254/metadata/identity/oauth2/token" in info.value.msg
+
+
+def test_no_connection_to_imds_is_not_retried(emulator, monkeypatch):
+    """IMDS answers at once on every Azure VM: no connection to it means this host is not one, and retries would only
+    make the task wait (retry_delay 2: about a minute with the default retries)."""
+    monkeypatch.delenv("AZURE_POD_IDENTITY_AUTHORITY_HOST")
+    sleeps = []
+    with loopback_only() as refused:
+        with pytest.raises(TransientError) as info:
+            auth.TokenProvider(mi_settings(emulator, retries=5), sleep=sleeps.append).get_token()
+    assert refused == [("169.254.169.254", 80)] and sleeps == []
+    assert "does not look like an Azure VM" in info.value.msg and "gave up after 1 attempt" in info.value.msg
