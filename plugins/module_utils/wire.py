@@ -291,8 +291,8 @@ def raise_for_response(raw, cmdlet, principal=None):
         raise PermissionDeniedError(
             "Exchange Online refused %s (HTTP 403 with no error body). %s is authenticated but lacks the Exchange role "
             "for this cmdlet: assign %s to %s, wait for the role to replicate (up to an hour), then retry. (An unknown "
-            "cmdlet name gives the same answer.)" % (cmdlet, principal["who"], permission_hint(cmdlet),
-                                                      principal["assignee"]), **ctx)
+            "cmdlet name gives the same answer.)"
+            % (cmdlet, principal["who"], permission_hint(cmdlet), principal["assignee"]), **ctx)
     if DEHYDRATED_EXCEPTION in (exc_type or "") or DEHYDRATED_EXCEPTION in (text or ""):
         raise MailflowError(
             "Exchange Online refused %s because the tenant is not customizable yet ('dehydrated'): run "

@@ -113,7 +113,7 @@ def loopback_only():
     def guarded(sock, address):
         host = address[0] if isinstance(address, tuple) else address
         try:
-            ok = host == "localhost" or ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+            ok = host == "localhost" or ipaddress.ip_address(str(host).split("%", maxsplit=1)[0]).is_loopback
         except ValueError:
             ok = False
         if sock.family in (socket.AF_INET, socket.AF_INET6) and not ok:
@@ -400,10 +400,10 @@ class IdentityEndpoint(object):
     def _common(self, method, path, query, api_version, expected_method="GET"):
         return [(method == expected_method, "method %s, expected %s" % (method, expected_method)),
                 (path == urlsplit(self.url).path, "path %s" % path),
-                (query.get("api-version") == api_version, "api-version %r, expected %s" % (query.get("api-version"),
-                                                                                        api_version)),
-                (query.get("resource") == self.resource, "resource %r, expected %s" % (query.get("resource"),
-                                                                                    self.resource))]
+                (query.get("api-version") == api_version,
+                 "api-version %r, expected %s" % (query.get("api-version"), api_version)),
+                (query.get("resource") == self.resource,
+                 "resource %r, expected %s" % (query.get("resource"), self.resource))]
 
     def _identity(self, query, name):
         """The identity asked for: system, or a known user-assigned client ID (else a problem text)."""
@@ -484,8 +484,8 @@ class IdentityEndpoint(object):
         refused = self._expect([
             (method == "POST", "method %s, expected POST" % method), (path == "/oauth2/token", "path %s" % path),
             (headers.get("Metadata") == "true", "Metadata header %r" % headers.get("Metadata")),
-            (form.get("resource") == self.resource, "resource %r, expected %s" % (form.get("resource"),
-                                                                               self.resource))])
+            (form.get("resource") == self.resource,
+             "resource %r, expected %s" % (form.get("resource"), self.resource))])
         if refused:
             return refused
         return 200, {"access_token": self._token(self.system_id, delegated=True), "token_type": "Bearer",

@@ -31,12 +31,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     TransientError,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.transport import credentials, libraries
-from ansible_collections.m365.mailflow.plugins.module_utils.transport.credentials import (  # noqa: F401 (re-exported)
-    EndpointFault,
-    _check_validity,
-    decode_jwt_payload,
-    load_certificate,
-)
+from ansible_collections.m365.mailflow.plugins.module_utils.transport.credentials import EndpointFault, decode_jwt_payload
 from ansible_collections.m365.mailflow.plugins.module_utils.transport.token_cache import REFRESH_MARGIN, TokenCache
 
 require_libraries = libraries.require
@@ -449,8 +444,8 @@ class TokenProvider(object):
     def _endpoint_name(self, last=None):
         last = last or self._last()
         if self.managed:
-            return "the managed identity endpoint %s (%s)" % (last.get("url") or self.credential.source.endpoint,
-                                                               self.credential.source.label)
+            source = self.credential.source
+            return "the managed identity endpoint %s (%s)" % (last.get("url") or source.endpoint, source.label)
         url = last.get("url") or "%s/%s" % (self.authority, self.tenant)
         if "openid-configuration" in url or (last.get("method") == "GET" and self.kind != "federated"):
             return "the OpenID discovery document %s" % url
@@ -534,8 +529,8 @@ class TokenProvider(object):
             error = TransientError(
                 "Cannot get an access token for tenant %s: %s (%s). Check authority_url (EXO_AUTHORITY_URL, now %s) and "
                 "cloud, check tenant, and check the network between this host and %s (DNS, proxy, firewall); if all "
-                "are right the endpoint is failing: re-run the task later." % (self.tenant, fault.text, tries,
-                                                                              self.authority, host),
+                "are right the endpoint is failing: re-run the task later."
+                % (self.tenant, fault.text, tries, self.authority, host),
                 status=fault.status, exception_type="TokenEndpointError")
         error.retryable = False  # retried here already; the request to Exchange Online was never sent
         return error

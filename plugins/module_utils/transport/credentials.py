@@ -422,12 +422,14 @@ def github_actions(value, environ=None):
                                  "github_actions." % value)
     url, token = env.get("ACTIONS_ID_TOKEN_REQUEST_URL"), env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     if not url or not token:
+        if not (url or token):
+            missing = "neither is"
+        else:
+            missing = "%s is" % ("ACTIONS_ID_TOKEN_REQUEST_URL" if not url else "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
         raise ConfigurationError(
             "federated_token: github_actions needs the job's ACTIONS_ID_TOKEN_REQUEST_URL and "
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN, and %s not set: GitHub sets them only in a GitHub Actions job with "
-            "'permissions: id-token: write' (in the workflow or the job)." % (
-                "neither is" if not (url or token) else "%s is" % ("ACTIONS_ID_TOKEN_REQUEST_URL" if not url
-                                                                  else "ACTIONS_ID_TOKEN_REQUEST_TOKEN")))
+            "'permissions: id-token: write' (in the workflow or the job)." % missing)
     parts = urlsplit(url)
     loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
