@@ -22,7 +22,8 @@ options:
   client_id:
     description:
       - Application (client) ID of the Entra ID app registration used for app-only access, a GUID (shown on the app's
-        Overview page). Anything else is refused before a token is requested.
+        Overview page). Anything else is refused before a token is requested. Needed with O(certificate_path),
+        O(client_secret), O(federated_token_file) and O(federated_token); not with O(managed_identity).
       - The app needs the C(Exchange.ManageAsApp) application permission of C(Office 365 Exchange Online) with
         admin consent, and its service principal needs an Exchange role (see the README).
       - If not set, the value of the E(EXO_CLIENT_ID) environment variable is used.
@@ -35,7 +36,8 @@ options:
       - The certificate must be valid now by this host's clock. An expired or not yet valid certificate is refused
         before it is sent to the token endpoint, with its validity dates; renew it and upload the new certificate to
         the app registration.
-      - Mutually exclusive with O(client_secret) and O(access_token).
+      - Mutually exclusive with the other credentials (O(client_secret), O(access_token), O(managed_identity),
+        O(federated_token_file), O(federated_token)).
       - If not set, the value of the E(EXO_CERTIFICATE_PATH) environment variable is used.
     type: path
   certificate_password:
@@ -56,6 +58,50 @@ options:
         O(cloud) equivalent). Used as given; it cannot be refreshed, so a long play may outlive it.
       - If not set, the value of the E(EXO_ACCESS_TOKEN) environment variable is used.
     type: str
+  managed_identity:
+    description:
+      - Authenticate as the Azure managed identity of the host the module runs on, without any secret. V(system) for
+        the host's system-assigned identity, or the client ID (a GUID, from the identity's Overview page; not its
+        object ID) of a user-assigned identity assigned to the host.
+      - The token comes from the identity endpoint of the environment, found as msal finds it (msal 1.29 or later), in
+        App Service, Azure Functions and Azure Automation (E(IDENTITY_ENDPOINT) and E(IDENTITY_HEADER)), Service
+        Fabric (also E(IDENTITY_SERVER_THUMBPRINT); the application's identity is the one configured in the cluster),
+        Azure Machine Learning (E(MSI_ENDPOINT) and E(MSI_SECRET)), Azure Arc servers (the Connected Machine agent),
+        otherwise the Instance Metadata Service of an Azure VM or scale set. In Azure Cloud Shell, V(system) gives the
+        signed-in user's own token.
+      - The resource asked for is the Exchange Online host of O(cloud). O(tenant) is still required (the tenant the
+        identity belongs to). The identity's service principal needs the C(Exchange.ManageAsApp) app role and an
+        Exchange role, like an app registration (see the connecting-a-tenant guide).
+      - A token answered for another identity than the user-assigned one asked for is refused.
+      - Mutually exclusive with the other credentials and with O(client_id).
+      - If not set, the value of the E(EXO_MANAGED_IDENTITY) environment variable is used.
+    type: str
+    version_added: 0.2.0
+  federated_token_file:
+    description:
+      - Workload identity federation. The path of a file holding a token of another identity provider (a JWT), which
+        is presented to Entra ID as the client assertion of the app registration O(client_id). Entra ID accepts it
+        when a federated credential of the app matches its issuer, subject and audience.
+      - The file is read again for every token request, so a token rotated by its writer (the kubelet in AKS) is
+        picked up.
+      - In AKS with workload identity, when no credential option is set (nor its E(EXO_*) variable), the variables
+        the webhook injects are used instead (E(AZURE_FEDERATED_TOKEN_FILE), E(AZURE_CLIENT_ID) for O(client_id)
+        and E(AZURE_TENANT_ID) for O(tenant) when those are not set), and the task warns that it did.
+      - Mutually exclusive with the other credentials.
+      - If not set, the value of the E(EXO_FEDERATED_TOKEN_FILE) environment variable is used.
+    type: path
+    version_added: 0.2.0
+  federated_token:
+    description:
+      - Workload identity federation with a token fetched by the module for every token request. The one source is
+        V(github_actions), which asks GitHub Actions for the job's OIDC token (E(ACTIONS_ID_TOKEN_REQUEST_URL) with the bearer
+        E(ACTIONS_ID_TOKEN_REQUEST_TOKEN), audience C(api://AzureADTokenExchange)).
+      - "GitHub sets those variables only in a job with C(permissions: id-token: write)."
+      - Used with O(client_id) and O(tenant) like O(federated_token_file).
+      - Mutually exclusive with the other credentials.
+      - If not set, the value of the E(EXO_FEDERATED_TOKEN) environment variable is used.
+    type: str
+    version_added: 0.2.0
   cloud:
     description:
       - The Microsoft cloud of the tenant. Selects the REST host, the token authority and the token scope.
@@ -76,7 +122,8 @@ options:
   authority_url:
     description:
       - Overrides the Entra ID authority host (scheme and host) used to obtain tokens. Meant for tests
-        against a local token endpoint; authority validation is then switched off.
+        against a local token endpoint; authority validation is then switched off. A managed identity gets its
+        token from the identity endpoint of the host instead.
       - If not set, the value of the E(EXO_AUTHORITY_URL) environment variable is used.
     type: str
   validate_certs:
@@ -97,8 +144,9 @@ options:
   token_cache:
     description:
       - Cache tokens between tasks in a file readable only by the user (mode 0600) under
-        C($XDG_CACHE_HOME/m365.mailflow/) (default C(~/.cache/m365.mailflow/)), keyed by cloud, tenant and client,
-        so a play requests a token once. Set to V(false) to keep tokens in memory only.
+        C($XDG_CACHE_HOME/m365.mailflow/) (default C(~/.cache/m365.mailflow/)), one file per identity (cloud,
+        tenant and app, or the managed identity and its endpoint), so a play requests a token once. Set to V(false) to
+        keep tokens in memory only.
       - If not set, the value of the E(EXO_TOKEN_CACHE) environment variable is used.
     type: bool
     default: true
@@ -141,5 +189,5 @@ notes:
     module uses. Microsoft does not document it for third parties; its behaviour was learned from the module and
     from live captures, and may change.
 requirements:
-  - msal and cryptography (certificate or secret authentication), not needed with O(sandbox) or O(access_token)
+  - msal >= 1.29.0, requests and cryptography (Entra ID authentication), not needed with O(sandbox) or O(access_token)
 """

@@ -89,7 +89,8 @@ class Client(object):
         while True:
             if unread is None:
                 try:
-                    return wire.parse_response(self.transport.send(cmdlet, parameters, next_link=next_link), cmdlet)
+                    raw = self.transport.send(cmdlet, parameters, next_link=next_link)
+                    return wire.parse_response(raw, cmdlet, getattr(self.transport, "principal", None))
                 except ThrottledError as exc:
                     error = exc  # the service refused before doing any work: safe to resend
                 except TransientError as exc:

@@ -13,25 +13,20 @@ facts are worth keeping:
   any other failure is not.
 
 The memo is a hint, never a source of truth: when the file cannot be read or written the memo works in memory for
-the current task only, and nothing fails because of it.
+the current task only, and nothing fails because of it. The file is a ``private_file.PrivateFile`` (0600, in a 0700
+directory, changed under a lock), the same helper the token cache uses.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 
-try:
-    import fcntl
-    HAS_FCNTL = True
-except ImportError:  # pragma: no cover - not on POSIX
-    HAS_FCNTL = False
+from ansible_collections.m365.mailflow.plugins.module_utils.private_file import HAS_FCNTL, PrivateFile
 
 WRITE_TTL = 1800.0  # seconds during which a write we made may still be replicating
 VALUE_TTL = 86400.0  # seconds a remembered value is trusted
@@ -62,6 +57,7 @@ class TenantMemo(object):
         if persist and key and HAS_FCNTL:
             digest = hashlib.sha256(str(key).encode("utf-8")).hexdigest()[:32]
             self.path = os.path.join(directory or default_cache_dir(), "tenant-%s.json" % digest)
+        self._file = PrivateFile(self.path) if self.path else None
 
     # ------------------------------------------------------------------ values
     def get(self, name, default=None):
@@ -114,43 +110,23 @@ class TenantMemo(object):
     def _read(self):
         if self.path is None:
             return self._data
-        try:
-            with open(self.path, "r") as handle:
-                self._data = self._fresh(json.load(handle))
-        except (IOError, OSError, ValueError):
-            pass  # no file yet, or unreadable: what this task knows in memory
+        text = self._file.read()
+        if text is not None:  # no file yet, or unreadable: what this task knows in memory
+            try:
+                self._data = self._fresh(json.loads(text))
+            except ValueError:
+                pass
         return self._data
-
-    @contextlib.contextmanager
-    def _locked(self):
-        directory = os.path.dirname(self.path)
-        try:
-            os.makedirs(directory, 0o700)
-        except OSError:
-            pass
-        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _update(self, change):
         if self.path is None:
             change(self._data)
             return
         try:
-            with self._locked():
+            with self._file.locked():
                 data = self._read()
                 change(data)
-                fd, tmp = tempfile.mkstemp(prefix=".tenant-", dir=os.path.dirname(self.path))  # created 0600
-                try:
-                    with os.fdopen(fd, "w") as handle:
-                        json.dump(self._fresh(data), handle, sort_keys=True)
-                    os.replace(tmp, self.path)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
+                self._file.write(json.dumps(self._fresh(data), sort_keys=True))
         except (IOError, OSError):
-            self.path = None  # cannot persist: keep working in memory for this task
+            self.path = self._file = None  # cannot persist: keep working in memory for this task
             change(self._data)

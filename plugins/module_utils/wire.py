@@ -251,8 +251,23 @@ def permission_hint(cmdlet):
             "(which holds the 'Transport Hygiene' and 'Transport Rules' roles)")
 
 
-def raise_for_response(raw, cmdlet):
-    """Raise the typed error a failed response stands for. Returns nothing for 2xx."""
+# How 401 and 403 name the identity behind the token and what to check (transport.credentials gives these for a
+# managed identity or a federated app): the default is an app registration's.
+APP_PRINCIPAL = {
+    "who": "The app",
+    "assignee": "the app's service principal",
+    "on_401": "Check that the app registration has the 'Exchange.ManageAsApp' application permission with admin "
+              "consent, that tenant and client_id are right, and that the certificate or secret is the one registered "
+              "on the app.",
+}
+
+
+def raise_for_response(raw, cmdlet, principal=None):
+    """Raise the typed error a failed response stands for. Returns nothing for 2xx.
+
+    ``principal`` (a dict like APP_PRINCIPAL) says who the token is for in the messages of 401 and 403.
+    """
+    principal = dict(APP_PRINCIPAL, **(principal or {}))
     status = raw.status
     if 200 <= status < 300:
         return
@@ -268,18 +283,16 @@ def raise_for_response(raw, cmdlet):
         raise ThrottledError("%s was throttled by Exchange Online (HTTP 429)%s" % (
             cmdlet, (": " + text) if text else ""), retry_after=retry_after, **ctx)
     if status == 401:
-        raise AuthenticationError(
-            "Exchange Online rejected the access token for %s (HTTP 401). Check that the app registration has the "
-            "'Exchange.ManageAsApp' application permission with admin consent, that tenant and client_id are right, "
-            "and that the certificate or secret is the one registered on the app." % cmdlet, **ctx)
+        raise AuthenticationError("Exchange Online rejected the access token for %s (HTTP 401). %s"
+                                  % (cmdlet, principal["on_401"]), **ctx)
     if status == 403 and doc is None:
         if CONCURRENCY_TEXT in text:
             raise TransientError("Exchange Online refused %s: %s" % (cmdlet, text), **ctx)
         raise PermissionDeniedError(
-            "Exchange Online refused %s (HTTP 403 with no error body). The app is authenticated but its service "
-            "principal lacks the Exchange role for this cmdlet: assign %s to the app's service principal, wait for "
-            "the role to replicate (up to an hour), then retry. (An unknown cmdlet name gives the same answer.)"
-            % (cmdlet, permission_hint(cmdlet)), **ctx)
+            "Exchange Online refused %s (HTTP 403 with no error body). %s is authenticated but lacks the Exchange role "
+            "for this cmdlet: assign %s to %s, wait for the role to replicate (up to an hour), then retry. (An unknown "
+            "cmdlet name gives the same answer.)"
+            % (cmdlet, principal["who"], permission_hint(cmdlet), principal["assignee"]), **ctx)
     if DEHYDRATED_EXCEPTION in (exc_type or "") or DEHYDRATED_EXCEPTION in (text or ""):
         raise MailflowError(
             "Exchange Online refused %s because the tenant is not customizable yet ('dehydrated'): run "
@@ -321,14 +334,16 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def parse_response(raw, cmdlet):
+def parse_response(raw, cmdlet, principal=None):
     """Objects, warnings, non-terminating errors and next link of a response, or a typed error.
+
+    ``principal``: who the token is for, in the messages of 401 and 403 (see raise_for_response).
 
     A 2xx whose body is not a result envelope (empty, ``{}``, garbled or cut-short JSON, JSON that is not an object,
     a ``value`` that is not a list) raises TransientError: nothing, and above all not "no objects", is concluded from
     it. The client retries it like a 503 for a read, and settles a write by reading back.
     """
-    raise_for_response(raw, cmdlet)
+    raise_for_response(raw, cmdlet, principal)
     doc, problem = _decode(raw)
     if problem is None:
         problem = "an empty body" if doc is None else _envelope_problem(doc)

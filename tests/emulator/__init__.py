@@ -12,6 +12,18 @@
         emu.calls(wait=5)  # the same once no request is being answered (held answers are logged late), 5 s at most
         emu.reset()   # counters and faults; the tenant state and its redirect stay
 
+Other clouds: ``Emulator(..., resource="https://outlook.office365.us")`` accepts only tokens for that Exchange Online
+host (the token scope and the bearer's audience); the default is the commercial host.
+
+Workload identity federation: ``emu.add_federated_credential(issuer, subject, public_key, audience=
+"api://AzureADTokenExchange", client_id=None)`` registers a federated credential (on a new app registration when
+``client_id`` is new; returns its client ID). A token request of that app whose client assertion is not a certificate
+assertion must then be a token of ``issuer`` signed with its key (RS256), for ``subject`` and ``audience`` exactly,
+within its validity; else Entra ID's answer: AADSTS700211 (issuer), 700213 (subject), 700212 (audience), 700027
+(signature), 700024 (time). ``calls()["assertions"]`` lists the federated assertions received (``client_id``,
+``assertion``), ``calls()["tokens_by_client"]`` the token requests per client ID. Managed identity tokens are issued by
+the stand-ins of tests/support/identity.py with ``issue_token``, which the emulator accepts like its own.
+
 Faults for add_faults / POST /_emulator/faults: a list of fault objects. Settings (each alone in its object):
     {"latency": seconds}            every InvokeCommand is delayed
     {"replication_delay": seconds}  replication lag: on a SandboxTenant backend its replication_lag setting (objects

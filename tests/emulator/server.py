@@ -57,6 +57,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils import wire
 from tests.support import pki
 
 RESOURCE = "https://outlook.office365.com"
+FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 EXCHANGE_ROLE = "Exchange.ManageAsApp"
 FAULT_STATUSES = (429, 500, 503, 504)
 RATE_LIMIT = 30000
@@ -116,6 +117,10 @@ def split_jwt(token):
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise ValueError("not a JWT")
     return header, claims, ("%s.%s" % (parts[0], parts[1])).encode("ascii"), b64url_decode(parts[2])
+
+
+def _iso(seconds):
+    return datetime.datetime.fromtimestamp(float(seconds), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
 def aad_error(status, error, code, text):
@@ -326,9 +331,10 @@ class Emulator(object):
     """See the module docstring. Use as a context manager or call start() / stop()."""
 
     def __init__(self, state_path, host="127.0.0.1", port=0, cert_dir=None, tenant_domain=None, backend=None,
-                 expires_in=3600, redirect=False):
+                 expires_in=3600, redirect=False, resource=RESOURCE):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the emulator listens on loopback only")
+        self.resource = resource  # the Exchange Online host of the emulated cloud: token audience and scope
         self.state_path = state_path
         self.host = host
         self.port = port
@@ -351,6 +357,7 @@ class Emulator(object):
         self._in_flight = 0
         self._token_serial = 0
         self._min_token_serial = 0
+        self._federated = {}  # client_id (lower) -> federated identity credentials of that app registration
         self._httpd = None
         self._thread = None
         self._tenant_httpd = None
@@ -415,7 +422,8 @@ class Emulator(object):
     # ------------------------------------------------------------------ control API (also as methods)
     def _reset_counters(self):
         self._calls = {"cmdlets": {}, "reads": 0, "writes": 0, "tokens": 0, "discovery": 0, "requests": 0,
-                       "redirects": 0, "hosts": {"front": 0, "tenant": 0}, "log": [], "faults": []}
+                       "redirects": 0, "hosts": {"front": 0, "tenant": 0}, "log": [], "faults": [],
+                       "tokens_by_client": {}, "assertions": []}
 
     def _reset_faults(self):
         self._faults = []
@@ -700,6 +708,12 @@ class Emulator(object):
         auth = headers.get("Authorization") or ""
         if auth.startswith("Basic "):
             client_id, _unused, secret = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
+        with self._lock:
+            by_client = self._calls["tokens_by_client"]
+            by_client[client_id.lower()] = by_client.get(client_id.lower(), 0) + 1
+        assertion = form.get("client_assertion", "")
+        if client_id.lower() in self._federated and secret is None and assertion:
+            return self._federated_token(tenant, client_id, assertion, form)
         if client_id.lower() != self.app["client_id"].lower():
             raise _Reject(*aad_error(400, "unauthorized_client", 700016, "Application with identifier '%s' was not found in "
                                      "the directory '%s'. This can happen if the application has not been installed by the "
@@ -717,13 +731,71 @@ class Emulator(object):
         else:
             raise _Reject(*aad_error(401, "invalid_client", 7000218, "The request body must contain the following parameter: "
                                      "'client_assertion' or 'client_secret'."))
+        return self._token_answer(client_id, form)
+
+    def _token_answer(self, client_id, form):
         scope = form.get("scope", "")
-        if scope.rstrip("/") not in (RESOURCE + "/.default", RESOURCE + "//.default"):
+        if scope.rstrip("/") not in (self.resource + "/.default", self.resource + "//.default"):
             raise _Reject(*aad_error(400, "invalid_resource", 500011, "The resource principal named %s was not found in the "
                                      "tenant." % scope.rsplit("/", 1)[0]))
         token = self.issue_token(client_id)
         return 200, {"token_type": "Bearer", "expires_in": self.expires_in, "ext_expires_in": self.expires_in,
                      "access_token": token}, {"Cache-Control": "no-store, no-cache"}
+
+    # ------------------------------------------------------------------ workload identity federation
+    def add_federated_credential(self, issuer, subject, key, audience=FEDERATION_AUDIENCE, client_id=None):
+        """A federated identity credential on an app registration (a new one when ``client_id`` is new: it then has
+        no certificate nor secret). ``key``: the issuer's public key (cryptography RSA key) that signs its tokens.
+        Returns the client ID."""
+        client_id = (client_id or str(uuid.uuid4())).lower()
+        with self._lock:
+            self._federated.setdefault(client_id, []).append(
+                {"issuer": issuer, "subject": subject, "audience": audience, "key": key})
+        return client_id
+
+    def _federated_token(self, tenant, client_id, assertion, form):
+        """Entra ID's exchange of a federated token: a credential of the app must match issuer, subject and audience
+        exactly (case-sensitive), the token must be signed by the issuer and be within its validity."""
+        with self._lock:
+            self._calls["assertions"].append({"client_id": client_id.lower(), "assertion": assertion})
+            credentials = list(self._federated.get(client_id.lower(), []))
+        if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            raise _Reject(*aad_error(401, "invalid_client", 7000218, "The request body must contain the following "
+                                     "parameter: 'client_assertion_type'."))
+        try:
+            header, claims, signing_input, signature = split_jwt(assertion)
+        except (ValueError, UnicodeError):
+            raise _Reject(*aad_error(400, "invalid_request", 50027, "JWT token is invalid or malformed."))
+        issuer, subject, audience = claims.get("iss"), claims.get("sub"), claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        same_issuer = [c for c in credentials if c["issuer"] == issuer]
+        if not same_issuer:
+            raise _Reject(*aad_error(400, "invalid_request", 700211, "No matching federated identity record found for "
+                                     "presented assertion issuer '%s'. Please check your federated identity credential "
+                                     "Subject, Audience and Issuer against the presented assertion." % issuer))
+        matching = [c for c in same_issuer if c["subject"] == subject]
+        if not matching:
+            raise _Reject(*aad_error(400, "invalid_request", 700213, "No matching federated identity record found for "
+                                     "presented assertion subject '%s'. Check your federated identity credential "
+                                     "Subject, Audience and Issuer against the presented assertion." % subject))
+        matching = [c for c in matching if c["audience"] in audiences]
+        if not matching:
+            raise _Reject(*aad_error(400, "invalid_request", 700212, "No matching federated identity record found for "
+                                     "presented assertion audience '%s'." % audience))
+        if header.get("alg") != "RS256":
+            raise _Reject(*aad_error(401, "invalid_client", 700027, "Client assertion failed signature validation. "
+                                     "(unsupported alg %r)" % header.get("alg")))
+        try:
+            matching[0]["key"].verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            raise _Reject(*aad_error(401, "invalid_client", 700027, "Client assertion failed signature validation."))
+        now = time.time()
+        if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] < now or \
+                (isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now + 300):
+            raise _Reject(*aad_error(400, "invalid_client", 700024, "Client assertion is not within its valid time range. "
+                                     "Current time: %s, expiry time of assertion %s." % (
+                                         _iso(now), _iso(claims.get("exp") or 0))))
+        return self._token_answer(client_id, form)
 
     def _token_fault_answer(self, fault, form):
         kind = fault["kind"]
@@ -789,10 +861,11 @@ class Emulator(object):
             self._token_serial += 1
             serial = self._token_serial
         claims = {
-            "aud": RESOURCE, "iss": "https://sts.windows.net/%s/" % self.tenant_id, "iat": now, "nbf": now,
+            "aud": self.resource, "iss": "https://sts.windows.net/%s/" % self.tenant_id, "iat": now, "nbf": now,
             "exp": now + int(self.expires_in if lifetime is None else lifetime), "tid": self.tenant_id,
             "appid": client_id or self.app["client_id"], "app_displayname": "m365.mailflow emulator app",
             "idtyp": "app", "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id or self.app["client_id"])),
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id or self.app["client_id"])),
             "roles": [EXCHANGE_ROLE], "ver": "1.0", "uti": serial,
         }
         claims.update(extra)
@@ -818,7 +891,7 @@ class Emulator(object):
             return "token expired"
         if claims.get("uti", 0) < self._min_token_serial:
             return "token revoked"
-        if claims.get("aud") != RESOURCE:
+        if claims.get("aud") != self.resource:
             return "wrong audience"
         if str(claims.get("tid")).lower() != str(self.tenant_id).lower() or not self._is_tenant(tenant):
             return "token is for another tenant"

@@ -71,8 +71,11 @@ def run_playbook(plays, workdir, check=False, diff=False, env=None, extra_args=(
     return proc
 
 
-def run_tasks(tasks, workdir, module_defaults=None, check=False, diff=False, env=None):
+def run_tasks(tasks, workdir, module_defaults=None, check=False, diff=False, env=None, extra_args=()):
     """Run module tasks in one play; each task's registered result is returned in order.
+
+    A task is ``(module, args)`` or ``(module, args, keywords)``, ``keywords`` being task keywords such as
+    ``environment`` or ``no_log``. ``extra_args`` go to ansible-playbook (``-vvvv``).
 
     Failures do not stop the play (``ignore_errors``), so a test can assert on the failure message. The results are
     saved once, after the last task (in ``always``: the results of the tasks that ran are saved whatever happens), by
@@ -81,8 +84,12 @@ def run_tasks(tasks, workdir, module_defaults=None, check=False, diff=False, env
     """
     outdir = tempfile.mkdtemp(prefix="results-", dir=workdir)
     names = ["r%d" % index for index in range(len(tasks))]
-    play_tasks = [{"name": "task %d" % index, module: args, "register": names[index], "ignore_errors": True}
-                  for index, (module, args) in enumerate(tasks)]
+    play_tasks = []
+    for index, task in enumerate(tasks):
+        module, args = task[0], task[1]
+        entry = {"name": "task %d" % index, module: args, "register": names[index], "ignore_errors": True}
+        entry.update(task[2] if len(task) > 2 else {})
+        play_tasks.append(entry)
     save = {
         "name": "save",
         "mailflow_test_save": {
@@ -100,7 +107,7 @@ def run_tasks(tasks, workdir, module_defaults=None, check=False, diff=False, env
         "module_defaults": {"group/m365.mailflow.exchange": module_defaults or {}},
         "tasks": [{"block": play_tasks, "always": [save]}],
     }
-    proc = run_playbook([play], workdir, check=check, diff=diff, env=env)
+    proc = run_playbook([play], workdir, check=check, diff=diff, env=env, extra_args=extra_args)
     results = []
     path = os.path.join(outdir, "results.json")
     if os.path.exists(path):

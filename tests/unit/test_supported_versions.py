@@ -57,3 +57,16 @@ def test_readme_says_which_releases_are_supported():
     install = read("README.md").split("## Install", 1)[1].split("\n## ", 1)[0]
     oldest, newest = core_versions()[0], core_versions()[-1]
     assert "ansible-core %d.%d to %d.%d" % (oldest + newest) in install, install[:400]
+
+
+def test_the_msal_floor_is_one_in_every_place():
+    """Managed identity needs msal's ManagedIdentityClient (1.29.0): the requirements, the modules' documented
+    requirements and the version the code asks for when it is missing say the same."""
+    floor = re.search(r"^msal>=(\d+\.\d+\.\d+)$", read("meta", "requirements.txt"), re.M)
+    assert floor, "meta/requirements.txt: msal>=X.Y.Z"
+    assert minor(floor.group(1)) >= (1, 29)
+    assert "msal >= %s" % floor.group(1) in read("plugins", "doc_fragments", "connection.py")
+    code = re.search(r'^MSAL_FLOOR = "([\d.]+)"', read("plugins", "module_utils", "transport", "libraries.py"), re.M)
+    assert code and code.group(1) == floor.group(1)
+    assert "-r ../requirements.txt" in read("tests", "requirements.txt")  # the tests install the same floor
+    assert yaml.safe_load(read("meta", "execution-environment.yml"))["dependencies"]["python"] == "requirements.txt"

@@ -143,6 +143,12 @@ class RestTransport(object):
             raw = self._exchange(target, cmdlet, body, self.tokens.get_token(force_refresh=True))
         return raw
 
+    @property
+    def principal(self):
+        """Who the token is for, as Exchange Online's 401 and 403 should name it (wire.raise_for_response)."""
+        principal = getattr(self.tokens, "principal", None)
+        return principal() if principal else None
+
     def close(self):
         close = getattr(self.tokens, "close", None)
         if close:

@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ansible_collections.m365.mailflow.plugins.module_utils.transport import auth
+from ansible_collections.m365.mailflow.plugins.module_utils.transport import auth, credentials, libraries
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -243,28 +243,28 @@ def _sha1(pair):
 
 
 def test_load_pem(certs):
-    cred = auth.load_certificate(certs["plain"].pem)
+    cred = credentials.load_certificate(certs["plain"].pem)
     assert cred["thumbprint"] == _sha1(certs["plain"])
     assert cred["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
     assert x509.load_pem_x509_certificate(cred["public_certificate"].encode()) == certs["plain"].cert_obj
 
 
 def test_load_encrypted_pem(certs):
-    cred = auth.load_certificate(certs["encrypted"].pem, "pw1")
+    cred = credentials.load_certificate(certs["encrypted"].pem, "pw1")
     assert cred["thumbprint"] == _sha1(certs["encrypted"]) and "ENCRYPTED" not in cred["private_key"]
     with pytest.raises(ConfigurationError, match="certificate_password"):
-        auth.load_certificate(certs["encrypted"].pem)
+        credentials.load_certificate(certs["encrypted"].pem)
     with pytest.raises(ConfigurationError, match="certificate_password") as info:
-        auth.load_certificate(certs["encrypted"].pem, "wrong-pw")
+        credentials.load_certificate(certs["encrypted"].pem, "wrong-pw")
     assert "wrong-pw" not in str(info.value)
 
 
 def test_load_pfx(certs):
-    assert auth.load_certificate(certs["pfx"], "pw2")["thumbprint"] == _sha1(certs["plain"])
+    assert credentials.load_certificate(certs["pfx"], "pw2")["thumbprint"] == _sha1(certs["plain"])
     with pytest.raises(ConfigurationError, match="certificate_password"):
-        auth.load_certificate(certs["pfx"], "nope")
+        credentials.load_certificate(certs["pfx"], "nope")
     with pytest.raises(ConfigurationError, match="certificate_password"):
-        auth.load_certificate(certs["pfx"])
+        credentials.load_certificate(certs["pfx"])
 
 
 @pytest.mark.parametrize("name, match", [("missing", "certificate_path"), ("cert_only", "no private key"),
@@ -277,10 +277,10 @@ def test_bad_certificate_files(certs, name, match):
         with open(path, "wb") as handle:
             handle.write(open(certs["plain"].cert, "rb").read() + open(certs["encrypted"].key, "rb").read())
         with pytest.raises(ConfigurationError, match=match):
-            auth.load_certificate(path, "pw1")
+            credentials.load_certificate(path, "pw1")
         return
     with pytest.raises(ConfigurationError, match=match):
-        auth.load_certificate(path)
+        credentials.load_certificate(path)
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +308,7 @@ def test_expired_certificate_is_refused_with_its_dates(dated, kind):
     pair = dated["expired"]
     path, password = (pair.pem, None) if kind == "pem" else (dated["expired_pfx"], "pw3")
     with pytest.raises(ConfigurationError) as info:
-        auth.load_certificate(path, password)
+        credentials.load_certificate(path, password)
     msg = info.value.msg
     assert msg.startswith("certificate_path: the certificate CN=expired app (thumbprint %s) in '%s' expired on %s"
                           % (_sha1(pair), path, _day(pair.cert_obj.not_valid_after_utc)))
@@ -321,7 +321,7 @@ def test_not_yet_valid_certificate_is_refused_with_its_dates(dated, kind):
     pair = dated["future"]
     path, password = (pair.pem, None) if kind == "pem" else (dated["future_pfx"], "pw3")
     with pytest.raises(ConfigurationError) as info:
-        auth.load_certificate(path, password)
+        credentials.load_certificate(path, password)
     msg = info.value.msg
     assert msg.startswith("certificate_path: the certificate CN=future app")
     assert "is not valid yet (valid from %s" % _day(pair.cert_obj.not_valid_before_utc) in msg
@@ -330,12 +330,12 @@ def test_not_yet_valid_certificate_is_refused_with_its_dates(dated, kind):
 
 def test_validity_bounds_are_inclusive(certs):
     cert = certs["plain"].cert_obj
-    auth._check_validity("x.pem", cert, now=cert.not_valid_before_utc)
-    auth._check_validity("x.pem", cert, now=cert.not_valid_after_utc)
+    credentials._check_validity("x.pem", cert, now=cert.not_valid_before_utc)
+    credentials._check_validity("x.pem", cert, now=cert.not_valid_after_utc)
     with pytest.raises(ConfigurationError, match="expired on"):
-        auth._check_validity("x.pem", cert, now=cert.not_valid_after_utc + datetime.timedelta(seconds=1))
+        credentials._check_validity("x.pem", cert, now=cert.not_valid_after_utc + datetime.timedelta(seconds=1))
     with pytest.raises(ConfigurationError, match="not valid yet"):
-        auth._check_validity("x.pem", cert, now=cert.not_valid_before_utc - datetime.timedelta(seconds=1))
+        credentials._check_validity("x.pem", cert, now=cert.not_valid_before_utc - datetime.timedelta(seconds=1))
 
 
 def test_expired_certificate_never_reaches_the_token_endpoint(emulator, dated):
@@ -357,7 +357,7 @@ def test_certificate_problem_reported_before_network():
 
 @pytest.mark.parametrize("flag, library", [("HAS_MSAL", "msal"), ("HAS_CRYPTOGRAPHY", "cryptography"), ("HAS_REQUESTS", "requests")])
 def test_missing_dependency(monkeypatch, flag, library):
-    monkeypatch.setattr(auth, flag, False)
+    monkeypatch.setattr(libraries, flag, False)
     provider = auth.TokenProvider({"tenant": "t", "client_id": "c", "client_secret": "s", "token_cache": False})
     with pytest.raises(DependencyError) as info:
         provider.get_token()
