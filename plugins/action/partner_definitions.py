@@ -30,8 +30,8 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import par
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import connection_argument_spec
 
 MODULE = "m365.mailflow.partner_definitions"
-OPTIONS = ("file", "files", "default_files", "definition", "partners", "search_paths", "mode", "adopt", "force",
-           "connection", "validation", "read_tenant", "tenant_label", "variables", "onboarding_files")
+OPTIONS = ("file", "files", "default_files", "definition", "definition_variable", "partners", "search_paths", "mode",
+           "adopt", "force", "connection", "validation", "read_tenant", "tenant_label", "variables", "onboarding_files")
 _SPECS = {}
 
 
@@ -106,6 +106,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
         self._pending = {}
+        self.origin = None
         args = dict(self._task.args)
         names = dict(pu.DEFAULT_NAMES)
         names.update(dict((str(k), str(v)) for k, v in (args.get("variables") or {}).items()))
@@ -143,6 +144,7 @@ class ActionModule(ActionBase):
             return self._fail(result, report, label)
         result.update({
             "changed": False,
+            "origin": self.origin,
             "partners": [p.result() for p in partners],
             "adopt": adopt,
             "force": force,
@@ -204,16 +206,28 @@ class ActionModule(ActionBase):
         return checked
 
     def _load_definitions(self, args, names, mode, task_vars, report):
-        """Every definition of the run as Partner objects: the inline ones, else the files."""
-        loaded = self._inline(args.get("definition"), names["definition"], report, names["file"])
+        """Every definition of the run as Partner objects: the inline ones, else the files. Where they came from is
+        kept in ``self.origin`` (definition, partners, file, files, default_files)."""
+        inline = args.get("definition")
+        variable = args.get("definition_variable")
+        if _empty(inline) and variable:
+            # An inline definition (an extra var, an AWX survey answer) is data, never a template: it is taken as the
+            # run gave it, before Ansible renders it (a {{ lookup('pipe', ...) }} in it must not run on the
+            # controller, and its text must reach the comment as written).
+            names["definition"] = str(variable)
+            inline = _raw(task_vars.get(str(variable)))
+        loaded = self._inline(inline, names["definition"], report, names["file"])
+        self.origin = "definition" if loaded is not None else None
         if loaded is None and args.get("partners") is not None:
             loaded = self._preloaded(args["partners"], names["partners"], report)
+            self.origin = "partners"
         if loaded is None:
             entries = None
             for key in ("file", "files", "default_files"):
                 value = _as_given(args.get(key), names.get(key, key), task_vars) if key != "default_files" else args.get(key)
                 entries = self._file_list(value, names.get(key, key), report)
                 if entries is not None:
+                    self.origin = key
                     break
             if entries is None:
                 if not report.errors:
@@ -411,6 +425,17 @@ class ActionModule(ActionBase):
 
 
 _MISSING = object()
+
+
+def _raw(value):
+    """A run variable's value as plain data: text as text (never rendered), containers copied as they are."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dict):
+        return dict((str(k), _raw(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_raw(v) for v in value]
+    return value
 
 
 def _empty(value):

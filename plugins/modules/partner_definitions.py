@@ -42,6 +42,13 @@ options:
       - Inline partner definition(s), a mapping with the key C(partner), the same as YAML text (an AWX survey
         textarea), or a list of them. Wins over O(file) and O(files). Empty text means not given.
     type: raw
+  definition_variable:
+    description:
+      - The name of a run variable (an extra var, an AWX survey answer) that holds an inline definition, used when
+        O(definition) is not given. Its value is taken as the run gave it, before Ansible renders it as a template, so
+        that a definition is data like a partner file (a C({{ lookup(...) }}) in it is neither run nor lost); the
+        playbooks pass C(partner_definition) this way. Messages name this variable.
+    type: str
   file:
     description:
       - One partner file (or several, like O(files)); wins over O(files).
@@ -177,6 +184,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+origin:
+  description:
+    - Where the definitions came from; C(definition) (inline, O(definition) or O(definition_variable)), C(partners),
+      C(file), C(files) or C(default_files). The onboarding playbook prunes only with the tenant's whole list
+      (C(files) or C(default_files)).
+  returned: success
+  type: str
+  sample: files
 partners:
   description:
     - "The checked definitions in the order given, each with C(source) (the file as given, or the variable) and
@@ -236,6 +251,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources.partners i
 def main():
     argument_spec = dict(
         definition=dict(type="raw"),
+        definition_variable=dict(type="str"),
         file=dict(type="raw"),
         files=dict(type="raw"),
         default_files=dict(type="list", elements="str"),
