@@ -24,6 +24,8 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.m365.mailflow.plugins.plugin_utils.run_vars import empty as _empty, raw as _raw
+
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
@@ -31,7 +33,8 @@ from ansible_collections.m365.mailflow.plugins.module_utils.connection import co
 
 MODULE = "m365.mailflow.partner_definitions"
 OPTIONS = ("file", "files", "default_files", "definition", "definition_variable", "partners", "search_paths", "mode",
-           "adopt", "force", "connection", "validation", "read_tenant", "tenant_label", "variables", "onboarding_files")
+           "adopt", "force", "connection", "validation", "read_tenant", "tenant_label", "variables", "onboarding_files",
+           "plan_variable")
 _SPECS = {}
 
 
@@ -120,6 +123,17 @@ class ActionModule(ActionBase):
         force = self._flag(args.get("force"), names["force"], report)
         connection = self._connection_options(args, names["connection"], report)
         validation = self._validation_settings(args.get("validation"), names["validation"], report)
+        plan_variable = args.get("plan_variable")
+        if plan_variable and not _empty(task_vars.get(str(plan_variable))):
+            # A saved plan is applied as it was made: the partner files are not read (m365.mailflow.partners reads
+            # the plan from the same variable, as data).
+            if report.errors:
+                return self._fail(result, report, label)
+            result.update({"changed": False, "origin": "plan", "applying_plan": True, "partners": [],
+                           "adopt": adopt, "force": force, "validation": validation, "tenant_read": False,
+                           "msg": "applying the saved plan given in %s: the partner definitions are not read" %
+                                  plan_variable})
+            return result
         partners = self._load_definitions(args, names, mode, task_vars, report)
         pu.check_definitions(partners, specs()["partner"], report, mode=mode, run_validation=validation)
 
@@ -425,24 +439,6 @@ class ActionModule(ActionBase):
 
 
 _MISSING = object()
-
-
-def _raw(value):
-    """A run variable's value as plain data: text as text (never rendered), containers copied as they are."""
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, dict):
-        return dict((str(k), _raw(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_raw(v) for v in value]
-    return value
-
-
-def _empty(value):
-    """Not given: null, empty or blank text, an empty list or mapping (as an empty AWX survey answer is)."""
-    if isinstance(value, str):
-        return not value.strip()
-    return value is None or (isinstance(value, (list, tuple, dict)) and not value)
 
 
 def _secretless(value):

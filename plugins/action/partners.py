@@ -17,6 +17,9 @@ __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.m365.mailflow.plugins.plugin_utils.run_vars import empty as _empty, raw as _raw
+
+from ansible_collections.m365.mailflow.plugins.module_utils import saved_plans
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
@@ -50,6 +53,15 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         args = dict(self._task.args)
         report = pu.Report()
+        variable = args.pop("plan_variable", None)
+        if args.get("plan") is None and variable and not _empty(task_vars.get(str(variable))):
+            # A plan given in a run variable (-e mailflow_plan=..., or an AWX workflow artifact) is data: taken as the
+            # run gave it, never rendered as a template (it holds the partners' texts).
+            args["plan"] = _raw(task_vars.get(str(variable)))
+            if args.get("partners") == []:
+                args.pop("partners")
+        if args.get("plan") is not None:
+            return self._apply(result, args, task_vars)
         items = args.get("partners")
         sources = args.get("sources")
         if items is None or not isinstance(items, (list, tuple)):
@@ -86,6 +98,24 @@ class ActionModule(ActionBase):
         if report.warnings:
             outcome.setdefault("warnings", [])
             outcome["warnings"] = list(report.warnings) + list(outcome["warnings"] or [])
+        result.update(outcome)
+        return result
+
+    def _apply(self, result, args, task_vars):
+        """A saved plan: the tenant's part of it, from the data or the file given, checked by the module (which
+        reads nothing before the plan is known good)."""
+        if args.get("partners") is not None:
+            result.update(failed=True, changed=False, msg="partners and plan are mutually exclusive: a saved plan is "
+                                                          "applied as it was made, without the partner definitions")
+            return result
+        try:
+            tenant_plan = saved_plans.tenant_part(saved_plans.read(args["plan"], self._loader), args.get("tenant_label"))
+        except saved_plans.PlanFileError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        module_args = dict(args, plan=tenant_plan)
+        outcome = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+        outcome.pop("invocation", None)
         result.update(outcome)
         return result
 

@@ -14,9 +14,11 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.m365.mailflow.plugins.module_utils.connection import memo_key
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_plan as pp
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_saved
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.partner_run import Runner
 from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import Validation
@@ -24,6 +26,8 @@ from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector
 
 # How many failures the task's message lists (all of them are in the result).
 LISTED = 20
+# Recorded in saved plans (galaxy.yml's version; a plan says which collection made it).
+COLLECTION_VERSION = "0.2.0"
 
 
 def definitions(partners, sources):
@@ -49,7 +53,7 @@ def _empty_sandbox(params, check_mode):
 def plan_partners(mod):
     """(client, plan) for the module's parameters: one read of the tenant, every partner planned."""
     params = mod.params
-    found = definitions(params["partners"], params.get("sources"))
+    found = definitions(params.get("partners") or [], params.get("sources"))
     if params["state"] == "overridden" and not found:
         raise ConfigurationError("partners: an empty list with state: overridden would remove every partner's objects "
                                  "from the tenant; give the tenant's partners, or offboard partners with state: absent")
@@ -67,9 +71,16 @@ def plan_partners(mod):
     return client, plan
 
 
+def tenant_identity(params):
+    """Which tenant a plan is for: the sandbox file, or the cloud, endpoint and tenant of a real connection."""
+    return memo_key(params)
+
+
 def run_partners(mod):
     params = mod.params
-    label = params.get("tenant_label") or ("sandbox" if params.get("sandbox") else params.get("tenant")) or "tenant"
+    if params.get("plan") is not None:
+        return apply_saved(mod)
+    label = _label(params)
     client, plan = plan_partners(mod)
     if plan.errors:
         mod.close()
@@ -97,6 +108,10 @@ def run_partners(mod):
     result["invocation"] = mod.summarised_invocation(("partners", "sources"))
     failed = [p for p in result["partners"] if p["failed"]]
     runtime = [e for e in plan.errors]
+    if mod.check_mode:
+        result["plan"] = partner_saved.save(
+            plan, tenant_identity(params), label, params["state"], params["validation"],
+            params.get("validation_settings") or {}, COLLECTION_VERSION, result["summary"])
     if failed or runtime:
         lines = [p.get("error") or "%s (%s): the outbound connector failed validation and validation.fail_on_invalid "
                                    "is true" % (p["name"], p["source"]) for p in failed] + runtime
@@ -112,6 +127,68 @@ def run_partners(mod):
         result["msg"] = "tenant %s: %d partner(s), %d object(s): %d to create, %d to change, %d to remove%s" % (
             label, totals["partners"], totals["objects"], totals["create"], totals["update"], totals["delete"],
             " (check mode: nothing written)" if mod.check_mode else "")
+    return result
+
+
+def _label(params):
+    return params.get("tenant_label") or ("sandbox" if params.get("sandbox") else params.get("tenant")) or "tenant"
+
+
+def apply_saved(mod):
+    """Apply a saved plan (``plan``): checked before anything is read, compared with the tenant as it is now (one
+    read per object type), and applied exactly, or refused with no write at all (partner_saved)."""
+    params = mod.params
+    label = _label(params)
+    saved = partner_saved.load(params["plan"], tenant_identity(params), label)
+    if _empty_sandbox(dict(params, state="present"), mod.check_mode):
+        client, snapshot = None, pp.Snapshot.empty()
+    else:
+        client = mod.client
+        snapshot = pp.Snapshot.read(client)
+    stale, states = partner_saved.check(saved, snapshot)
+    base = {"changed": False, "tenant_reads": snapshot.calls, "plan_id": saved["checksum"][:12],
+            "invocation": mod.summarised_invocation(("plan",))}
+    if stale:
+        mod.close()
+        mod.module.fail_json(
+            msg="tenant %s: the plan is stale: re-run the dry run. Since it was made, %d change%s reached what it was "
+                "computed against; nothing was written:\n%s" % (label, len(stale), "" if len(stale) == 1 else "s",
+                                                              "\n".join("- " + line for line in stale)),
+            stale=stale, **base)
+    writes = saved["writes"]
+    done = [w for w in writes if states.get((partner_saved.KINDS[w["kind"]], pp._name_key(w["name"]))) == "after"]
+    if writes and len(done) == len(writes):
+        mod.close()
+        mod.module.fail_json(msg="tenant %s: this plan is already applied: what it writes (%d object(s)) is in the "
+                                 "tenant as it planned, so nothing was written. Make a new dry run for further "
+                                 "changes." % (label, len(writes)), already_applied=True, **base)
+    plan = partner_saved.plan_of(saved, snapshot, states)
+    runner = Runner(client, plan, check_mode=mod.check_mode, validation="never", tenant_label=label)
+    runner.apply()
+    settings = saved.get("validation_settings") or {}
+    for item in plan.partners:
+        if item.obj(pp.OUTBOUND) is not None:
+            item.data = {"outbound": {}}
+        item.validation = dict(settings.get(item.name) or {})
+        if item.name not in (saved.get("validate") or []):
+            item.validation["enabled"] = False
+    runner.validation_mode = saved.get("validation") or "never"
+    runner.validate(lambda s, connector: Validation(client, s, mod.check_mode, connector=connector))
+    result = runner.result(diff_mode=mod.diff_mode)
+    result.update(base, changed=runner.changed or (mod.check_mode and result["totals"]["writes"] > 0))
+    result["stats"] = stats(result, label, mod.check_mode)
+    result["applied_plan"] = {"id": saved["checksum"][:12], "writes": len(writes), "already_applied": len(done),
+                              "sent": result["totals"]["writes"]}
+    failed = [p for p in result["partners"] if p["failed"]] + [{"error": e} for e in plan.errors]
+    if failed:
+        result["failed"] = True
+        result["msg"] = ("tenant %s: the plan was applied in part: %d partner(s) failed. Re-apply the same plan: it "
+                         "completes what is left.\n%s" % (label, len(failed),
+                                                           "\n".join("- " + (p.get("error") or "") for p in failed)))
+    else:
+        result["msg"] = "tenant %s: plan %s applied: %d write(s)%s" % (
+            label, saved["checksum"][:12], result["totals"]["writes"],
+            " (%d already applied by an earlier run)" % len(done) if done else "")
     return result
 
 

@@ -49,6 +49,12 @@ options:
         that a definition is data like a partner file (a C({{ lookup(...) }}) in it is neither run nor lost); the
         playbooks pass C(partner_definition) this way. Messages name this variable.
     type: str
+  plan_variable:
+    description:
+      - The name of a run variable that holds a saved plan to apply (C(mailflow_plan) in the playbooks). When it is
+        set, the definitions are not loaded (a saved plan is applied as it was made) and RV(applying_plan) is true;
+        the run's other variables are still checked.
+    type: str
   file:
     description:
       - One partner file (or several, like O(files)); wins over O(files).
@@ -184,6 +190,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+applying_plan:
+  description: True when the run applies a saved plan (O(plan_variable)); the definitions were then not loaded.
+  returned: when a plan is applied
+  type: bool
 origin:
   description:
     - Where the definitions came from; C(definition) (inline, O(definition) or O(definition_variable)), C(partners),
@@ -252,6 +262,7 @@ def main():
     argument_spec = dict(
         definition=dict(type="raw"),
         definition_variable=dict(type="str"),
+        plan_variable=dict(type="str"),
         file=dict(type="raw"),
         files=dict(type="raw"),
         default_files=dict(type="list", elements="str"),

@@ -110,6 +110,7 @@ class ObjectPlan(object):
         self.read_priority = current.get("Priority") if current is not None else None
         self.owner = None  # the partner whose marker an orphan carries
         self.sequence = 0  # rules: the order of their writes (placement simulated in that order)
+        self.saved_changes = None  # the changes a saved plan recorded for this write (partner_saved)
         # set by partner_run
         self.status = "planned"  # planned, applied, failed, skipped
         self.error = None
@@ -141,7 +142,10 @@ class ObjectPlan(object):
         self._after = value
 
     def property_changes(self):
-        """[{property, before, after}] in the module's option vocabulary, with real values on both sides."""
+        """[{property, before, after}] in the module's option vocabulary, with real values on both sides (for the
+        write of a saved plan, as the plan recorded them)."""
+        if self.saved_changes is not None:
+            return self.saved_changes
         if self.action == "create":
             keys = [k for k, v in self.after.items() if v not in (None, [], "", {}) and k not in _FACTS]
         elif self.action == "update":
