@@ -200,3 +200,30 @@ def test_two_slices_of_one_inventory_run_at_once_and_converge(tmp_path):
     finally:
         for emu in emulators:
             emu.stop()
+
+
+def test_workflow_plan_then_apply_passes_the_plan_as_an_artifact(private_data_dir, emulator):
+    """docs/awx.md, section 5: the plan node (job type check, mailflow_plan_out) publishes the plan as the artifact
+    mailflow_plan; the apply node gets it as an extra variable and applies exactly that plan."""
+    emulator.reset()
+    extravars = os.path.join(private_data_dir, "env", "extravars")
+    with open(extravars) as handle:
+        survey = yaml.safe_load(handle)
+    with open(extravars, "w") as handle:
+        yaml.safe_dump(dict(survey, mailflow_plan_out="plan.json", mailflow_validate="never"), handle)
+    plan_job = run_job(private_data_dir, check=True)
+    assert plan_job.status == "successful", plan_job.stdout.read()
+    artifact = stats(plan_job)["artifact_data"]["mailflow_plan"]
+    assert artifact["format"] == "m365.mailflow plan" and list(artifact["tenants"]) == ["contoso"]
+    writes = sum(len(w["commands"]) for w in artifact["tenants"]["contoso"]["writes"])
+    assert emulator.calls()["writes"] == 0
+    # The workflow passes the artifact to the next node as an extra variable (what AWX does with set_stats data).
+    with open(extravars, "w") as handle:
+        yaml.safe_dump(dict(survey, mailflow_plan=artifact, mailflow_validate="never"), handle)
+    emulator.reset()
+    apply_job = run_job(private_data_dir, check=False)
+    assert apply_job.status == "successful", apply_job.stdout.read()
+    assert emulator.calls()["writes"] == writes, emulator.calls()["cmdlets"]
+    emulator.reset()
+    again = run_job(private_data_dir, check=False)
+    assert again.status == "failed" and emulator.calls()["writes"] == 0  # already applied: refused, nothing written
