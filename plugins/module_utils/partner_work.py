@@ -20,6 +20,11 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import par
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_plan as pp
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_saved
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import posture
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocab
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import tenant_view
+from ansible_collections.m365.mailflow.plugins.module_utils.simulation import engine as simulation_engine
+from ansible_collections.m365.mailflow.plugins.module_utils.simulation import sources as simulation_sources
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.partner_run import Runner
 from ansible_collections.m365.mailflow.plugins.module_utils.validation.connector_validation import Validation
 
@@ -76,12 +81,102 @@ def tenant_identity(params):
     return memo_key(params)
 
 
+def planned_entries(plan):
+    """The tenant as the run leaves it, in the mail_flow_info format (what the simulation evaluates): the objects
+    read, with the plan's objects as it creates, changes or removes them, and the rules in the order it leaves them."""
+    kinds = {pp.INBOUND: tenant_view.INBOUND, pp.OUTBOUND: tenant_view.OUTBOUND, pp.RULE: tenant_view.RULES}
+    found = tenant_view.entries(dict((kinds[k], v) for k, v in plan.snapshot.objects.items()))
+    index = dict((kind, dict((str(e["options"].get("name")).lower(), e) for e in entries))
+                 for kind, entries in found.items())
+    for obj in plan.objects():
+        kind = kinds[obj.kind]
+        key = obj.name.lower()
+        if obj.action == "delete":
+            index[kind].pop(key, None)
+        elif obj.action in ("create", "update"):
+            after = dict((k, v) for k, v in obj.after.items() if v is not None and v != [] and v != "")
+            facts = dict((index[kind].get(key) or {}).get("facts") or {})
+            if obj.kind == pp.RULE:
+                options = vocab.nest(dict((k, v) for k, v in after.items() if k in obj.spec.props))
+                options["name"] = obj.name
+            else:
+                options = dict((k, v) for k, v in after.items() if k in obj.spec.by_option)
+                options["name"] = obj.name
+                facts.setdefault("connector_type", "Partner")
+            index[kind][key] = {"options": options, "facts": facts}
+    order = [str(n).lower() for n in (plan.rule_order or [])]
+    rules = list(index[tenant_view.RULES].values())
+    rank = dict((name, i) for i, name in enumerate(order))
+    for rule in rules:
+        rule["facts"] = dict(rule["facts"], priority=rank.get(str(rule["options"]["name"]).lower(),
+                                                               rule["facts"].get("priority")))
+    return {tenant_view.INBOUND: list(index[tenant_view.INBOUND].values()),
+            tenant_view.OUTBOUND: list(index[tenant_view.OUTBOUND].values()),
+            tenant_view.RULES: sorted(rules, key=lambda r: (r["facts"].get("priority") is None,
+                                                            r["facts"].get("priority") or 0))}
+
+
+def expectations(plan, client):
+    """Each partner's ``expect:`` messages evaluated against the state the run would leave (before any write); a
+    message that does not come out as expected is a problem of the plan: nothing is written."""
+    asked = [(p, m) for p in plan.partners for m in (p.data or {}).get("expect") or []]
+    if not asked:
+        return
+    objects = planned_entries(plan)
+    domains = simulation_sources.tenant_accepted_domains(client) if client is not None else []
+    directory = None
+    if client is not None and simulation_sources.directory_needed(objects):
+        directory = simulation_sources.tenant_directory(client)
+    result = simulation_engine.simulate(objects, [m for _p, m in asked], domains, directory)
+    for (partner, raw), answer in zip(asked, result["messages"]):
+        check = answer.get("expectation") or {"met": True, "mismatches": []}
+        if check["met"]:
+            routes = sorted(set(str((r.get("route") or {}).get("connector") or ("rejected" if r["rejected"] else "MX"))
+                                for r in answer["recipients"]))
+            line = "- expectation '%s': met (%s)" % (raw["name"], ", ".join(routes))
+        else:
+            wrong = "; ".join("%s: %s expected %s, simulated %s" % (m["recipient"], m["field"],
+                                                                    simulation_engine._shown(m["expected"]),
+                                                                    simulation_engine._shown(m["simulated"]))
+                              for m in check["mismatches"])
+            line = "- expectation '%s': NOT MET (%s)" % (raw["name"], wrong)
+            index = partner.data["expect"].index(raw)
+            message = "%s: expect[%d]: message '%s' would not come out as expected after this run (%s); nothing was " \
+                      "written. Fix the rules or the expectation (docs/simulation.md)" % (partner.source, index,
+                                                                                       raw["name"], wrong)
+            partner.errors.append(message)
+            plan.errors.append(message)
+        partner.expectations.append({"name": raw["name"], "met": check["met"], "mismatches": check["mismatches"],
+                                     "line": line})
+    plan.assumptions = result.get("assumptions") or []
+
+
+def findings(plan):
+    """The posture findings about the run's partners' objects, from the tenant as read before the run, split by
+    each partner's accepted ones (``accept:``)."""
+    kinds = {pp.INBOUND: posture.INBOUND, pp.OUTBOUND: posture.OUTBOUND, pp.RULE: posture.RULES}
+    found, _not_checked = posture.findings(dict((kinds[k], v) for k, v in plan.snapshot.objects.items()))
+    for partner in plan.partners:
+        names = set(name.lower() for _k, name, _f in partner.partner.object_names)
+        mine = [f for f in found if names & set(str(o).lower() for o in f.get("objects") or [])]
+        if not mine:
+            continue
+        records = [dict(r, source="%s: accept[%d]" % (partner.source, i))
+                   for i, r in enumerate((partner.data or {}).get("accept") or [])]
+        applied = posture.apply_suppressions(mine, records, field="accept")
+        partner.findings = applied["findings"]
+        partner.accepted = applied["accepted"]
+
+
 def run_partners(mod):
     params = mod.params
     if params.get("plan") is not None:
         return apply_saved(mod)
     label = _label(params)
     client, plan = plan_partners(mod)
+    if not plan.errors and params["state"] != "absent":
+        expectations(plan, client)
+        findings(plan)
     if plan.errors:
         mod.close()
         count = len(plan.errors)

@@ -174,3 +174,45 @@ def test_rich_rules_export_to_partner_files_that_reonboard_as_a_noop(tmp_path, e
     assert again.returncode == 0, again.stdout[-4000:]
     assert recap(again.stdout)["tenant_a"]["changed"] == 0, again.stdout[-4000:]
     assert emulator.calls()["writes"] == 0, emulator.calls()["cmdlets"]
+
+
+def test_expectations_and_findings_in_partner_files(tmp_path, sandbox_target):
+    """A partner file's expect: messages are evaluated against the state the run would leave, in a dry run and before
+    the first write of a real run; one not met stops the run before any write, naming the message, the expected and
+    the simulated route. The posture findings about the partner's objects are in the summary, and accept: records
+    list the ones its owners accepted."""
+    adatum = example("adatum")
+    adatum["expect"] = [
+        {"name": "Accounting to Adatum", "sender": "alice@contoso.com", "sender_attributes": {"Department": "Accounting"},
+         "recipients": ["payroll@adatum.example"], "expect": {"connector": "Adatum outbound"}},
+        {"name": "Sales to Adatum", "sender": "bob@contoso.com", "sender_attributes": {"Department": "Sales"},
+         "recipients": ["payroll@adatum.example"], "expect": {"connector": "none"}}]
+    litware = example("litware")
+    litware["accept"] = [{"id": "inbound_domain_only", "reason": "Litware sends from a shared provider (CHG-42)",
+                          "expires": "2099-12-31"}]
+    first = sandbox_target.run(task([adatum, litware]))
+    assert first.rc == 0, first.stdout[-3000:]
+    lines = first.result["summary"]
+    assert "- expectation 'Accounting to Adatum': met (Adatum outbound)" in lines
+    assert "- expectation 'Sales to Adatum': met (MX)" in lines
+    # Findings come from the tenant as read before the run: none on an empty tenant; the next run sees them.
+    again = sandbox_target.run(task([adatum, litware]))
+    accepted = [line for line in again.result["summary"] if line.startswith("- accepted finding [inbound_domain_only]")]
+    assert accepted and "Litware sends from a shared provider (CHG-42)" in accepted[0], again.result["summary"]
+    litware_result = [p for p in again.result["partners"] if p["name"] == "Litware"][0]
+    assert [f["id"] for f in litware_result["accepted_findings"]] == ["inbound_domain_only"]
+    assert "inbound_domain_only" not in [f["id"] for f in litware_result["findings"]]
+
+    # The rule now selects Sales instead of Accounting: the dry run shows the route each message would take, and the
+    # real run stops before writing anything.
+    moved = copy.deepcopy(adatum)
+    moved["rules"][0]["conditions"]["sender_ad_attribute_contains_words"] = ["Department:Sales"]
+    before = objects(sandbox_target.state_path)
+    dry = sandbox_target.run(task([moved, litware]), check=True)
+    assert dry.result.get("failed"), dry.result
+    assert ("expect[0]: message 'Accounting to Adatum' would not come out as expected after this run "
+            "(payroll@adatum.example: connector expected 'Adatum outbound', simulated 'none')") in dry.result["msg"]
+    assert "expect[1]: message 'Sales to Adatum'" in dry.result["msg"]
+    real = sandbox_target.run(task([moved, litware]))
+    assert real.result.get("failed") and "nothing was written" in real.result["msg"]
+    assert objects(sandbox_target.state_path) == before

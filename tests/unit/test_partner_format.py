@@ -50,7 +50,7 @@ def test_every_option_of_the_per_object_modules_is_in_the_format():
     # the rule vocabulary, whole: 52 conditions and exceptions keys, every action, the rule properties
     assert len(partner["rules"]["options"]["conditions"]["options"]) == len(rule["conditions"]["options"]) >= 50
     assert "attachment_size_over" in partner["rules"]["options"]["conditions"]["options"]
-    assert set(partner) == {"name", "description", "adopt", "inbound", "outbound", "rules", "validation"}
+    assert set(partner) == {"name", "description", "adopt", "inbound", "outbound", "rules", "validation", "expect", "accept"}
 
 
 def test_the_documented_copies_are_generated_from_the_format():

@@ -29,6 +29,7 @@ import re
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import inbound_connector
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary
+from ansible_collections.m365.mailflow.plugins.module_utils.simulation.message import MESSAGE_SPEC
 
 MARKER_PREFIX = "Managed by m365.mailflow partner "
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
@@ -94,6 +95,22 @@ def rule_options():
     return options
 
 
+def expect_options():
+    """``expect[]``: sample messages and the outcome they must have (the message format of mail_flow_simulate, one
+    definition: ``simulation.message.MESSAGE_SPEC``)."""
+    return copy.deepcopy(MESSAGE_SPEC)
+
+
+def accept_options():
+    """``accept[]``: posture findings the partner's owners accepted, until a date (``posture`` suppression records)."""
+    return dict(
+        id=dict(type="str", required=True),
+        objects=dict(type="list", elements="str"),
+        reason=dict(type="str", required=True),
+        expires=dict(type="str", required=True),
+    )
+
+
 def partner_options():
     """The partner-file format: the options of one partner (the mapping under ``partner:``)."""
     return dict(
@@ -104,6 +121,8 @@ def partner_options():
         outbound=dict(type="dict", options=outbound_options()),
         rules=dict(type="list", elements="dict", options=rule_options()),
         validation=dict(type="dict", options=validation_options()),
+        expect=dict(type="list", elements="dict", options=expect_options()),
+        accept=dict(type="list", elements="dict", options=accept_options()),
     )
 
 

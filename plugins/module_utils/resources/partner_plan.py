@@ -204,6 +204,9 @@ class PartnerPlan(object):
         self.validation = validation or {}
         self.errors = []  # planning problems, "<field>: <message>"
         self.warnings = []
+        self.expectations = []  # [{name, met, line}] the outcome of the partner's expect: messages (partner_work)
+        self.findings = []  # posture findings about the partner's objects (partner_work)
+        self.accepted = []  # ... and those its accept: records accept
         self.failed = False  # set by partner_run when a write failed
         self.error = None
 
@@ -233,6 +236,7 @@ class Plan(object):
         self.partners = []
         self.orphans = []  # ObjectPlans of objects removed because their partner is not listed (overridden)
         self.listed = []  # the same objects, only listed (present with report_orphans): action none
+        self.rule_order = None  # the rules' names in the order the run leaves them (present, overridden)
         self.errors = []  # "<source>: <field>: <message>"
         self.warnings = []
 
@@ -308,6 +312,7 @@ class Planner(object):
             for item in plan.partners:
                 self._plan_rules(item, order, report)
             self._check_routing(plan, report)
+            plan.rule_order = [r.get("Name") for r in order]
             if len(order) > RULES_MAX and len(order) > len(self.snapshot.objects[RULE]):
                 new = len(order) - len([r for r in order if r.get("Guid")])
                 report.error("", "rules", "the run would leave %d mail flow rules in the tenant (%d there, %d new), "

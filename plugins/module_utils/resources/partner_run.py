@@ -285,6 +285,11 @@ class Runner(object):
             outcome["error"] = partner.error
         if partner.errors:
             outcome["problems"] = list(partner.errors)
+        if getattr(partner, "expectations", None):
+            outcome["expectations"] = [dict((k, v) for k, v in e.items() if k != "line") for e in partner.expectations]
+        if getattr(partner, "findings", None) or getattr(partner, "accepted", None):
+            outcome["findings"] = list(partner.findings)
+            outcome["accepted_findings"] = list(partner.accepted)
         if validation is not None:
             outcome["validation"] = _validation_view(validation)
         self._summaries.extend(self.summary(partner, validation))
@@ -302,6 +307,13 @@ class Runner(object):
         if self.plan.state == "absent":
             return lines
         lines.extend(self._validation_lines(partner, validation))
+        lines.extend(item["line"] for item in getattr(partner, "expectations", None) or [])
+        for finding in getattr(partner, "findings", None) or []:
+            lines.append("- finding [%s, %s]: %s Fix: %s" % (finding["id"], finding["severity"], finding["reason"],
+                                                             finding["fix"]))
+        for finding in getattr(partner, "accepted", None) or []:
+            lines.append("- accepted finding [%s] until %s: %s" % (finding["id"], finding["accepted"].get("expires"),
+                                                                   finding["accepted"].get("reason")))
         if partner.error:
             lines.append("- FAILED: %s" % partner.error)
         return lines

@@ -39,12 +39,14 @@ from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import inbound_connector
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import outbound_connector
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import posture
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import rule_vocabulary as vocabulary
 from ansible_collections.m365.mailflow.plugins.module_utils.resources import transport_rule as rule_utils
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, NotFoundError, Problem
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.inbound_connector import InboundConnectorSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.resources.outbound_connector import (
     OutboundConnectorSpec, outbound_connectors)
+from ansible_collections.m365.mailflow.plugins.module_utils.simulation import message
 
 # The partner vocabulary lives in partner_format; these names are kept for the callers that import them from here.
 MARKER_PREFIX = pf.MARKER_PREFIX
@@ -351,6 +353,7 @@ def check_definition(partner, definition_spec, report, run_validation=None):
     partner.object_names = pf.object_names(data)
     touched = _cross_field(partner, report, run_validation or {})
     _object_checks(partner, report, touched)
+    _expect_and_accept(partner, report)
 
 
 def _without_route(partner, source, report):
@@ -469,6 +472,29 @@ def _rule_checks(partner, report, problem):
         if rule.get("priority") is not None and rule.get("position") is not None:
             problem(field, "priority and position are mutually exclusive in one rule; keep one of them",
                     uses=(field + ".priority", field + ".position"))
+
+
+def _expect_and_accept(partner, report):
+    """The partner's expectations (sample messages, the format of mail_flow_simulate, each with the outcome it must
+    have) and its accepted posture findings, checked by their own modules' checks."""
+    source, data = partner.source, partner.data
+    for index, raw in enumerate(data.get("expect") or []):
+        where = "expect[%d]" % index
+        if report.is_bad(source, where):
+            continue
+        try:
+            message.normalise(raw, where=where)
+        except ConfigurationError as exc:
+            for problem in problems_of(exc):
+                report.error(source, "", str(problem))
+            continue
+        if not any(v is not None for v in (raw.get("expect") or {}).values()):
+            report.error(source, where, "a sample message of a partner file says what must come out of it: give expect "
+                                        "with connector (the outbound connector's name, or none for MX delivery), "
+                                        "rules (the rules whose actions apply) and/or rejected")
+    _checked, problems = posture.suppression_errors(data.get("accept"), field="accept")
+    for problem in problems:
+        report.error(source, "", problem)
 
 
 # --------------------------------------------------------------------------------------------------- object checks

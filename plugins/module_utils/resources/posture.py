@@ -40,7 +40,7 @@ import fnmatch
 
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import NotFoundError
-from ansible_collections.m365.mailflow.plugins.module_utils.resources import partners as pu
+from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_format as pf
 
 INBOUND, OUTBOUND, RULES = "inbound_connectors", "outbound_connectors", "mail_flow_rules"
 ACCEPTED_DOMAINS, ORGANIZATION = "accepted_domains", "organization_config"
@@ -143,8 +143,7 @@ def _acting(rule, now):
 def _owner(obj):
     """The partner whose m365.mailflow marker the object's comment carries, or None (as tenant_view.managed_by)."""
     comment = obj.get("Comment") if "Comment" in obj else obj.get("Comments")
-    owner = pu.marker_owner(comment)
-    return owner if owner and pu.carries_marker(comment, owner) else None
+    return pf.managed_by(comment)
 
 
 def _sender_domains(obj):
