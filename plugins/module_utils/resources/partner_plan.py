@@ -534,6 +534,8 @@ class Planner(object):
         for obj in plan.objects():
             if obj.kind != OUTBOUND or obj.current is None:
                 continue
+            if obj.action == "delete" and obj.partner is not None and self.state == "absent":
+                continue  # offboarding's own check (partners.check_offboard) says it, naming the rules
             if obj.action == "delete":
                 what = "remove"
             elif obj.changes.get("enabled") is False and obj.current.get("Enabled") is not False:

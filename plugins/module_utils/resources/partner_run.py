@@ -11,10 +11,12 @@ named with the reason, and the task fails at the end; a re-run plans against the
 
 Claims. A sender or recipient domain belongs to one connector. The plan checks that against its read, but two runs
 started together can both find a domain free; so after writing connectors that claim domains the run reads the
-connectors of that kind once more, and when another connector now claims the same domain, the claim of the connector
-created first (``WhenCreatedUTC``, then ``Guid``: an order every run agrees on) stands, and a run whose connector is
-not that one takes its write back (removes the connector it created, or restores the domains it replaced) and fails
-that partner, naming the other connector.
+connectors of that kind once more, and when another connector now claims the same domain, the older claim stands
+(the time the connector took the domain: when it was created, or for a connector the run's read already held, when it
+was changed; then its ``Guid``: an order every run agrees on), and a run whose claim is the later one takes its write
+back (removes the connector it created, or restores the domains it replaced) and fails that partner, naming the other
+connector. On a tenant whose changes replicate with a delay, the read after the write may not show a claim made
+moments before by another run; the check then sees it the next run.
 
 Validation runs for the partners whose outbound connector the run created or changed (``validation: changed``), for
 every partner with an outbound connector (``always``) or never, with ``validation.Validation`` on the connector as
@@ -41,6 +43,9 @@ WORDS = {
     "check": {"create": "would create", "update": "would change", "delete": "would remove", "none": "no change"},
 }
 _CLAIMS = {INBOUND: ("sender_domains", "SenderDomains"), OUTBOUND: ("recipient_domains", "RecipientDomains")}
+# Seconds between writing a new claim and reading the claims back: more than the 1 s resolution of WhenCreated and
+# WhenChanged (the service reads back whole seconds, live_evidence.md).
+CLAIM_SETTLE = 1.2
 
 
 class Runner(object):
@@ -163,7 +168,10 @@ class Runner(object):
     # ---- claims ------------------------------------------------------------------------------------------------
     def _settle_claims(self, kinds):
         """After this run's connectors claimed domains: one read per kind, and the claims of two connectors on one
-        domain settled (see the module docstring)."""
+        domain settled (see the module docstring). The read waits a little longer than the resolution of the
+        service's timestamps (whole seconds), so that a claim written in the same second as ours is seen by both runs,
+        which then agree on it by Guid."""
+        self.client._sleep(CLAIM_SETTLE)
         for kind in sorted(kinds):
             try:
                 found = tenant_view.read_objects(self.client, (_VIEW[kind],))[_VIEW[kind]]
@@ -171,6 +179,7 @@ class Runner(object):
                 self.warnings.append("could not read the %ss back to check their domains: %s" % (pf.NOUNS[kind], exc.msg))
                 continue
             option, param = _CLAIMS[kind]
+            seen = set(str(o.get("Guid") or o.get("Name")).lower() for o in self.plan.snapshot.objects[kind])
             holders = {}
             for obj in found:
                 for value in obj.get(param) or []:
@@ -185,7 +194,7 @@ class Runner(object):
                     ours = [o for o in holders.get(domain, []) if pp._name_key(o.get("Name")) == pp._name_key(item.name)]
                     if not rivals or not ours:
                         continue
-                    first = min(rivals + ours, key=_created_order)
+                    first = min(rivals + ours, key=lambda o: _claim_order(o, seen))
                     if first in ours:
                         self.warnings.append("%s '%s': %s is also claimed by %s '%s', written at the same time; this "
                                              "run's claim is older and stands, the other run takes its claim back"
@@ -413,8 +422,14 @@ def _recorded(connector):
             "validation: always runs it again)" % (" or was never recorded" if not stamp else ""))
 
 
-def _created_order(obj):
-    return (str(obj.get("WhenCreatedUTC") or obj.get("WhenCreated") or ""), str(obj.get("Guid") or ""))
+def _claim_order(obj, seen):
+    """When a connector took the domain, as both runs can tell it: a connector this run's read did not hold was
+    created since, and took it then (WhenCreated); one it held took it by a change since (WhenChanged). Then its
+    Guid, so that every run orders two claims the same way."""
+    known = str(obj.get("Guid") or obj.get("Name")).lower() in seen
+    stamp = (obj.get("WhenChangedUTC") or obj.get("WhenChanged")) if known else (
+        obj.get("WhenCreatedUTC") or obj.get("WhenCreated"))
+    return (str(stamp or ""), str(obj.get("Guid") or ""))
 
 
 def _invalid(partner, validation):
