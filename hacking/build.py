@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 """make build: the collection tarball, built from the files git tracks in this checkout, and nothing else.
 
