@@ -111,10 +111,11 @@ ee: build
 	test -s "$(EE_CONTEXT)/_build/collections/m365-mailflow-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz"
 	test -f "$(EE_CONTEXT)/_build/requirements.txt" && test ! -L "$(EE_CONTEXT)/_build/requirements.txt"
 
-build:
-	$(call say,build: ansible-galaxy collection build into .build/dist)
-	mkdir -p "$(DIST)"
-	"$(VENV)/bin/ansible-galaxy" collection build --force --output-path "$(DIST)" .
+# The tarball holds the files git tracks (hacking/build.py), never what the guides have users create in a checkout
+# (exported/, drift/, .sandbox/, ...); galaxy.yml's build_ignore then leaves out what a user does not need.
+build: venv
+	$(call say,build: the tracked files of the checkout -> ansible-galaxy collection build -> .build/dist)
+	"$(VPY)" hacking/build.py --output-path "$(DIST)"
 
 docs:
 	$(call say,docs: ansible-doc renders every module and its attributes ($(TVENV)))

@@ -145,13 +145,27 @@ def test_installed_tarball_runs_its_modules_from_an_empty_collections_path(insta
 
 
 def test_installed_collection_playbook_onboards_the_examples(installed):
-    """m365.mailflow.onboard_partner from the installed collection (its roles, tasks and examples): a dry run with no
-    inventory plans the three example partners and writes nothing."""
-    _root, work, env = installed
-    env = dict(env, EXO_SANDBOX=str(work / "tenant.db"))
-    proc = run([os.path.join(BIN, "ansible-playbook"), "m365.mailflow.onboard_partner", "--check",
-                "-e", json.dumps({"mailflow_validation": {"enabled": False}})], work, env, timeout=600)
+    """m365.mailflow.onboard_partner from the installed collection (its roles, tasks and examples), with no inventory
+    and no EXO_SANDBOX: a dry run plans the three example partners and writes nothing, then a run onboards them into
+    the sandbox tenant .sandbox/tenant.db of the directory it runs from, never into the collection's own directory."""
+    root, work, env = installed
+    state = work / ".sandbox" / "tenant.db"
+    args = [os.path.join(BIN, "ansible-playbook"), "m365.mailflow.onboard_partner",
+            "-e", json.dumps({"mailflow_validation": {"enabled": False}})]
+    proc = run(args + ["--check"], work, env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "Target: sandbox tenant %s (no inventory given); check mode" % os.path.realpath(str(state)) in proc.stdout, \
+        proc.stdout[:3000]
     for partner in ("Adatum", "Fabrikam", "Litware"):
         assert "- inbound connector '%s inbound': would create" % partner in proc.stdout, proc.stdout[-4000:]
-    assert not (work / "tenant.db").exists() or objects(str(work / "tenant.db")) == {}
+    assert not state.exists() or objects(str(state)) == {}
+
+    proc = run(args, work, env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    for partner in ("Adatum", "Fabrikam", "Litware"):
+        assert "- inbound connector '%s inbound': created" % partner in proc.stdout, proc.stdout[-4000:]
+    names = {name for _kind, name in objects(str(state))}
+    assert {"Adatum inbound", "Fabrikam outbound", "Litware inbound"} <= names, names
+    inside = [os.path.join(top, name) for top, dirs, files in os.walk(str(root)) for name in dirs + files
+              if name == ".sandbox" or name.endswith(".db")]
+    assert not inside, inside

@@ -3,19 +3,27 @@
 
 The line before each fenced block is a marker, ``<!-- doc-test: KIND [ARGS] -->`` (invisible when rendered):
 
-- ``sh [ID]``: shell commands, run as written with bash (``set -euo pipefail``) in a copy of the documented layout:
-  the repository's playbooks and examples, ``partners/`` (the examples), ``inventory/tenants.yml`` from the docs with
-  ``contoso`` given a sandbox tenant, ``.venv`` (the venv running the tests) and ``.build/collections`` as ``make``
-  makes them, and ``EXO_SANDBOX`` pointing into the copy (so the no-inventory runs never touch the checkout's
-  ``.sandbox/``);
+- ``sh [ID]``: shell commands. Each guide's commands run as written, in the guide's order, from the root of a fresh
+  clone of the checkout (tests/support/checkout.py: what CI sees), with only what a reader has there after the
+  README's quick start: ``.venv`` (what ``make venv`` makes: here the venv running the tests), a home directory of
+  their own and a usual shell (bash, ``umask 022``, no ``ANSIBLE_*`` or ``EXO_*`` variable, the venv not on PATH).
+  Every block runs in that shell after the block marked ``sh setup`` (getting-started.md, "Your shell": ``make
+  collection``, the venv activated, ``ANSIBLE_COLLECTIONS_PATH``), with ``bash -euo pipefail``; a block must end
+  with status 0, and a block that runs ansible-playbook must reach its PLAY RECAP. Whatever a block leaves running is
+  stopped when it ends (its process group). ``ID`` names a block for the checks below; after a guide, the checks of
+  ``GUIDE_CHECKS`` look at what its commands did, and the release tarball built from that clone (hacking/build.py,
+  what ``make build`` runs) must hold none of the files the guide created;
+- ``file PATH``: a file the guide has the reader create, written into the clone when the guide reaches it (a file
+  the checkout already has must be shown exactly as it is); also written into the snippets' layout below;
 - ``play``: a playbook; all of them run in one ``ansible-playbook`` run, with ``module_defaults`` connection settings
-  replaced by a sandbox tenant;
+  replaced by a sandbox tenant, in a prepared layout of a user's project (the examples as ``partners/``,
+  ``inventory/tenants.yml`` from the docs with ``contoso`` given a sandbox tenant, the ``file`` blocks);
 - ``partner FILE``: a partner definition; checked (``m365.mailflow.partner_definitions``) against a sandbox tenant;
 - ``check-file FILE`` and ``check-output FILE``: a partner file and the exact problems the check reports for it;
-- ``file PATH``: a file of the documented layout, written into the copy;
 - ``mermaid demo-world``: the mail flow diagram of the demo world, exactly as diagram.mermaid draws it now
   (hacking/docsite/diagrams.py update rewrites it; the docs site shows it as an image rendered at build time);
-- ``output``: sample output, not run; ``skip: REASON``: cannot run here, and why.
+- ``output``: sample output, not run; ``skip: REASON``: cannot run here, and why (a real tenant's credentials, a
+  container engine...).
 
 A block without a marker fails ``test_every_block_says_how_it_is_tested``, so new docs cannot silently go untested.
 """
@@ -27,15 +35,19 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import sys
+import tarfile
 
 import pytest
 import yaml
 
 from tests.integration.conftest import emulator_defaults
 from tests.support.ansible_runner import BIN, REPO, ansible_env
+from tests.support.checkout import fresh_clone
 from tests.support.mermaid import DIAGRAMS
 
 DOCS = ["README.md"] + sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "docs", "*.md")))
@@ -110,19 +122,180 @@ def test_documented_diagrams_are_the_demo_world_as_the_code_draws_it():
         assert block.text == current, "%s is out of date: run hacking/docsite/diagrams.py update" % block
 
 
-# --------------------------------------------------------------------------------------------------- the layout
+# --------------------------------------------------------------------------------------------------- the guides
+
+SETUP = [b for b in of_kind("sh") if b.arg == "setup"]
+GUIDES = [path for path in DOCS if any(b.path == path and b.kind == "sh" and b.arg != "setup" for b in BLOCKS)]
+
+
+def reader_env(home):
+    """A reader's shell: no ANSIBLE_*, EXO_* or venv settings of the test run, the venv running the tests off PATH."""
+    bins = {BIN, os.path.realpath(BIN)}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("ANSIBLE_", "EXO_", "PYTEST_", "VIRTUAL_ENV")) and key not in ("PYTHONPATH", "PS1")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+                                  if p and p not in bins and os.path.realpath(p) not in bins)
+    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), "XDG_CONFIG_HOME": str(home / ".config")})
+    home.mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def run_block(script, cwd, env, logs, timeout=600):
+    """bash -euo pipefail -c SCRIPT in its own process group, output to files (a server the block starts in the
+    background may hold the output open); whatever the block leaves running is killed when it ends."""
+    out, err = logs.with_suffix(".out"), logs.with_suffix(".err")
+    with open(str(out), "w") as stdout, open(str(err), "w") as stderr:
+        proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=str(cwd), env=env, stdout=stdout,
+                                stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = "timeout after %d s" % timeout
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+    return rc, out.read_text(), err.read_text()
+
+
+def tracked(clone):
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=str(clone), capture_output=True, check=True, timeout=60).stdout
+    return {name.decode() for name in out.split(b"\0") if name}
+
+
+def created(clone, before):
+    """Every file, link and directory of the clone that the checkout does not hold (symlinks are not followed)."""
+    out = set()
+    for top, dirs, files in os.walk(str(clone)):
+        rel = os.path.relpath(top, str(clone))
+        if rel == ".git" or rel.startswith(".git" + os.sep):
+            dirs[:] = []
+            continue
+        for name in dirs + files:
+            path = os.path.normpath(os.path.join(rel, name))
+            if path != ".git" and path not in before and not any(t.startswith(path + "/") for t in before):
+                out.add(path)
+    return out
+
+
+def follow(guide, root):
+    """Run the guide's commands as written, in order, in a fresh clone; return the clone and the files it created."""
+    clone = root / "checkout"
+    fresh_clone(clone)
+    before = tracked(clone)
+    os.symlink(sys.prefix, str(clone / ".venv"))  # what `make venv` (make demo) makes: the venv running the tests
+    env = reader_env(root / "home")
+    assert len(SETUP) == 1, SETUP
+    for number, block in enumerate(b for b in BLOCKS if b.path == guide):
+        if block.kind == "file":
+            target = clone / block.arg
+            if block.arg in before:
+                assert target.read_text() == block.text, "%s shows %s other than the checkout has it" % (block, block.arg)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block.text)
+        elif block.kind == "sh" and block.arg != "setup":
+            script = "umask 022\n" + SETUP[0].text + block.text
+            rc, out, err = run_block(script, clone, env, root / ("block-%d" % number))
+            assert rc == 0, "%s ended with %s\n%s\n%s" % (block, rc, out[-5000:], err[-3000:])
+            if "ansible-playbook" in block.text:
+                assert "PLAY RECAP" in out, "%s\n%s" % (block, out[-3000:])
+    return clone, created(clone, before)
+
+
+def names_of(state_path):
+    from tests.integration.test_onboarding import objects
+    return {name for _kind, name in objects(str(state_path))} if os.path.exists(str(state_path)) else set()
+
+
+def check_readme(clone):
+    pem = (clone / "app.pem").read_text()
+    assert "PRIVATE KEY-----" in pem and "BEGIN CERTIFICATE-----" in pem
+    for name in ("app.key", "app.pem"):  # umask 077 in the block: the private key is the owner's only
+        mode = stat.S_IMODE(os.stat(str(clone / name)).st_mode)
+        assert mode & 0o077 == 0, "%s is mode %o: readable by others" % (name, mode)
+    # The emulator served the onboarding (through the REST path), and the block stopped it.
+    assert {"Litware inbound", "Litware outbound"} <= names_of(clone / ".build" / "emulator" / "tenant.db")
+    info = json.loads((clone / ".build" / "emulator" / "info.json").read_text())
+    assert info["url"].startswith("https://127.0.0.1:"), info["url"]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(info["url"].rsplit(":", 1)[1])), timeout=5).close()
+
+
+def check_onboarding(clone):
+    lab = names_of(clone / ".sandbox" / "lab-tenant.db")
+    assert {"Adatum inbound", "Litware inbound", "Adatum - Accounting"} <= lab, lab
+    assert not {"Fabrikam inbound", "Fabrikam outbound"} & lab, lab  # offboarded
+    assert {"Adatum inbound", "Fabrikam inbound", "Litware inbound"} <= names_of(clone / ".sandbox" / "tenant.db")
+
+
+def check_dry_runs(clone):
+    assert names_of(clone / ".sandbox" / "lab-tenant.db") == set()  # --check: nothing written
+
+
+def check_connecting(clone):
+    assert names_of(clone / ".sandbox" / "ci.db") == set()  # --check: nothing written
+
+
+def check_export_and_drift(clone):
+    assert {"adatum.yml", "fabrikam.yml", "litware.yml", "unmanaged.yml", "mail-flow.md"} <= set(
+        os.listdir(str(clone / "exported" / "sandbox")))
+    assert {"index.md", "sandbox.json", "sandbox.md"} <= set(os.listdir(str(clone / "drift")))
+
+
+def check_getting_started(clone):
+    assert {"Northwind inbound", "Northwind invoices", "Litware inbound"} <= names_of(clone / ".sandbox" / "ci-tenant.db")
+    assert {"Adatum inbound", "Litware inbound"} <= names_of(clone / ".sandbox" / "tenant.db")
+
+
+def check_posture(clone):
+    report = (clone / "drift" / "lab.md").read_text()
+    assert "inbound_domain_only: Litware inbound; accepted until 2030-06-30" in report, report[-3000:]
+
+
+GUIDE_CHECKS = {
+    "README.md": check_readme,
+    "docs/onboarding.md": check_onboarding,
+    "docs/dry-runs.md": check_dry_runs,
+    "docs/connecting-a-tenant.md": check_connecting,
+    "docs/export-and-drift.md": check_export_and_drift,
+    "docs/getting-started.md": check_getting_started,
+    "docs/posture.md": check_posture,
+}
+
+
+def test_every_guide_with_commands_is_checked():
+    assert sorted(GUIDES) == sorted(GUIDE_CHECKS), "GUIDE_CHECKS should say what the commands of %s do" % GUIDES
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+def test_guide_commands_run_as_written_from_a_fresh_clone(guide, tmp_path):
+    clone, outputs = follow(guide, tmp_path)
+    GUIDE_CHECKS[guide](clone)
+    # make build after following the guide ships none of what its commands created.
+    proc = subprocess.run([sys.executable, str(clone / "hacking" / "build.py"), "--output-path", str(tmp_path / "dist")],
+                          cwd=str(clone), env=reader_env(tmp_path / "home"), capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tarball = glob.glob(str(tmp_path / "dist" / "*.tar.gz"))
+    assert len(tarball) == 1, tarball
+    with tarfile.open(tarball[0]) as archive:
+        packed = {name.rstrip("/") for name in archive.getnames()}
+    assert "playbooks/onboard_partner.yml" in packed
+    leaked = sorted(packed & outputs)
+    assert not leaked, "the tarball packs what %s had the reader create: %s" % (guide, leaked)
+
+
+# --------------------------------------------------------------------------------------------------- snippets
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A copy of the layout the docs describe, in which their commands run as written."""
+    """The snippets' layout: a user's project with the examples as partners/, the docs' inventory/tenants.yml with
+    contoso given a sandbox tenant, and the docs' files; plays run with the collection of the checkout under test."""
     root = tmp_path_factory.mktemp("docs-project")
-    shutil.copytree(os.path.join(REPO, "playbooks"), str(root / "playbooks"))
-    shutil.copytree(os.path.join(REPO, "examples"), str(root / "examples"))
     shutil.copytree(os.path.join(REPO, "examples", "partners"), str(root / "partners"))
-    os.symlink(sys.prefix, str(root / ".venv"))  # the venv running the tests (.venv, .venv-2.17, ...)
-    link = root / ".build" / "collections" / "ansible_collections" / "m365"
-    link.mkdir(parents=True)
-    os.symlink(REPO, str(link / "mailflow"))
     (root / ".sandbox").mkdir()
     for block in of_kind("file"):
         target = root / block.arg
@@ -140,32 +313,6 @@ def project(tmp_path_factory):
 def project_env(root):
     return ansible_env({"EXO_SANDBOX": str(root / ".sandbox" / "tenant.db")}, home=str(root))
 
-
-def bash(text, cwd, env, timeout=900):
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", text], cwd=str(cwd), env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-@pytest.mark.parametrize("block", [b for b in of_kind("sh") if not b.arg], ids=lambda b: b.id)
-def test_documented_commands_run(project, block):
-    proc = bash(block.text, project, project_env(project))
-    assert proc.returncode == 0, "%s\n%s\n%s" % (block, proc.stdout[-4000:], proc.stderr[-3000:])
-    assert "PLAY RECAP" in proc.stdout, proc.stdout[-2000:]
-
-
-def test_certificate_commands_leave_the_private_key_readable_by_the_owner_only(tmp_path):
-    block = [b for b in of_kind("sh") if b.arg == "pem"]
-    assert len(block) == 1
-    proc = bash("umask 022\n" + block[0].text, tmp_path, dict(os.environ))
-    assert proc.returncode == 0, proc.stderr
-    pem = (tmp_path / "app.pem").read_text()
-    assert "PRIVATE KEY-----" in pem and "BEGIN CERTIFICATE-----" in pem
-    for name in ("app.key", "app.pem"):
-        mode = stat.S_IMODE(os.stat(str(tmp_path / name)).st_mode)
-        assert mode & 0o077 == 0, "%s is mode %o: readable by others" % (name, mode)
-
-
-# --------------------------------------------------------------------------------------------------- snippets
 
 def sandboxed(plays, root, index):
     """A play's module_defaults connection settings replaced by a sandbox tenant of its own."""

@@ -1,31 +1,36 @@
 # -*- coding: utf-8 -*-
-"""``make release VERSION=x.y.z`` (hacking/release.py, then the build) on a copy of the checkout: the next release is
-cut from the fragments in changelogs/fragments, with CHANGELOG.rst, the version in galaxy.yml and in the execution
-environment, and a tarball of that version holding the changelog. The checkout itself is never touched."""
+"""``make release VERSION=x.y.z`` (hacking/release.py, then the build) on a fresh clone of the checkout: the next
+release is cut from the fragments in changelogs/fragments, with CHANGELOG.rst, the version in galaxy.yml and in the
+execution environment, and a tarball of that version holding the changelog. The checkout itself is never touched.
+
+``make build`` (hacking/build.py) packs the files git tracks and nothing else: not what the guides have users create in
+a checkout (exports, drift reports, CI files, sandbox tenants, plan files, keys, venvs, their inventory and partner
+files), not an untracked file among the plugins; and it creates the venv it runs in first."""
 
 from __future__ import absolute_import, division, print_function
 
+import fnmatch
 import json
 import os
+import pathlib
 import subprocess
 import tarfile
 
 import yaml
 
 from tests.support.ansible_runner import BIN, REPO
+from tests.support.checkout import fresh_clone
 
 
 def checkout_copy(root):
-    """The files of the checkout (tracked, and untracked but not ignored), as a release would see them."""
-    dest = root / "ansible_collections" / "m365" / "mailflow"
-    dest.mkdir(parents=True)
-    files = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           check=True, timeout=60).stdout.split(b"\0")
-    files = [name for name in files if name and os.path.lexists(os.path.join(REPO.encode(), name))]
-    tar = subprocess.run(["tar", "--null", "--no-recursion", "-T", "-", "-cf", "-"], cwd=REPO, input=b"\0".join(files),
-                         capture_output=True, check=True, timeout=120).stdout
-    subprocess.run(["tar", "-xf", "-"], cwd=str(dest), input=tar, check=True, timeout=120)
-    return dest
+    """A fresh clone of the checkout (tests/support/checkout.py), where antsibull-changelog finds the collection."""
+    return pathlib.Path(fresh_clone(root / "ansible_collections" / "m365" / "mailflow"))
+
+
+def build(copy, out, env):
+    """What make build runs (after its venv): hacking/build.py, with the venv running the tests."""
+    return subprocess.run([os.path.join(BIN, "python"), "hacking/build.py", "--output-path", str(out)], cwd=str(copy),
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def load(path):
@@ -75,8 +80,7 @@ def test_release_writes_the_changelog_bumps_the_version_and_builds_the_tarball(t
 
     # make release then builds: the tarball of that version, with the changelog.
     out = tmp_path / "dist"
-    proc = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(out)],
-                          cwd=str(copy), env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = build(copy, out, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     tarball = out / ("m365-mailflow-%s.tar.gz" % version)
     with tarfile.open(str(tarball)) as archive:
@@ -108,3 +112,86 @@ def test_release_refuses_a_malformed_version(tmp_path):
                               capture_output=True, text=True, timeout=60, check=False)
         assert proc.returncode == 2 and "VERSION=X.Y.Z" in proc.stderr, (bad, proc.stderr)
     assert load(copy / "galaxy.yml") == load(os.path.join(REPO, "galaxy.yml"))
+
+
+# What the guides have users create in a checkout (and what a developer leaves there), as path -> content.
+DOC_OUTPUTS = {
+    "exported/contoso/fabrikam.yml": "partner: {name: Fabrikam}\n",
+    "exported/contoso/unmanaged.yml": "# 203.0.113.9: the tenant's unmanaged connectors\n",
+    "drift/index.md": "# Drift\n",
+    "drift/contoso.json": "{}\n",
+    "ci/inventory.yml": "tenants: {}\n",
+    "ci/tenant-objects.yml": "inbound_connectors: []\n",
+    ".sandbox/tenant.db": "SQLite format 3\n",
+    ".sandbox/demo-world/ca.pem": "-----BEGIN CERTIFICATE-----\n",
+    "playbooks/.sandbox/tenant.db": "SQLite format 3\n",
+    "plan.json": "{}\n",
+    "plan.md": "# Plan\n",
+    "second-run.txt": "PLAY RECAP\n",
+    "app.key": "-----BEGIN PRIVATE KEY-----\n",
+    "app.pem": "-----BEGIN PRIVATE KEY-----\n",
+    "app.crt": "-----BEGIN CERTIFICATE-----\n",
+    "inventory/tenants.yml": "tenants: {}\n",
+    "inventory/host_vars/contoso.yml": "mailflow_connection: {}\n",
+    "partners/adatum.yml": "partner: {name: Adatum}\n",
+    "examples/inventory/group_vars/tenants/accepted-findings.yml": "mailflow_accepted_findings: []\n",
+    ".venv/pyvenv.cfg": "home = /usr/bin\n",
+    ".venv-2.17/pyvenv.cfg": "home = /usr/bin\n",
+    "venv/pyvenv.cfg": "home = /usr/bin\n",
+    ".build/emulator/env": "export EXO_TENANT=x\n",
+    "mail-flow-1.svg": "<svg/>\n",
+    "plugins/modules/scratch.py": "# not added to git\n",
+    "docs/notes.md": "# not added to git\n",
+}
+
+
+def tarball_files(path):
+    with tarfile.open(str(path)) as archive:
+        return {m.name for m in archive.getmembers() if not m.isdir()} - {"MANIFEST.json", "FILES.json"}
+
+
+def test_build_packs_the_tracked_files_and_nothing_the_guides_create(tmp_path):
+    copy = checkout_copy(tmp_path)
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=str(copy), capture_output=True, text=True, check=True,
+                                 timeout=60).stdout.splitlines())
+    assert not set(DOC_OUTPUTS) & tracked
+    for name, content in DOC_OUTPUTS.items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_text(content)
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    proc = build(copy, tmp_path / "dist", env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    packed = tarball_files(tmp_path / "dist" / ("m365-mailflow-%s.tar.gz" % load(copy / "galaxy.yml")["version"]))
+    assert not packed & set(DOC_OUTPUTS), sorted(packed & set(DOC_OUTPUTS))
+    # Exactly the tracked files that galaxy.yml's build_ignore keeps (fnmatch on each directory's and the file's path,
+    # as ansible-galaxy matches, after its own patterns).
+    ignore = ["MANIFEST.json", "FILES.json", "galaxy.yml", "galaxy.yaml", ".git", "*.pyc", "*.retry", "tests/output",
+              "m365-mailflow-*.tar.gz"] + load(copy / "galaxy.yml")["build_ignore"]
+    kept = {name for name in tracked
+            if not any(fnmatch.fnmatch(prefix, pattern) for pattern in ignore
+                       for prefix in ["/".join(name.split("/")[:n]) for n in range(1, name.count("/") + 2)])}
+    assert packed == kept, (sorted(packed - kept), sorted(kept - packed))
+
+    # build_ignore, the second line, leaves out the guides' outputs also from a build of the directory itself; only
+    # untracked files among the collection's own folders can then get in.
+    direct = tmp_path / "direct"
+    proc = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(direct)],
+                          cwd=str(copy), env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    leaked = tarball_files(next(direct.glob("*.tar.gz"))) & set(DOC_OUTPUTS)
+    assert leaked == {"plugins/modules/scratch.py", "docs/notes.md",
+                      "examples/inventory/group_vars/tenants/accepted-findings.yml"}, sorted(leaked)
+
+
+def test_make_build_creates_its_venv_first(tmp_path):
+    """make build on a fresh clone, which has no .venv: the venv is made (hacking/venv.sh) before the build runs in it
+    (make -n: what make would run, in order; the venv itself is not built here)."""
+    copy = checkout_copy(tmp_path)
+    proc = subprocess.run(["make", "-n", "build"], cwd=str(copy), capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    venv = [n for n, line in enumerate(lines) if "hacking/venv.sh" in line and str(copy / ".venv") in line]
+    builds = [n for n, line in enumerate(lines) if "hacking/build.py" in line]
+    assert venv and builds and venv[0] < builds[0], proc.stdout
+    assert str(copy / ".venv" / "bin" / "python") in lines[builds[0]], lines[builds[0]]
