@@ -2,7 +2,8 @@
 """Prepare release X.Y.Z in the work tree (make release VERSION=X.Y.Z; make then builds the tarball).
 
 1. checks X.Y.Z: three numbers, newer than every release in changelogs/changelog.yaml;
-2. sets the version in galaxy.yml and in the tarball name meta/execution-environment.yml installs;
+2. sets the version in galaxy.yml, in the tarball name meta/execution-environment.yml and the README install,
+   and in the version saved plans record (plugins/module_utils/partner_work.py);
 3. with SUMMARY in the environment, adds it as the release summary (changelogs/fragments/vX.Y.Z-summary.yml);
 4. runs antsibull-changelog release: changelogs/changelog.yaml gets the release (its fragments are removed, new
    modules and roles are listed from version_added, read afresh: a stale plugin cache is removed first) and
@@ -48,6 +49,10 @@ def rewrite(path, pattern, replacement, count_expected):
 def set_version(version):
     rewrite(os.path.join(REPO, "galaxy.yml"), re.compile(r"^version: .*$", re.M), "version: %s" % version, 1)
     rewrite(os.path.join(REPO, "meta", "execution-environment.yml"), EE_TARBALL, "m365-mailflow-%s.tar.gz" % version, 2)
+    rewrite(os.path.join(REPO, "README.md"), EE_TARBALL, "m365-mailflow-%s.tar.gz" % version, 1)
+    # Saved plans record the version that wrote them; the modules run without galaxy.yml, so it is a constant.
+    rewrite(os.path.join(REPO, "plugins", "module_utils", "partner_work.py"),
+            re.compile(r'^COLLECTION_VERSION = "[^"]*"$', re.M), 'COLLECTION_VERSION = "%s"' % version, 1)
 
 
 def main(argv):

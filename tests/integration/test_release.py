@@ -64,6 +64,8 @@ def test_release_writes_the_changelog_bumps_the_version_and_builds_the_tarball(t
     ee = load(copy / "meta" / "execution-environment.yml")
     assert ee["dependencies"]["galaxy"]["collections"][0]["name"] == "collections/m365-mailflow-%s.tar.gz" % version
     assert ee["additional_build_files"][0]["src"] == "../.build/dist/m365-mailflow-%s.tar.gz" % version
+    assert "ansible-galaxy collection install m365-mailflow-%s.tar.gz" % version in (copy / "README.md").read_text()
+    assert 'COLLECTION_VERSION = "%s"' % version in (copy / "plugins" / "module_utils" / "partner_work.py").read_text()
     release = load(copy / "changelogs" / "changelog.yaml")["releases"][version]
     assert release["changes"]["release_summary"] == "A release cut by tests/integration/test_release.py."
     left = [n for n in os.listdir(str(copy / "changelogs" / "fragments")) if n.endswith((".yml", ".yaml"))]
