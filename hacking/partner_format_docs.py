@@ -243,8 +243,46 @@ def documented(root, key="suboptions"):
     return build(pf.partner_options(), "")
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Lists indented under their key, as yamllint's default (indent-sequences) and the hand-written docs have them."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super(_IndentedDumper, self).increase_indent(flow, False)
+
+
+MAX_LINE = 160  # .yamllint's line-length
+
+
+def _fold(line, indent):
+    """A line of a plain or single-quoted scalar broken at single spaces so that no piece passes MAX_LINE.
+
+    PyYAML breaks only once past its width, so a long O(...) reference after that point runs over the limit; inside
+    these scalars a line break is read as one space, which _dump checks by loading the result back."""
+    stripped = line.lstrip(" ")
+    lead = len(line) - len(stripped)
+    if stripped.startswith("- "):
+        cont = lead + 2 + (2 if re.match(r"- [\w.\[\]-]+: ", stripped) else 0)
+    elif re.match(r"[\w.\[\]-]+: ", stripped):
+        cont = lead + 2
+    else:
+        cont = lead
+    pieces, rest = [], line
+    while len(rest) + indent > MAX_LINE:
+        cut = max((i for i in range(len(rest) - 1) if rest[i] == " " and i + indent <= MAX_LINE
+                   and rest[i - 1] != " " and rest[i + 1] not in " #"), default=None)
+        if cut is None or cut <= cont:
+            break
+        pieces.append(rest[:cut])
+        rest = " " * cont + rest[cut + 1:]
+    return "\n".join(pieces + [rest])
+
+
 def _dump(data, indent):
-    text = yaml.safe_dump(data, sort_keys=False, width=110, default_flow_style=False, allow_unicode=True)
+    text = yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, width=110, default_flow_style=False,
+                     allow_unicode=True)
+    text = "\n".join(_fold(line, indent) for line in text.split("\n"))
+    if yaml.safe_load(text) != data:
+        raise SystemExit("partner_format_docs: folding long lines changed the YAML; widen MAX_LINE or fix _fold")
     return "".join((" " * indent + line) if line.strip() else line for line in text.splitlines(True))
 
 
