@@ -789,8 +789,9 @@ def control_character_error(field, value):
     found = _CONTROL.search(value)
     if not found:
         return None
-    return Problem(field, "holds the control character U+%04X at position %d, which no view of the object shows; "
-                          "remove it (line breaks and tabs are allowed)" % (ord(found.group(0)), found.start() + 1))
+    before = value[:found.start()].rsplit("\n", 1)[-1][-20:]
+    return Problem(field, "holds the control character U+%04X (after '%s'), which no view of the object shows; "
+                          "remove it (line breaks and tabs are allowed)" % (ord(found.group(0)), before))
 
 
 def length_error(field, value, maximum):
