@@ -21,11 +21,7 @@ import math
 import os
 import re
 import warnings
-
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    from urlparse import urlsplit  # type: ignore
+from urllib.parse import urlsplit
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, Problem
 
