@@ -149,15 +149,15 @@ def test_bad_inputs_fail_before_any_write_naming_file_and_field(tmp_path):
     # issue 22: values the service would store misleadingly or act on never, and files that cannot be read
     urlhost = simple("Urlhost", outbound={"smart_hosts": ["https://mail.urlhost.example/"], "recipient_domains": [
         "urlhost.example"]})
-    hostbits = simple("Hostbits", inbound={"sender_domains": ["hostbits.example"], "comment": "line one\nbell\x07",
-                                          "sender_ip_addresses": ["198.51.100.7/24"],
-                                          "restrict_domains_to_ip_addresses": True})
+    hostbits = simple("Hostbits", inbound={
+        "sender_domains": ["hostbits.example"], "comment": "line one\nbell\x07",
+        "sender_ip_addresses": ["198.51.100.7/24"], "restrict_domains_to_ip_addresses": True})
     ips = [simple("Ipone", inbound={"sender_domains": ["ipone.example"], "sender_ip_addresses": ["203.0.113.0/24"],
                                     "restrict_domains_to_ip_addresses": True}),
            simple("Iptwo", inbound={"sender_domains": ["iptwo.example"], "sender_ip_addresses": ["203.0.113.9"],
                                     "restrict_domains_to_ip_addresses": True})]
     never = {"partner": {"name": "Never", "outbound": {"smart_hosts": ["mail.never.example"],
-                                                        "validation_recipients": ["it@never.example"]},
+                                                       "validation_recipients": ["it@never.example"]},
                          "rules": [{"name": "Excepted", "conditions": {"recipient_domain_is": ["never.example"]},
                                     "exceptions": {"recipient_domain_is": ["never.example"]}},
                                    {"name": "Internal", "conditions": {"sent_to_scope": "in_organization"}},

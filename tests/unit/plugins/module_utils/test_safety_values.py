@@ -292,8 +292,8 @@ def test_a_subdomain_of_a_tenant_wildcard_is_a_warning_naming_the_connector():
 
 def test_rule_checks_are_placed_in_the_partner_file():
     report = check(("p.yml", {"name": "P", "outbound": {"smart_hosts": ["https://mail.p.example/"],
-                                                         "transport_rule_scoped": True,
-                                                         "validation_recipients": ["it@p.example"]},
+                                                        "transport_rule_scoped": True,
+                                                        "validation_recipients": ["it@p.example"]},
                               "rules": [{"name": "Internal", "conditions": {"sent_to_scope": "in_organization"}},
                                         {"name": "Typo", "conditions": {"subject_matches_patterns": ["(?P<a>x)"]},
                                          "extra_parameters": {"SubjectContainsWord": ["x"]}}]}))
@@ -374,7 +374,7 @@ def test_a_directory_given_as_a_partner_file_says_so_and_lists_its_files(tmp_pat
     assert loaded == []
     assert errors == [
         "partner_files[0]: 'partners' is a directory (%s), not a partner file; give the path of each partner file (a "
-        ".yml file): it holds a.yml, b.yml: list the ones to onboard, such as %s" % (folder, os.path.join("partners",
-                                                                                                       "a.yml")),
+        ".yml file): it holds a.yml, b.yml: list the ones to onboard, such as %s"
+        % (folder, os.path.join("partners", "a.yml")),
         "partner_files[1]: 'empty' is a directory (%s), not a partner file; give the path of each partner file (a "
         ".yml file): it holds no .yml file" % (tmp_path / "empty")]
