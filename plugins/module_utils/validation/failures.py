@@ -36,8 +36,7 @@ _FIXES = {
                                "encryption_only on the connector",
     "certificate_expired": "Renew the certificate on {host} (valid {not_before} to {not_after}) and reload the mail server",
     "subject_mismatch": "Install a certificate whose subject or SAN matches {required} on {host}, "
-                        "or set tls_domain (tls_sender_certificate_name for an inbound connector) to the name the "
-                        "certificate carries ({presented})",
+                        "or set tls_domain to the name the certificate carries ({presented})",
     "recipient_rejected": "Make {host} accept mail for {recipient} from the validation sender (add the mailbox or a "
                           "relay rule), or set validation_recipients to an address it accepts",
 }
