@@ -351,6 +351,10 @@ class ActionModule(ActionBase):
         loaded = []
         for label, path in entries:
             found = self._resolve(path, search)
+            folder = self._folder(path, search) if found is None else None
+            if folder is not None:
+                report.error("", label, _folder_message(path, folder))
+                continue
             if found is None:
                 where = "the current directory %s" % search[0] if not os.path.isabs(os.path.expanduser(path)) else ""
                 others = ", ".join(search[1:])
@@ -377,12 +381,26 @@ class ActionModule(ActionBase):
                 return candidate
         return None
 
+    @staticmethod
+    def _folder(path, search):
+        """The directory a partner file path names (where a file was expected), or None."""
+        path = os.path.expanduser(path)
+        candidates = [path] if os.path.isabs(path) else [os.path.join(d, path) for d in search]
+        for candidate in candidates:
+            if os.path.isdir(candidate):
+                return candidate
+        return None
+
     def _read_one(self, source, path, report):
-        real = None
+        real, data = None, b""
         try:
             real = self._loader.get_real_file(path, decrypt=True)  # vault-encrypted files are decrypted
             with open(real, "rb") as handle:
-                text = to_text(handle.read(), errors="surrogate_or_strict")
+                data = handle.read()
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            report.error(source, "", _encoding_message(data, exc))
+            return _MISSING
         except (AnsibleError, OSError, UnicodeError) as exc:
             report.error(source, "", "cannot be read: %s" % to_text(exc))
             return _MISSING
@@ -439,6 +457,39 @@ class ActionModule(ActionBase):
 
 
 _MISSING = object()
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+         (b"\xfe\xff", "UTF-16"))
+
+
+def _encoding_message(data, exc):
+    """What is wrong with a partner file that is not UTF-8, and where: the line and column of the first byte that is
+    not, or the encoding its byte order mark names."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return ("is %s text (it starts with a %s byte order mark); a partner file is YAML in UTF-8. Save it as "
+                    "UTF-8 (in most editors: Save with Encoding, UTF-8)" % (name, name))
+    before = data[:exc.start]
+    line = before.count(b"\n") + 1
+    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    return ("is not UTF-8 text: byte 0x%02x at line %d, column %d is not UTF-8 (the file was probably saved as "
+            "Windows-1252 or Latin-1); a partner file is YAML in UTF-8. Save it as UTF-8 (in most editors: Save with "
+            "Encoding, UTF-8)" % (data[exc.start], line, column))
+
+
+def _folder_message(path, folder):
+    """A directory given where a partner file belongs: say so, and name the partner files in it."""
+    try:
+        names = sorted(f for f in os.listdir(folder) if f.endswith((".yml", ".yaml"))
+                       and os.path.isfile(os.path.join(folder, f)))
+    except OSError:
+        names = []
+    if names:
+        shown = ", ".join(names[:5]) + (" and %d more" % (len(names) - 5) if len(names) > 5 else "")
+        hint = "it holds %s: list the ones to onboard, such as %s" % (shown, os.path.join(path, names[0]))
+    else:
+        hint = "it holds no .yml file"
+    return ("'%s' is a directory (%s), not a partner file; give the path of each partner file (a .yml file): %s"
+            % (path, os.path.abspath(folder), hint))
 
 
 def _secretless(value):

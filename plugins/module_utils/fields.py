@@ -130,15 +130,18 @@ class Text(Value):
     space (the sandbox and the service's non-empty text types); ``maximum`` limits the length.
     """
 
-    def __init__(self, blank=True, maximum=None):
+    def __init__(self, blank=True, maximum=None, controls=True):
         self.blank = blank
         self.maximum = maximum
+        self.controls = controls  # False: control characters other than line breaks and tabs are refused
 
     def error(self, field, value):
         if not isinstance(value, str):
             return None
         if not self.blank and not value.strip():
             return "%s: a value of only white space is not allowed; give text, or '' to remove it" % field
+        if not self.controls and n.control_character_error(field, value):
+            return n.control_character_error(field, value)
         return n.length_error(field, value, self.maximum) if self.maximum else None
 
 
@@ -263,8 +266,14 @@ class Size(Value):
 
 
 class IpRanges(Words):
+    """Rule IP ranges (``SenderIpRanges``): a CIDR block is sent as the network the service stores
+    (``values.ip_range_text``), so what is predicted is what reads back."""
+
     def error(self, field, value):
         return n.ip_range_error(field, value)
+
+    def send(self, value):
+        return n.ip_range_text(value)
 
     def key(self, value):
         return n.ip_range_key(value)

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import warnings
+from urllib.parse import urlsplit
 
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import ConfigurationError, Problem
 
@@ -261,7 +262,52 @@ def ipv4_connector_error(field, value, min_prefix=24):
     if network.network_address.packed[0] == 0 and int(network.network_address) != 0:
         return "%s: '%s' is not a valid IPv4 address for Exchange Online (the first number must be 1 to 255)" % (
             field, value)
-    return reserved_ipv4_error(field, value, network)
+    return reserved_ipv4_error(field, value, network) or host_bits_error(field, value)
+
+
+def host_bits_error(field, value):
+    """Why a CIDR block written with host bits set (``198.51.100.7/24``) is refused, or None.
+
+    The service's IPRange masks the host bits when it parses the block (decompiled ``IPRange.SetAddressesFromCIDR``),
+    so ``198.51.100.7/24`` means the whole ``198.51.100.0/24``, while the text is kept as written (``Expression``, the
+    original text; that connectors store and read back that text is inferred, connector_cmdlets.md). Such an entry
+    reads like one address and acts as 256: it is refused with both readings, for the options that keep it as
+    given (connector IP addresses, smart hosts, EFSkipIPs). Rule IP ranges are stored as the network instead
+    (``SenderIpRangesPredicate`` stores ``IPRange.ToString()``): ``ip_range_text`` sends that form."""
+    text = str(value).strip()
+    if "/" not in text or "-" in text:
+        return None
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+        address = ipaddress.ip_address(text.split("/", 1)[0].strip())
+    except ValueError:
+        return None
+    if address == network.network_address:
+        return None
+    return ("%s: '%s' has host bits set: a /%d block starts at %s, so it means every address of %s, not only %s. "
+            "Write %s for the whole block, or %s for the one address"
+            % (field, value, network.prefixlen, network.network_address, network, address, network, address))
+
+
+def networks(value):
+    """The IP networks an address entry covers (a single address, a CIDR block or an ``a-b`` range), [] when it is
+    not one: for comparing entries as networks (``198.51.100.7`` overlaps ``198.51.100.0/24``)."""
+    text = str(value).strip()
+    try:
+        if "-" in text:
+            start, _sep, end = text.partition("-")
+            first, last = ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+            if first.version != last.version or int(first) > int(last):
+                return []
+            return list(ipaddress.summarize_address_range(first, last))
+        return [ipaddress.ip_network(text, strict=False)]
+    except (ValueError, TypeError):
+        return []
+
+
+def overlapping(left, right):
+    """Whether two address entries (see ``networks``) share an address."""
+    return any(a.version == b.version and a.overlaps(b) for a in networks(left) for b in networks(right))
 
 
 def reserved_ipv4_error(field, value, network):
@@ -301,6 +347,19 @@ def ip_range_key(value):
         return text.lower()
 
 
+def ip_range_text(value):
+    """The form sent for a rule IP range: a CIDR block as the network the service stores
+    (``198.51.100.7/24`` -> ``198.51.100.0/24``: ``SenderIpRangesPredicate`` keeps ``IPRange.ToString()``, which
+    prints the masked start address, decompiled code), anything else as written without blanks."""
+    text = str(value).strip()
+    if "/" in text and "-" not in text:
+        try:
+            return str(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            return text
+    return text
+
+
 def ip_range_error(field, value):
     text = str(value).strip()
     try:
@@ -331,25 +390,37 @@ def ef_skip_ip_error(field, value):
         start, _sep, end = text.partition("-")
         first, last = ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
         if first.version != 4:
-            return None
+            return host_bits_error(field, value)
         problem = reserved_ipv4_error(field, value, (first, last))
     else:
         network = ipaddress.ip_network(text, strict=False)
         if network.version != 4:
-            return None
+            return host_bits_error(field, value)
         problem = reserved_ipv4_error(field, value, network)
     if problem:
         return problem.replace("give the partner's public IPv4 address",
                                "Enhanced Filtering skips private addresses by itself; list only public ones")
-    return None
+    return host_bits_error(field, value)
 
 
 # --------------------------------------------------------------------------- misc
+
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+
 
 def smart_host_error(field, value):
     text = str(value).strip()
     if not text:
         return "%s: an empty smart host is not allowed" % field
+    url = _URL.match(text)
+    if url:
+        try:
+            host = urlsplit(text).hostname
+        except ValueError:
+            host = None
+        write = ("write %s" % domain_text(host)) if host else "write the host name alone (mail.contoso.com)"
+        return ("%s: '%s' is a URL; a smart host is a host name or an IPv4 address, which Exchange Online reaches "
+                "by SMTP on port 25, without a scheme, path or port: %s" % (field, value, write))
     if ":" in text and text.count(":") <= 1:
         return ("%s: '%s' has a port; Exchange Online always delivers to smart hosts on port 25 and does not accept "
                 "ports. Remove ':%s'" % (field, value, text.rsplit(":", 1)[1]))
@@ -489,16 +560,33 @@ def size_error(field, value):
 
 # --------------------------------------------------------------------------- regular expressions
 
-# Errors of Python's ``re`` that .NET's Regex raises for the same pattern too. Exchange Online evaluates rule
-# patterns with .NET regular expressions; a pattern is refused before any call only when it is invalid in both
-# (unbalanced parentheses, an unterminated class, a quantifier with nothing to repeat or {3,1}, a reversed range).
-# Everything else Python rejects but .NET may accept (\p{L}, \z, \G, variable-width look-behind, inline options in
-# the middle, named groups written (?<name>...)) is left to the service.
+# Exchange Online evaluates rule patterns with .NET's Regex (New-TransportRule reference). Python's ``re`` compiles
+# each pattern here only to find the errors .NET raises for the same pattern too; two lists keep the engines apart:
+#
+# * constructs Python accepts and .NET refuses (or reads as something else) are found first, by
+#   ``_python_only``, and refused with what to write instead: ``(?P<name>...)`` and ``(?P=name)`` (Python's named
+#   groups: .NET InvalidGroupingConstruct), the inline flags a, L and u (.NET takes i, m, n, s, x only), possessive
+#   quantifiers ``a*+``/``a++``/``a?+``/``a{2}+`` (Python 3.11+; .NET NestedQuantifiersNotParenthesized), ``\N{name}``
+#   and ``\UXXXXXXXX`` (.NET UnrecognizedEscape), and ``{,n}`` / ``{,}`` (a quantifier in Python, literal text in
+#   .NET, whose quantifiers are only {n}, {n,} and {n,m}). Source: the .NET parser's own test table
+#   (dotnet/runtime RegexParserTests: "(?P<>a)", "(?a)a", "(?uq)", "\U123", "a*+", "a{1}+" refused; "a{,1}" accepted);
+# * Python's errors that .NET raises too (``_CERTAIN_REGEX_ERRORS``) refuse a pattern; every other Python error is a
+#   .NET construct Python lacks (``\p{L}``, ``\z``, ``\G``, variable look-behind, ``(?i)`` in the middle, balancing
+#   groups) and is left to the service. Some of Python's errors are .NET syntax in disguise and are not taken as
+#   certain either (``_dotnet_reading``): a quantifier after an anchor (``\b*``, ``^*``, ``\A{10}``: .NET accepts
+#   them), a back-reference to a group defined later (``\k<a>(?<a>x)``) and a conditional on an expression
+#   (``(?(foo)a|b)``), a range ending in ``[`` (``[a-[:lower:]]``, .NET class subtraction).
 _CERTAIN_REGEX_ERRORS = (
     "missing ), unterminated subpattern", "unbalanced parenthesis", "unterminated character set", "nothing to repeat",
     "multiple repeat", "min repeat greater than max repeat", "bad character range", "unknown group name",
+    "bad escape (end of pattern)", "incomplete escape \\x", "incomplete escape \\u",
 )
 _DOTNET_ESCAPES = set("abtrvfne0xcuAzZGBdDwWsSpPk123456789")
+_DOTNET_OPTIONS = set("imnsxIMNSX")  # RegexParser.OptionFromCode: either case
+_DOTNET_QUANTIFIER = re.compile(r"\{\d+(?:,\d*)?\}")
+_PYTHON_ONLY_BRACES = re.compile(r"\{,(\d*)\}")
+_ANCHORS = ("^", "$", "\\b", "\\B", "\\A", "\\Z", "\\z", "\\G")
+_GROUP_NAME = r"(?:\(\?P?<%s>|\(\?'%s')"
 
 
 def _python_form(pattern):
@@ -508,26 +596,198 @@ def _python_form(pattern):
     return re.sub(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P=\1)", text)
 
 
+def _surrogates(code):
+    """``\\uD83D\\uDE00``: the UTF-16 code units of a code point beyond U+FFFF, as .NET escapes them."""
+    code -= 0x10000
+    return "\\u%04X\\u%04X" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF))
+
+
+def _python_escape(pattern, i):
+    """What to write instead of the Python-only escape at ``pattern[i]`` (a backslash), or None."""
+    letter = pattern[i + 1:i + 2]
+    if letter == "N":
+        name = re.match(r"\\N\{([^}]*)\}", pattern[i:])
+        return ("'%s' (a character by its Unicode name)" % (name.group(0) if name else "\\N"),
+                "the character itself, or \\uXXXX with its code")
+    if letter == "U":
+        digits = re.match(r"\\U([0-9A-Fa-f]{8})", pattern[i:])
+        code = int(digits.group(1), 16) if digits else None
+        if code is not None and 0x10000 <= code <= 0x10FFFF:
+            instead = "the character itself, or its two UTF-16 code units %s" % _surrogates(code)
+        elif code is not None and code < 0x10000:
+            instead = "\\u%04X" % code
+        else:
+            instead = "the character itself, or \\uXXXX"
+        return "'%s' (an eight-digit character escape)" % (digits.group(0) if digits else "\\U"), instead
+    return None
+
+
+def _scan_class(pattern, i):
+    """(index after the character class that starts at ``pattern[i]`` ('['), the first Python-only escape in it or
+    None). .NET class subtraction (``[a-z-[aeiou]]``) is one class; an unclosed class ends the pattern (compiling
+    says so)."""
+    j = i + 1
+    if pattern[j:j + 1] == "^":
+        j += 1
+    if pattern[j:j + 1] == "]":
+        j += 1  # a ']' first in a class is literal (both engines)
+    while j < len(pattern):
+        c = pattern[j]
+        if c == "\\":
+            found = _python_escape(pattern, j)
+            if found:
+                return j, found
+            j += 2
+        elif c == "-" and pattern[j + 1:j + 2] == "[":
+            j, found = _scan_class(pattern, j + 1)
+            if found:
+                return j, found
+        elif c == "]":
+            return j + 1, None
+        else:
+            j += 1
+    return len(pattern), None
+
+
+def _python_only(pattern):
+    """(what, instead[, literal]) for the first construct of ``pattern`` that Python's re accepts but .NET refuses or reads
+    as something else, or None (see _CERTAIN_REGEX_ERRORS). Escapes, classes and (?#...) comments are skipped as
+    .NET reads them; a pattern in free-spacing mode ((?x)) is scanned as written."""
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            found = _python_escape(pattern, i)
+            if found:
+                return found
+            i += 2
+            continue
+        if c == "[":
+            i, found = _scan_class(pattern, i)
+            if found:
+                return found
+            continue
+        if pattern.startswith("(?#", i):
+            end = pattern.find(")", i)
+            i = len(pattern) if end < 0 else end + 1
+            continue
+        if pattern.startswith("(?P", i):
+            if pattern.startswith("(?P<", i):
+                name = re.match(r"\(\?P<([^>]*)>", pattern[i:])
+                return ("Python's named group '(?P<%s>'" % (name.group(1) if name else "name"),
+                        "(?<%s>...)" % (name.group(1) if name else "name"))
+            if pattern.startswith("(?P=", i):
+                name = re.match(r"\(\?P=([^)]*)\)", pattern[i:])
+                shown = name.group(0) if name else "(?P=name)"
+                return "Python's back-reference '%s'" % shown, "\\k<%s>" % (name.group(1) if name else "name")
+            return "Python's '(?P' group syntax", "(?<name>...) for a named group and \\k<name> for a back-reference"
+        flags = re.match(r"\(\?([A-Za-z-]+)[:)]", pattern[i:])
+        if flags:
+            foreign = sorted(set(f for f in flags.group(1) if f != "-" and f not in _DOTNET_OPTIONS))
+            if foreign:
+                return ("Python's inline flag%s %s in '%s'" % ("s" if len(foreign) > 1 else "", ", ".join(foreign),
+                                                               flags.group(0)),
+                        "the pattern without %s (.NET takes the inline options i, m, n, s and x%s)"
+                        % ("them" if len(foreign) > 1 else "it",
+                           "; instead of a (ASCII-only classes) write the classes out, such as [0-9] for \\d"
+                           if "a" in foreign else ""))
+            i += len(flags.group(0))
+            continue
+        braces = _PYTHON_ONLY_BRACES.match(pattern, i)
+        if c == "{" and braces:
+            upper = braces.group(1)
+            return ("'%s', a quantifier in Python" % braces.group(0),
+                    "%s to repeat, or \\%s for the text" % ("{0,%s}" % upper if upper else "*", braces.group(0)), True)
+        quantifier = _DOTNET_QUANTIFIER.match(pattern, i) if c == "{" else None
+        if c in "*+?" or quantifier:
+            end = quantifier.end() if quantifier else i + 1
+            if c in "*+?" and i > 0 and pattern[i - 1] == "(":
+                i += 1  # '(?' is a group, handled above; '(*' and '(+' are errors both engines raise
+                continue
+            if pattern[end:end + 1] == "+":
+                atom = pattern[i - 1] if i > 0 and pattern[i - 1].isalnum() and pattern[i - 2:i - 1] != "\\" else "X"
+                return ("Python's possessive quantifier '%s%s'" % (atom, pattern[i:end + 1]),
+                        "an atomic group instead: (?>%s%s)" % (atom, pattern[i:end]))
+            i = end + (1 if pattern[end:end + 1] == "?" else 0)
+            continue
+        i += 1
+    return None
+
+
+def _ends_with_anchor(before):
+    """Whether ``before`` ends with an anchor (``^``, ``$``, ``\\b``...) that is not itself escaped."""
+    for anchor in _ANCHORS:
+        if before.endswith(anchor):
+            head = before[:len(before) - len(anchor)]
+            if (len(head) - len(head.rstrip("\\"))) % 2 == 0:
+                return True
+    return False
+
+
+def _dotnet_reading(text, message, position):
+    """Whether Python's error ``message`` at ``position`` of ``text`` (the pattern in Python's form) is about
+    something .NET reads as valid syntax (see _CERTAIN_REGEX_ERRORS)."""
+    if message.startswith("nothing to repeat") and position is not None:
+        if _ends_with_anchor(text[:position]) or (text[position:position + 1] == "{"
+                                                  and not _DOTNET_QUANTIFIER.match(text, position)):
+            return True
+    if message.startswith("unknown group name"):
+        name = re.escape(message.split("'")[1]) if "'" in message else ""
+        if name and (re.search(_GROUP_NAME % (name, name), text) or re.search(r"\(\?\(%s\)" % name, text)):
+            return True
+    if message.startswith("bad character range") and message.endswith("-["):
+        return True
+    return False
+
+
 def regex_error(field, pattern):
     """Why ``pattern`` is not a regular expression Exchange Online can use, or None (see _CERTAIN_REGEX_ERRORS)."""
     if not isinstance(pattern, str) or not pattern:
         return "%s: an empty pattern is not allowed; give a regular expression" % field
+    found = _python_only(pattern)
+    if found:
+        what, instead = found[0], found[1]
+        if len(found) > 2:  # accepted by .NET, with another meaning
+            return ("%s: '%s' has %s, which Exchange Online's .NET regular expressions read as literal text; write %s"
+                    % (field, pattern, what, instead))
+        return ("%s: '%s' uses %s, which Exchange Online's .NET regular expressions refuse; write %s"
+                % (field, pattern, what, instead))
+    text = _python_form(pattern)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            re.compile(_python_form(pattern))
+            re.compile(text)
     except re.error as exc:
         message = str(exc.msg)
         certain = any(message.startswith(prefix) for prefix in _CERTAIN_REGEX_ERRORS)
-        if message.startswith("bad escape"):
+        if message.startswith("bad escape") and not message.startswith("bad escape (end"):
             letter = message[len("bad escape \\"):len("bad escape \\") + 1]
             certain = bool(letter) and letter.isalpha() and letter not in _DOTNET_ESCAPES
-        if certain:
+        if certain and not _dotnet_reading(text, message, exc.pos):
             where = " at position %d" % exc.pos if exc.pos is not None else ""
             return "%s: '%s' is not a valid regular expression (%s%s)" % (field, pattern, message, where)
     except (OverflowError, RecursionError):
         return None
     return None
+
+
+# Control characters in free text: C0 (U+0000-U+001F) and C1 (U+007F-U+009F). Line breaks and tabs are text
+# (a comment of several lines is kept as written: the connector Comment is the directory's AdminDescription, a
+# string with a length limit only, decompiled TenantInboundConnectorSchema; rule Comments likewise), the others are
+# invisible in every view of the object and would be stored as sent.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def control_character_error(field, value):
+    """Why the free text ``value`` holds a control character other than a line break or a tab, or None."""
+    if not isinstance(value, str):
+        return None
+    found = _CONTROL.search(value)
+    if not found:
+        return None
+    before = value[:found.start()].rsplit("\n", 1)[-1][-20:]
+    return Problem(field, "holds the control character U+%04X (after '%s'), which no view of the object shows; "
+                          "remove it (line breaks and tabs are allowed)" % (ord(found.group(0)), before))
 
 
 def length_error(field, value, maximum):

@@ -151,6 +151,12 @@ def _inbound_cases():
         refused("ef_skip_ips /33", INBOUND, {"ef_skip_ips": ["198.51.100.1/33"]}, ["ef_skip_ips"]),
         refused("ef_skip_last_ip type", INBOUND, {"ef_skip_last_ip": "x"}, ["ef_skip_last_ip"]),
         refused("ef_users", INBOUND, {"ef_users": ["not-an-address"]}, ["ef_users"]),
+        refused("sender_ip host bits", INBOUND, {"sender_ip_addresses": ["198.51.100.7/24"],
+                                                 "restrict_domains_to_ip_addresses": True}, ["sender_ip_addresses"],
+                why="reads as one address and means 256; the connector keeps the text as given (issue 22)"),
+        refused("ef_skip_ips host bits", INBOUND, {"ef_skip_ips": ["198.51.100.7/24"]}, ["ef_skip_ips"]),
+        refused("in comment control character", INBOUND, {"comment": "bell\x07 and escape\x1b[0m"}, ["comment"],
+                why="invisible in every view; line breaks stay accepted (in comment odd)"),
     ]
 
 
@@ -195,6 +201,10 @@ def _outbound_cases():
                  "sender_rewriting_enabled"], why="OnPremises connectors only"),
         refused("sender_rewriting_enabled type", OUTBOUND, {"sender_rewriting_enabled": "x"},
                 ["sender_rewriting_enabled"]),
+        refused("smart_hosts url", OUTBOUND, {"smart_hosts": ["https://mail.x.example/"]}, ["smart_hosts", "is a URL",
+                                                                                            "write mail.x.example"]),
+        refused("smart_hosts host bits", OUTBOUND, {"smart_hosts": ["198.51.100.7/30"]}, ["smart_hosts"]),
+        refused("out comment control character", OUTBOUND, {"comment": "tab\tok, bell\x07 not"}, ["comment"]),
     ]
 
 
@@ -281,6 +291,25 @@ def _rule_cases():
             "2001:db8::/32", "198.51.100.0/24"]}}, why="rules take IPv6 ranges (connectors do not)"),
         accepted("recipient_domain_is unicode", RULE, {"name": "Rule idna", "conditions": {"recipient_domain_is": [
             "bücher.example"]}}, why="converted to its A-label xn--bcher-kva.example (values.idna_name)"),
+        refused("extra_parameters unknown key", RULE, {"extra_parameters": {"SetAuditSeverty": "High"}},
+                ["extra_parameters.SetAuditSeverty", "did you mean SetAuditSeverity"],
+                why="New-TransportRule refuses it; checked against every New-/Set-TransportRule parameter"),
+        refused("condition excepted", RULE, {"exceptions": {"subject_contains_words": ["BASE"]}},
+                ["exceptions.subject_contains_words", "conditions.subject_contains_words"],
+                why="every message the condition selects is excepted: the rule never applies"),
+        refused("route inside the organization", RULE, {"conditions": {"sent_to_scope": "in_organization"},
+                                                        "actions": {"route_message_outbound_connector": "Bad base out"}},
+                ["conditions.sent_to_scope"], why="mail to internal recipients never uses an outbound connector"),
+        refused("python regex", RULE, {"conditions": {"subject_matches_patterns": [
+            "(?P<n>inv)", "a*+", "\\N{EURO SIGN}", "(?a)x", "a{,3}"]}},
+            ["conditions.subject_matches_patterns", "(?<n>...)", "(?>a*)", "\\uXXXX", "inline flag a", "{0,3}"],
+            why=".NET refuses these (or reads {,3} as text) at New-TransportRule"),
+        accepted("dotnet regex", RULE, {"name": "Rule dotnet regex", "conditions": {"subject_matches_patterns": [
+            "\\binv\\b*", "(?<n>x)\\k<n>", "\\k<m>(?<m>y)", "[a-z-[aeiou]]", "\\p{Lu}"]}},
+            why=".NET syntax Python's re refuses: left to the service, which takes it"),
+        refused("comments control character", RULE, {"comments": "bell\x07"}, ["comments"]),
+        accepted("sender_ip_ranges host bits", RULE, {"name": "Rule hostbits", "conditions": {"sender_ip_ranges": [
+            "198.51.100.7/24"]}}, why="a rule stores the network (198.51.100.0/24), which is sent and compared"),
     ]
 
 

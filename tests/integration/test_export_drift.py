@@ -98,6 +98,10 @@ def test_export_adopt_drift_and_prune(tmp_path, tenant):
     header = files["adatum.yml"].decode().splitlines()
     assert header[0] == "---" and "Exported from tenant_a (tenant %s)" % emu.tenant_id in header[2], header[:4]
     assert header[3].startswith("# Tenant state as of 20"), header[3]
+    # issue 22: the service defaults some tenants do not have as parameters are left out, so onboarding the export
+    # back never sends them (the tenant reads them back: MtaStsMode and SmtpDaneMode are Opportunistic)
+    assert [name for name, data in files.items() if b"mta_sts_mode" in data or b"smtp_dane_mode" in data] == []
+    assert execute(emu, "Get-OutboundConnector", {"Identity": "Adatum outbound"})[0]["MtaStsMode"] == "Opportunistic"
     adatum = yaml.safe_load(files["adatum.yml"])["partner"]
     assert adatum["rules"][0]["name"] == "Accounting" and "route_message_outbound_connector" not in str(adatum)
     assert adatum["inbound"]["comment"] == "Payroll files from Adatum"

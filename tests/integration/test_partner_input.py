@@ -15,7 +15,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
 
+import pytest
 import yaml
 
 from tests.integration.test_onboarding import EXAMPLES, OFFBOARD, ONBOARD, extra, objects, playbook, recap
@@ -144,8 +146,31 @@ def test_bad_inputs_fail_before_any_write_naming_file_and_field(tmp_path):
         "twice.yml": "partner:\n  name: Twice\n  inbound:\n    sender_domains: [twice.example]\n  inbound:\n"
                      "    sender_domains: [other.example]\n",
     }
+    # issue 22: values the service would store misleadingly or act on never, and files that cannot be read
+    urlhost = simple("Urlhost", outbound={"smart_hosts": ["https://mail.urlhost.example/"], "recipient_domains": [
+        "urlhost.example"]})
+    hostbits = simple("Hostbits", inbound={
+        "sender_domains": ["hostbits.example"], "comment": "line one\nbell\x07",
+        "sender_ip_addresses": ["198.51.100.7/24"], "restrict_domains_to_ip_addresses": True})
+    ips = [simple("Ipone", inbound={"sender_domains": ["ipone.example"], "sender_ip_addresses": ["203.0.113.0/24"],
+                                    "restrict_domains_to_ip_addresses": True}),
+           simple("Iptwo", inbound={"sender_domains": ["iptwo.example"], "sender_ip_addresses": ["203.0.113.9"],
+                                    "restrict_domains_to_ip_addresses": True})]
+    never = {"partner": {"name": "Never", "outbound": {"smart_hosts": ["mail.never.example"],
+                                                       "validation_recipients": ["it@never.example"]},
+                         "rules": [{"name": "Excepted", "conditions": {"recipient_domain_is": ["never.example"]},
+                                    "exceptions": {"recipient_domain_is": ["never.example"]}},
+                                   {"name": "Internal", "conditions": {"sent_to_scope": "in_organization"}},
+                                   {"name": "Pattern", "conditions": {"subject_matches_patterns": ["(?P<n>x)"]},
+                                    "extra_parameters": {"SetAuditSeverty": "High"}}]}}
+    named.update({"urlhost.yml": urlhost, "hostbits.yml": hostbits, "ipone.yml": ips[0], "iptwo.yml": ips[1],
+                  "never.yml": never})
     for name, data in named.items():
         write(files, name, data)
+    with open(str(files / "latin.yml"), "wb") as handle:
+        handle.write("partner:\n  name: Caf\u00e9\n  inbound:\n    sender_domains: [latin.example]\n".encode("cp1252"))
+    (files / "folder").mkdir()
+    write(files / "folder", "inner.yml", simple("Inner"))
 
     def f(*names):
         return [str(files / n) for n in names]
@@ -197,6 +222,29 @@ def test_bad_inputs_fail_before_any_write_naming_file_and_field(tmp_path):
                           ["twice.yml: line 5: the key 'inbound' is given twice in one mapping"]),
         "same_file": ({"partner_files": f("litware.yml", "litware.yml")}, (),
                       ["partner_files[1]: '%s' is the same file as partner_files[0]" % f("litware.yml")[0]]),
+        "url_smart_host": ({"partner_files": f("urlhost.yml")}, (),
+                           ["urlhost.yml: outbound.smart_hosts[0]: 'https://mail.urlhost.example/' is a URL",
+                            "write mail.urlhost.example"]),
+        "host_bits": ({"partner_files": f("hostbits.yml")}, (),
+                      ["hostbits.yml: inbound.sender_ip_addresses[0]: '198.51.100.7/24' has host bits set",
+                       "Write 198.51.100.0/24 for the whole block, or 198.51.100.7 for the one address",
+                       "hostbits.yml: inbound.comment: holds the control character U+0007"]),
+        "ip_overlap": ({"partner_files": f("ipone.yml", "iptwo.yml")}, (),
+                       ["iptwo.yml: inbound.sender_ip_addresses[0]: '203.0.113.9' overlaps '203.0.113.0/24', a sender "
+                        "IP address of partner 'Ipone' (%s, inbound.sender_ip_addresses[0])" % f("ipone.yml")[0]]),
+        "rules_never_apply": ({"partner_files": f("never.yml")}, (),
+                              ["never.yml: rules[0].exceptions.recipient_domain_is: has the same value as "
+                               "conditions.recipient_domain_is",
+                               "never.yml: rules[1].conditions.sent_to_scope: in_organization selects mail to "
+                               "recipients inside the organization",
+                               "never.yml: rules[2].conditions.subject_matches_patterns[0]: '(?P<n>x)' uses Python's "
+                               "named group", "write (?<n>...)",
+                               "never.yml: rules[2].extra_parameters.SetAuditSeverty: 'SetAuditSeverty' is not a "
+                               "parameter of New-TransportRule", "did you mean SetAuditSeverity?"]),
+        "not_utf8": ({"partner_files": f("latin.yml")}, (),
+                     ["latin.yml: is not UTF-8 text: byte 0xe9 at line 2, column 12", "Save it as UTF-8"]),
+        "directory": ({"partner_files": f("folder")}, (),
+                      ["partner_files[0]: '%s' is a directory" % f("folder")[0], "it holds inner.yml"]),
     }
     hosts, before = {}, {}
     for host, (host_vars, seeded, _expected) in cases.items():
@@ -274,6 +322,8 @@ def test_documented_shapes_and_variable_forms_are_accepted(tmp_path):
     fabrikam_adopt = example("fabrikam")
     fabrikam_adopt["partner"]["adopt"] = True
     write(folder, "fabrikam-adopt.yml", fabrikam_adopt)
+    write(folder, "wildsub.yml", simple("Wildsub", inbound={"sender_domains": ["wildsub.example"], "sender_ip_addresses": [
+        "203.0.113.5"], "restrict_domains_to_ip_addresses": True}, outbound={"recipient_domains": ["mail.wild.example"]}))
     adatum, fabrikam, litware = (str(folder / (n + ".yml")) for n in ("adatum", "fabrikam", "litware"))
     handmade_litware = ("inbound", {"Name": "Litware inbound", "SenderDomains": ["litware.example"],
                                     "Comment": "made by hand"})
@@ -284,8 +334,13 @@ def test_documented_shapes_and_variable_forms_are_accepted(tmp_path):
         "yaml_text": {"partner_files": "[%s, %s]" % (adatum, litware)},
         "adopt_run": {"partner_files": [litware], "partner_adopt": "yes"},
         "adopt_file": {"partner_files": [str(folder / "fabrikam-adopt.yml")]},
+        "warnings": {"partner_files": [str(folder / "wildsub.yml")]},
     }
-    seeded = {"adopt_run": (handmade_litware,), "adopt_file": (handmade_fabrikam,)}
+    # issue 22: a domain under another connector's wildcard, an address in another connector's block: warned
+    wild = (("outbound", {"Name": "Wild outbound", "RecipientDomains": ["*.wild.example"], "Comment": "made by hand"}),
+            ("inbound", {"Name": "Net inbound", "SenderDomains": ["net.example"], "SenderIPAddresses": ["203.0.113.0/24"],
+                         "RestrictDomainsToIPAddresses": True}))
+    seeded = {"adopt_run": (handmade_litware,), "adopt_file": (handmade_fabrikam,), "warnings": wild}
     for host in hosts:
         seed(str(tmp_path / ("%s.db" % host)), *seeded.get(host, ()))
     run = playbook(ONBOARD, tmp_path, ["-i", inventory(tmp_path, hosts), "--forks", "4"])
@@ -306,6 +361,12 @@ def test_documented_shapes_and_variable_forms_are_accepted(tmp_path):
     assert objects(str(tmp_path / "adopt_file.db"))[("inbound", "Fabrikam inbound")]["Comment"] == MARKER + "Fabrikam"
     flat = " ".join((run.stdout + run.stderr).split())  # warnings go to stderr
     assert "adopting the existing inbound connector 'Litware inbound' (its comment is 'made by hand')" in flat
+    assert ("wildsub.yml: outbound.recipient_domains[0]: 'mail.wild.example' is covered by '*.wild.example', a "
+            "recipient domain of the outbound connector 'Wild outbound' in the tenant (not managed by m365.mailflow); "
+            "the more specific entry wins") in flat, flat[-3000:]
+    assert ("wildsub.yml: inbound.sender_ip_addresses[0]: '203.0.113.5' overlaps '203.0.113.0/24', a sender IP "
+            "address of the inbound connector 'Net inbound' in the tenant") in flat
+    assert names("warnings") == ["Net inbound", "Wild outbound", "Wildsub inbound", "Wildsub outbound"]
 
     # The same comma-separated form as a real extra variable, and check mode on a tenant that is up to date.
     again = playbook(ONBOARD, tmp_path, ["-e", "partner_files=%s,%s" % (adatum, fabrikam), "--check"],
@@ -382,3 +443,40 @@ def test_offboarding_force_as_text_and_check_mode_counts(tmp_path):
     removed = [line.rsplit(":", 1)[0] for line in real.stdout.splitlines() if line.strip().rstrip(",").endswith(": removed\"")]
     assert len(planned) == 3 and planned == removed, (planned, removed)
     assert objects(adatum_state) == {}
+
+
+# --------------------------------------------------------------------------------------------------- a read-only tenant
+
+def _read_only(folder, command):
+    """``command`` run with ``folder`` mounted read-only (a private mount namespace: nothing else sees it)."""
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", script, str(folder)] + list(command)
+
+
+def test_a_dry_run_reads_a_read_only_sandbox(tmp_path):
+    """Issue 22: a dry run only reads, so a sandbox file on a read-only file system (or one the user cannot write)
+    is planned against; a real run is refused at its first write, naming the file, and changes nothing."""
+    from tests.support.ansible_runner import BIN, ansible_env
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    state = seed(str(folder / "tenant.db"), *partner_objects("Adatum"))
+    hashed = digest(state)
+    if subprocess.run(_read_only(folder, ["true"]), capture_output=True, check=False).returncode != 0:
+        pytest.skip("a read-only mount needs unshare -m (CAP_SYS_ADMIN in a user or mount namespace)")
+    adatum = os.path.join(EXAMPLES, "adatum.yml")
+
+    def run(*args):
+        cmd = [os.path.join(BIN, "ansible-playbook"), ONBOARD] + extra(partner_file=adatum) + list(args)
+        return subprocess.run(_read_only(folder, cmd), cwd=str(tmp_path), capture_output=True, text=True,
+                              timeout=300, check=False,
+                              env=ansible_env({"EXO_SANDBOX": state}, home=str(tmp_path)))
+
+    dry = run("--check")
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-2000:]
+    assert "would change" in dry.stdout or "would create" in dry.stdout, dry.stdout[-3000:]
+    real = run()
+    assert real.returncode != 0
+    flat = " ".join(real.stdout.split())
+    assert ("sandbox: cannot use '%s' as the sandbox tenant file: its directory %s is not writable" % (state, folder)
+            in flat), flat[-3000:]
+    assert digest(state) == hashed and sorted(os.listdir(str(folder))) == ["tenant.db"]

@@ -78,7 +78,7 @@ class InboundConnectorSpec(ResourceSpec):
         Field("associated_accepted_domains", "AssociatedAcceptedDomains", Plain(
             multi=True, key=n.domain_key, send=n.domain_text, check=n.domain_error, allow_subdomain_wildcard=False)),
         Field("enabled", "Enabled"),
-        Field("comment", "Comment"),
+        Field("comment", "Comment", Plain(check=n.control_character_error)),
         Field("ef_skip_ips", "EFSkipIPs", Plain(multi=True, key=n.ip_range_key, send=n.text_strip, check=n.ef_skip_ip_error)),
         Field("ef_skip_last_ip", "EFSkipLastIP"),
         Field("ef_users", "EFUsers", Plain(multi=True, key=n.address_key, send=n.address_text, check=n.email_error)),

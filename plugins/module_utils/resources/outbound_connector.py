@@ -201,7 +201,7 @@ class OutboundConnectorSpec(ResourceSpec):
         Field("tls_domain", "TlsDomain", Plain(key=n.domain_key, send=n.domain_text, check=n.domain_error)),
         Field("test_mode", "TestMode"),
         Field("enabled", "Enabled"),
-        Field("comment", "Comment"),
+        Field("comment", "Comment", Plain(check=n.control_character_error)),
         Field("mta_sts_mode", "MtaStsMode", Plain(key=_lower, display=_STS_DISPLAY, send=_STS_SEND)),
         Field("smtp_dane_mode", "SmtpDaneMode", Plain(key=_lower, display=_DANE_DISPLAY, send=_DANE_SEND)),
         Field("route_all_messages_via_on_premises", "RouteAllMessagesViaOnPremises"),

@@ -586,6 +586,7 @@ def check_definitions(partners, definition_spec, report, mode="onboard", run_val
     if mode == "onboard":
         _check_domains(named, report)
         _check_catch_all(named, report)
+        _check_sender_ips(named, report)
 
 
 def _check_names(partners, report):
@@ -863,7 +864,10 @@ def _preflight_current(partner, current, report):
 
 
 def _tenant_domains(partners, tenant, report):
-    """A domain of the run that another connector in the tenant (not one of the run's objects) already has."""
+    """A domain of the run that another connector in the tenant (not one of the run's objects) already has (an
+    error); a domain of the run covered by another connector's wildcard, or a wildcard of the run covering another
+    connector's domain (a warning: the more specific entry wins); sender IP addresses of the run that overlap those of
+    another inbound connector (a warning, ``_tenant_sender_ips``)."""
     ours = _ours(partners)
     for section, option, noun, why in _DOMAIN_FIELDS:
         param = "SenderDomains" if section == "inbound" else "RecipientDomains"
@@ -879,16 +883,137 @@ def _tenant_domains(partners, tenant, report):
                     claimed.setdefault(domain, obj)
         if not claimed:
             continue
+        wild = dict((domain[2:], obj) for domain, obj in claimed.items() if domain.startswith("*."))
+        run_wild = {}
         for partner in partners:
             for field, domain, wildcard, shown in _domain_entries(partner, section, option):
                 obj = claimed.get(("*." if wildcard else "") + domain)
                 if obj is None:
+                    if wildcard:
+                        run_wild.setdefault(domain, (partner, field, shown))
+                    covering = _covering(domain, wildcard, wild)
+                    if covering is not None:
+                        report.warn(partner.source, field, "%s is covered by '*.%s', a %s of the %s connector '%s' in "
+                                                           "the tenant (%s); the more specific entry wins, make sure "
+                                                           "that is intended"
+                                    % (shown, covering[0], noun, section, covering[1].get("Name"),
+                                       _tenant_owner(covering[1])))
                     continue
-                owner = marker_owner(_comment_of(obj))
                 report.error(partner.source, field, "%s is already a %s of the %s connector '%s' in the tenant (%s); "
                                                     "%s. Offboard or change that connector first"
-                             % (shown, noun, section, obj.get("Name"), "partner '%s'" % owner if owner
-                                else "not managed by m365.mailflow", why))
+                             % (shown, noun, section, obj.get("Name"), _tenant_owner(obj), why))
+        for domain, obj in sorted(claimed.items()):
+            covered = domain[2:] if domain.startswith("*.") else domain
+            found = _covering(covered, domain.startswith("*."), run_wild)
+            if found is not None:
+                partner, field, shown = found[1]
+                report.warn(partner.source, field, "%s covers '%s', a %s of the %s connector '%s' in the tenant (%s); "
+                                                   "that connector keeps it (the more specific entry wins), make sure "
+                                                   "that is intended" % (shown, domain, noun, section, obj.get("Name"),
+                                                                         _tenant_owner(obj)))
+    _tenant_sender_ips(partners, tenant, report, ours)
+
+
+def _tenant_owner(obj):
+    owner = marker_owner(_comment_of(obj))
+    return "partner '%s'" % owner if owner else "not managed by m365.mailflow"
+
+
+def _covering(domain, wildcard, wild):
+    """(suffix, value) of the nearest wildcard entry of ``wild`` ({suffix: value}, ``*.suffix``) that covers
+    ``domain`` (``*.x.example`` covers x.example and every name under it), or None; a wildcard is not covered by
+    itself."""
+    labels = domain.split(".")
+    for cut in range(1 if wildcard else 0, len(labels) - 1):
+        suffix = ".".join(labels[cut:])
+        if suffix in wild:
+            return suffix, wild[suffix]
+    return None
+
+
+# ------------------------------------------------------------------------------------------------- sender IP addresses
+
+def _ip_entries(partner, report):
+    """(start, end, field, shown) of each valid inbound.sender_ip_addresses entry of a partner, as address numbers."""
+    if report.is_bad(partner.source, "inbound.sender_ip_addresses"):
+        return []
+    out = []
+    for index, value in enumerate((partner.data.get("inbound") or {}).get("sender_ip_addresses") or []):
+        for network in n.networks(value) if isinstance(value, str) else []:
+            out.append((int(network.network_address), int(network.broadcast_address), network.version,
+                        "inbound.sender_ip_addresses[%d]" % index, value.strip()))
+    return out
+
+
+def _overlaps(entries):
+    """Pairs (earlier, later) of overlapping entries of different owners; ``entries``: (start, end, version, owner,
+    rank, data), ``rank`` the order in which they were given. Sorted by start, then swept with the entries still
+    open: n log n plus the overlaps found."""
+    found, active = [], []
+    for entry in sorted(entries, key=lambda e: (e[2], e[0], e[1], e[4])):
+        active = [a for a in active if a[2] == entry[2] and a[1] >= entry[0]]
+        for other in active:
+            if other[3] is not entry[3]:
+                found.append((other, entry) if other[4] < entry[4] else (entry, other))
+        active.append(entry)
+    return found
+
+
+def _check_sender_ips(partners, report):
+    """Sender IP addresses given to two partners of the run (an address, a block or a range of one overlapping one
+    of the other, compared as networks): an error at the later partner, as for domains. Exchange Online attributes
+    a partner's mail by address; it only warns about the overlap, after the write (NewInboundConnector.
+    CheckSenderIpAddressesOverlap, decompiled)."""
+    entries = []
+    for rank, partner in enumerate(partners):
+        for start, end, version, field, shown in _ip_entries(partner, report):
+            entries.append((start, end, version, partner, rank, (field, shown)))
+    reported = set()
+    for first, second in _overlaps(entries):
+        partner, (field, shown) = second[3], second[5]
+        other, (other_field, other_shown) = first[3], first[5]
+        if (partner.source, field, other.source) in reported:
+            continue
+        reported.add((partner.source, field, other.source))
+        report.error(partner.source, field, "'%s' overlaps '%s', a sender IP address of partner '%s' (%s, %s); "
+                                            "Exchange Online could not tell the two partners' mail apart by address. "
+                                            "Keep each address in one partner definition"
+                     % (shown, other_shown, other.name, other.source, other_field))
+
+
+def _tenant_sender_ips(partners, tenant, report, ours):
+    """Sender IP addresses of the run that overlap those of another inbound connector of the tenant: a warning
+    naming it (the service's own warning, SenderIPAddressOverlapsExistingTenantInboundConnectors, comes only after
+    the write; it looks at enabled connectors, this at every one)."""
+    entries = []
+    for obj in tenant.get("inbound") or []:
+        if ("inbound", str(obj.get("Name") or "").lower()) in ours:
+            continue
+        values = obj.get("SenderIPAddresses") or []
+        for value in (values if isinstance(values, list) else [values]):
+            for network in n.networks(value):
+                entries.append((int(network.network_address), int(network.broadcast_address), network.version, obj,
+                                -1, str(value)))
+    if not entries:
+        return
+    for rank, partner in enumerate(partners):
+        for start, end, version, field, shown in _ip_entries(partner, report):
+            entries.append((start, end, version, partner, rank, (field, shown)))
+    reported = set()
+    for first, second in _overlaps(entries):
+        if (first[4] < 0) == (second[4] < 0):
+            continue  # two connectors of the tenant, or two partners of the run (check_definitions judges those)
+        obj, (partner, (field, shown)) = (first[3], (second[3], second[5])) if first[4] < 0 else (
+            second[3], (first[3], first[5]))
+        key = (partner.source, field, str(obj.get("Name")))
+        if key in reported:
+            continue
+        reported.add(key)
+        report.warn(partner.source, field, "'%s' overlaps '%s', a sender IP address of the inbound connector '%s' in "
+                                           "the tenant (%s%s); mail from that address matches both connectors, make "
+                                           "sure that is intended"
+                    % (shown, first[5] if first[4] < 0 else second[5], obj.get("Name"), _tenant_owner(obj),
+                       ", disabled" if obj.get("Enabled") is False else ""))
 
 
 def _offboard_checks(partner, current, tenant_rules, report, force, names):

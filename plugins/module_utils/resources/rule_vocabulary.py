@@ -108,7 +108,7 @@ MODES = choices(("Enforce", "Audit", "AuditAndNotify"))
 TOP_PROPS = (
     Field("enabled", "Enabled", RuleState(), read="State"),
     Field("mode", "Mode", Enum(MODES)),
-    Field("comments", "Comments", Text()),
+    Field("comments", "Comments", Text(controls=False)),
     Field("activation_date", "ActivationDate", Date()),
     Field("expiry_date", "ExpiryDate", Date()),
 ) + tuple(Field(e["option"], e["param"], value_type(e)) for e in table.PROPERTIES if e["param"] not in _OWN_PROPERTIES)

@@ -52,6 +52,11 @@ ROUTE = "route_message_outbound_connector"
 # connector (the module refuses true), so a partner definition leaves them out.
 ON_PREMISES_ONLY = ("route_all_messages_via_on_premises", "cloud_services_mail_enabled", "all_accepted_domains",
                     "sender_rewriting_enabled")
+# Options left out of an entry when the service reads back its default: MtaStsMode and SmtpDaneMode are new (2026,
+# MC1220759) and tenants that do not have them yet refuse the parameters, so an export, and a partner definition
+# onboarded back from it, must never send them at the default the service applies anyway ("Opportunistic" for both,
+# New-OutboundConnector reference; the sandbox reads the same back). Set to anything else, they are kept.
+SERVICE_DEFAULTS = {"mta_sts_mode": "opportunistic", "smtp_dane_mode": "opportunistic"}
 
 
 def _present(value):
@@ -115,7 +120,8 @@ def connector_entry(spec, obj):
     options = {"name": obj.get("Name")}
     for field in spec.fields:
         value = field.current(obj)
-        if _present(value):
+        if _present(value) and not (field.option in SERVICE_DEFAULTS
+                                    and field.comparable(value) == SERVICE_DEFAULTS[field.option]):
             options[field.option] = value
     if spec.noun == "outbound connector" and is_catch_all(options.get("recipient_domains")):
         options["catch_all"] = True  # the opt-in the module needs for '*', so that the options pass back as a no-op

@@ -12,9 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
 import re
 
 from ansible_collections.m365.mailflow.plugins.module_utils import engine
+from ansible_collections.m365.mailflow.plugins.module_utils import rule_parameters as table
 from ansible_collections.m365.mailflow.plugins.module_utils import values as n
 from ansible_collections.m365.mailflow.plugins.module_utils.engine import ResourceSpec
 from ansible_collections.m365.mailflow.plugins.module_utils.errors import (
@@ -35,6 +37,10 @@ from ansible_collections.m365.mailflow.plugins.module_utils.service_data import 
 
 
 _PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# Every parameter of New-TransportRule and Set-TransportRule (rule_parameters.CMDLET_PARAMETERS, the non-options
+# included), by lower-cased name: an extra_parameters key outside it is refused before any write.
+CMDLET_PARAMETERS = dict((p.lower(), p) for p in table.CMDLET_PARAMETERS)
+IN_ORGANIZATION = "inorganization"  # SentToScope InOrganization, as Enum.key compares it
 
 
 def _value_bytes(value):
@@ -105,6 +111,49 @@ class RecipientResolver(object):
         return {"address": identity, "problem": "there is no recipient '%s' in the organisation (Get-Recipient finds "
                                                 "no name, alias, display name or address like it). Correct it, or "
                                                 "give an email address" % identity}
+
+
+def _covers(prop, given, excepted):
+    """Whether exception values ``excepted`` take every value of condition values ``given`` (comparable forms of
+    ``prop``): a list within the other list, a single value or a group of values equal."""
+    if given is None or excepted is None:
+        return False
+    if isinstance(prop, Pair):
+        return all(_covers(sub, a, b) if a is not None or b is not None else True
+                   for sub, a, b in zip(prop.subs, given, excepted))
+    if prop.value.multi:
+        return set(given) <= set(excepted)
+    return given == excepted
+
+
+def _quoted(shown):
+    if isinstance(shown, list):
+        return ", ".join("'%s'" % (v,) for v in shown)
+    if isinstance(shown, dict):
+        return ", ".join("%s: %s" % (k, v) for k, v in sorted(shown.items()) if v is not None)
+    return "'%s'" % (shown,)
+
+
+def _parameter_hint(param):
+    """' (did you mean X? ...)' for an unknown extra_parameters key, '' when nothing is close."""
+    close = difflib.get_close_matches(param.lower(), sorted(CMDLET_PARAMETERS), n=1, cutoff=0.75)
+    if not close:
+        return "; give a parameter of New-TransportRule, or use the module's options"
+    known = CMDLET_PARAMETERS[close[0]]
+    prop = BY_PARAM.get(close[0])
+    option = " (the option %s)" % prop.path if prop is not None and close[0] in OPTION_ONLY else ""
+    return "; did you mean %s%s?" % (known, option)
+
+
+def _option_hint(param):
+    """'; use the option conditions.x' for a module option given as an extra_parameters key."""
+    key = str(param).strip().lower()
+    for section in ("conditions", "actions", ""):
+        prop = BY_PATH.get("%s.%s" % (section, key) if section else key)
+        if prop is not None:
+            return ("; it is the module option %s (extra_parameters takes cmdlet parameter names such as %s)"
+                    % (prop.path, prop.params[0]))
+    return ""
 
 
 class TransportRuleSpec(ResourceSpec):
@@ -255,6 +304,8 @@ class TransportRuleSpec(ResourceSpec):
         errors.extend(self._extra_errors())
         errors.append(self._window_error(desired.get("activation_date"), desired.get("expiry_date")))
         errors.append(self._size_error(desired))
+        if not any(errors):
+            errors.extend(self._never_applies(desired, name))
         n.raise_errors(errors)
 
     @staticmethod
@@ -276,7 +327,10 @@ class TransportRuleSpec(ResourceSpec):
             lowered = param.lower()
             field = "extra_parameters.%s" % param
             if not _PARAM_NAME.match(param):
-                errors.append(Problem(field, "'%s' is not a cmdlet parameter name" % param))
+                errors.append(Problem(field, "'%s' is not a cmdlet parameter name%s" % (param, _option_hint(param))))
+            elif lowered not in CMDLET_PARAMETERS:
+                errors.append(Problem(field, "'%s' is not a parameter of New-TransportRule or Set-TransportRule, so "
+                                             "Exchange Online would refuse the rule%s" % (param, _parameter_hint(param))))
             elif lowered in RESERVED_PARAMETERS:
                 option = RESERVED_PARAMETERS[lowered]
                 errors.append(Problem(field, ("use the module option %s instead" % option) if option
@@ -287,6 +341,41 @@ class TransportRuleSpec(ResourceSpec):
             elif lowered in BY_PARAM:
                 errors.append(Problem(field, "use %s instead" % BY_PARAM[lowered].path))
         return errors
+
+    def _never_applies(self, flat, name):
+        """Problems of a rule (flat: path -> value, absent values None) that could never act: a condition whose
+        every value is also a value of its exception (every message it selects is excepted), and a route to an
+        outbound connector for mail sent inside the organization (Exchange Online delivers that mail internally; an
+        outbound connector carries mail to external recipients only: inferred from the connector documentation,
+        the simulator's assumption ``rule_route_internal``)."""
+        problems = []
+        for prop in self.props.values():
+            if prop.section != "conditions":
+                continue
+            other = self.props.get("exceptions." + prop.option)
+            given, excepted = flat.get(prop.path), flat.get(prop.path.replace("conditions.", "exceptions.", 1))
+            if other is None or given is None or excepted is None or prop.absent(given) or other.absent(excepted):
+                continue
+            if _covers(prop, prop.comparable(given), other.comparable(excepted)):
+                shown = prop.shown(given)
+                problems.append(Problem(other.path, "has the same value%s as %s (%s), so every message the condition "
+                                                    "selects is also excepted and rule '%s' would never apply. Remove "
+                                                    "the value%s from one of the two"
+                                        % ("s" if isinstance(shown, list) and len(shown) > 1 else "", prop.path,
+                                           _quoted(shown), name, "s" if isinstance(shown, list) and len(shown) > 1
+                                           else ""), related=(prop.path,)))
+        route, scope = flat.get(ROUTE), flat.get("conditions.sent_to_scope")
+        scope_prop = self.props.get("conditions.sent_to_scope")
+        if (route and not self.props[ROUTE].absent(route) and scope_prop is not None and scope is not None
+                and not scope_prop.absent(scope) and scope_prop.comparable(scope) == IN_ORGANIZATION):
+            problems.append(Problem("conditions.sent_to_scope", "in_organization selects mail to recipients inside "
+                                                                "the organization, which Exchange Online delivers "
+                                                                "internally and never through an outbound connector, "
+                                                                "so routing it to the outbound connector '%s' would "
+                                                                "have no effect. Use not_in_organization, or remove "
+                                                                "sent_to_scope" % self._effective(ROUTE, route),
+                                    related=(ROUTE,)))
+        return problems
 
     @staticmethod
     def _window_error(activation, expiry):
@@ -323,7 +412,8 @@ class TransportRuleSpec(ResourceSpec):
         if desired is None:
             return
         merged = self._merged(desired, current)
-        n.raise_errors([self._window_error(merged.get("activation_date"), merged.get("expiry_date"))])
+        n.raise_errors([self._window_error(merged.get("activation_date"), merged.get("expiry_date"))]
+                       + self._never_applies(merged, name))
         self.target_priority(desired, current)
         if not self.apply_to_all_messages and not self._has_predicates(merged, current):
             raise ConfigurationError(

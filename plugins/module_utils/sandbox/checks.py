@@ -195,6 +195,16 @@ def ip_range_any(name, value):
     return text
 
 
+def rule_ip_range(name, value):
+    """SenderIpRanges of a rule: as ``ip_range_any``, stored as the service stores it: the rule keeps
+    ``IPRange.ToString()``, which prints a CIDR block with its host bits cleared (``198.51.100.7/24`` reads back as
+    ``198.51.100.0/24``; decompiled SenderIpRangesPredicate.ToInternalCondition and IPRange.SetAddressesFromCIDR)."""
+    text = ip_range_any(name, value)
+    if "/" in text and "-" not in text:
+        return str(ipaddress.ip_network(text, strict=False))
+    return text
+
+
 def ef_skip_ip(name, value):
     """EFSkipIPs: like ip_range_any, but private and reserved IPv4 addresses can't be added (Enhanced Filtering skips
     them by itself: OfficeDocs-Exchange#1960 / PR #1982)."""
@@ -242,20 +252,66 @@ def format_size(size):
     return str(size)
 
 
+def _dotnet_refusal(value):
+    """The .NET parser's refusal of a construct Python's re accepts (so the compile below cannot see it), or None:
+    Python's named groups and back-references (?P...), inline options other than i, m, n, s, x, possessive
+    quantifiers (a*+), the escapes \\N and \\U (dotnet/runtime RegexParserTests: "(?P<>a)", "(?a)a", "a*+",
+    "a{1}+", "\\U123")."""
+    shown, i = [], 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\":
+            if value[i + 1:i + 2] in ("N", "U"):
+                return "Unrecognized escape sequence \\%s" % value[i + 1]
+            shown.append("E")
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1 + (value[i + 1:i + 2] == "^")
+            j += value[j:j + 1] == "]"
+            while j < len(value) and value[j] != "]":
+                if value[j] == "\\" and value[j + 1:j + 2] in ("N", "U"):
+                    return "Unrecognized escape sequence \\%s" % value[j + 1]
+                j += 2 if value[j] == "\\" else 1
+            shown.append("C")
+            i = j + 1
+            continue
+        shown.append(c)
+        i += 1
+    text = "".join(shown)
+    options = re.search(r"\(\?([A-Za-z-]+)[:)]", text)
+    if re.search(r"\(\?P", text) or (options and set(options.group(1)) - set("imnsxIMNSX-")):
+        return "Unrecognized grouping construct"
+    if re.search(r"(?:[*+]|[^(]\?|\{\d+(?:,\d*)?\})\+", text):
+        return "Nested quantifier '+'"
+    return None
+
+
 def regex_pattern(name, value):
-    """A regular expression the service's (.NET) engine accepts. Only errors .NET raises as well are refused:
-    unbalanced parentheses, an unterminated class, a quantifier without anything to repeat, {n,m} with n > m, a
-    reversed range; constructs Python lacks (\\p{L}, \\z, variable look-behind...) are accepted."""
+    """A regular expression the service's (.NET) engine accepts. Errors .NET raises as well are refused: unbalanced
+    parentheses, an unterminated class, a quantifier without anything to repeat, {n,m} with n > m, a reversed range,
+    and what .NET refuses although Python accepts it (``_dotnet_refusal``); constructs Python lacks (\\p{L}, \\z,
+    variable look-behind...) are accepted, and so are a quantifier after an anchor (\\b*) and a brace that is not
+    a quantifier ({,3}), which .NET takes."""
     if not value:
         fail("EmptyPattern", "%s cannot contain an empty pattern." % name, ARGUMENT)
+    refused = _dotnet_refusal(value)
+    if refused:
+        fail("InvalidPattern", "The pattern '%s' in %s isn't a valid regular expression: %s." % (value, name, refused),
+             ARGUMENT)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             re.compile(re.sub(r"\(\?<(?![=!])(\w+)>", r"(?P<\1>", value))
     except re.error as exc:
-        if str(exc.msg).startswith(("missing )", "unbalanced parenthesis", "unterminated character set",
-                                    "nothing to repeat", "multiple repeat", "min repeat greater than max repeat",
-                                    "bad character range")):
+        before = value[:exc.pos or 0]
+        dotnet_syntax = str(exc.msg).startswith("nothing to repeat") and (
+            re.search(r"(?:^|[^\\])(?:\\\\)*(?:\^|\$|\\[bBAZzG])$", before)
+            or (value[exc.pos or 0:(exc.pos or 0) + 1] == "{" and not re.match(r"\{\d+(?:,\d*)?\}", value[exc.pos:]))
+        ) or (str(exc.msg).startswith("bad character range") and str(exc.msg).endswith("-["))  # [a-[:lower:]]
+        if not dotnet_syntax and str(exc.msg).startswith((
+                "missing )", "unbalanced parenthesis", "unterminated character set", "nothing to repeat",
+                "multiple repeat", "min repeat greater than max repeat", "bad character range")):
             fail("InvalidPattern", "The pattern '%s' in %s isn't a valid regular expression: %s." % (value, name, exc.msg),
                  ARGUMENT)
     return value

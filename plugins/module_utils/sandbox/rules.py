@@ -22,7 +22,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.binding impo
     ARGUMENT, NS_RULES, CmdletError, Param, fail, not_found, require, schema, transformation, utcnow,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.checks import (
-    ascii_domain, byte_size, ip_range_any, max_length, non_empty, object_name, regex_pattern,
+    ascii_domain, byte_size, max_length, non_empty, object_name, regex_pattern, rule_ip_range,
 )
 from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.records import (
     apply_bound, common_tail, fmt_date, read_date,
@@ -155,7 +155,7 @@ CONDITIONS = (
     Part("SenderAttributeMatchesPredicate", [_lst("SenderADAttributeMatchesPatterns", ad_attribute_pattern)],
          lambda v: "Sender has these AD attribute values matching these text patterns: %s"
          % _q(v["SenderADAttributeMatchesPatterns"])),
-    Part("SenderIpRangesPredicate", [_lst("SenderIpRanges", ip_range_any)],
+    Part("SenderIpRangesPredicate", [_lst("SenderIpRanges", rule_ip_range)],
          lambda v: "Sender IP addresses belong to one of these ranges: %s" % _q(v["SenderIpRanges"])),
     Part("SubjectContainsPredicate", [_lst("SubjectContainsWords", words)],
          lambda v: "Includes these words in the message subject: %s" % _q(v["SubjectContainsWords"])),
@@ -277,7 +277,7 @@ def _param(entry):
     if kind in ("text", "object_name", "recipient"):
         return Param(name, check=_text_check(entry.get("max_length")) if kind == "text" else non_empty)
     checks = {"words": words, "domains": words, "patterns": regex_pattern, "recipients": recipient,
-              "ip_ranges": ip_range_any, "ad_attribute_words": ad_attribute,
+              "ip_ranges": rule_ip_range, "ad_attribute_words": ad_attribute,
               "ad_attribute_patterns": ad_attribute_pattern, "property_words": property_words}
     return _lst(name, checks.get(kind, words))
 

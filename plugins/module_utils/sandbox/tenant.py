@@ -18,6 +18,7 @@ __metaclass__ = type
 import ipaddress
 import json
 import os
+import pathlib
 import sqlite3
 import uuid
 
@@ -42,6 +43,10 @@ SIDECARS = {"Priority": "System.Int32"}
 DEFAULT_SETTINGS = {"dns_servers": None, "smtp_port": 25, "ca_path": None, "timeout": 10.0, "replication_lag": 0.0,
                     "hosts": None}
 
+# Cmdlets that only read the tenant: all a tenant file that cannot be written answers (Validate-OutboundConnector
+# sends a test message and changes nothing in the tenant).
+READ_VERBS = ("get", "validate")
+_TABLES = ("meta", "objects", "accepted_domains", "recipients", "replication")
 _DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS objects (guid TEXT PRIMARY KEY, kind TEXT NOT NULL, name_lc TEXT NOT NULL, data TEXT NOT NULL)",
@@ -164,6 +169,10 @@ def _check_state_file(path):
     Whether an SQLite database is a sandbox tenant is decided in ``SandboxTenant._open`` under the write lock, before
     anything is written. (A read-only look first would leave -wal/-shm files beside a WAL database of someone else,
     and an ``immutable`` one could read a tenant file torn by another fork's commit.)
+
+    Returns None when the tenant can be written, else the ConfigurationError a write gets: an existing tenant file
+    that is read-only, or in a read-only directory, is opened read-only (a dry run, mail_flow_info and the export
+    only read; ``SandboxTenant.execute`` refuses every write with that error).
     """
     if os.path.isdir(path):
         raise _state_error(path, "it is a directory", "Set sandbox (EXO_SANDBOX) to a file in it, such as %s."
@@ -181,13 +190,16 @@ def _check_state_file(path):
             if not os.path.isdir(parent):  # another fork may have created it meanwhile
                 raise _state_error(path, "its directory %s cannot be created (%s)" % (parent, exc.strerror or exc),
                                    "Create the directory, or set sandbox (EXO_SANDBOX) to a path in a writable one.")
+    read_only = None
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise _state_error(path, "its directory %s is not writable (SQLite keeps a journal file beside the "
-                                 "database)" % parent,
-                           "Make the directory writable by the user running Ansible, or set sandbox (EXO_SANDBOX) to "
-                           "a path in a writable one.")
+        read_only = _state_error(path, "its directory %s is not writable (SQLite keeps a journal file beside the "
+                                       "database)" % parent,
+                                 "Make the directory writable by the user running Ansible, or set sandbox "
+                                 "(EXO_SANDBOX) to a path in a writable one.")
+        if not os.path.exists(path):
+            raise read_only
     if not os.path.exists(path):
-        return
+        return None
     if not os.path.isfile(path):
         raise _state_error(path, "it is not a regular file")
     try:
@@ -195,11 +207,14 @@ def _check_state_file(path):
             header = handle.read(len(SQLITE_HEADER))
     except (IOError, OSError) as exc:
         raise _state_error(path, "it cannot be read (%s)" % (exc.strerror or exc), _PERMISSION_FIX)
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise _state_error(path, "it is not writable", _PERMISSION_FIX)
+    if read_only is None and not os.access(path, os.R_OK | os.W_OK):
+        read_only = _state_error(path, "it is not writable", _PERMISSION_FIX)
     if header != SQLITE_HEADER and header.strip(b"\x00"):
         raise _not_a_sandbox(path, "not sqlite")
+    if read_only is not None and header != SQLITE_HEADER:
+        raise read_only  # an empty file becomes a tenant only if it can be written
     # Empty: a new tenant. Zeros only: possibly a file another fork is creating; SQLite decides under its lock.
+    return read_only
 
 
 def _state_file_kind(conn):
@@ -251,13 +266,37 @@ class SandboxTenant(object):
 
     def __init__(self, path, tenant_domain=None):
         self.path = os.path.abspath(os.path.expanduser(str(path)))
-        _check_state_file(self.path)
+        # None, or the error every write gets: the tenant file (or its directory) cannot be written, so it is read
+        # without writing (Get cmdlets and Validate-OutboundConnector work, as for a dry run).
+        self.read_only = _check_state_file(self.path)
         try:
-            meta = self._open(tenant_domain)
+            meta = self._open_read_only() if self.read_only is not None else self._open(tenant_domain)
         except sqlite3.Error as exc:
             raise _state_file_error(self.path, exc)
         self.tenant_id = meta["tenant_id"]
         self.tenant_domain = meta["tenant_domain"]
+
+    def _open_read_only(self):
+        """Open an existing tenant that cannot be written: it must be a sandbox tenant with every table."""
+        conn = self._connect()
+        try:
+            kind = _state_file_kind(conn)
+            if kind != "sandbox":
+                raise self.read_only if kind == "new" else _not_a_sandbox(self.path, kind)
+            tables = set(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+            missing = sorted(set(_TABLES) - tables)
+            if missing:
+                raise _state_error(self.path, "it is read-only and was made by an older version of the collection "
+                                              "(no table %s), which cannot be brought up to date without writing"
+                                   % ", ".join(missing), _PERMISSION_FIX)
+            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        finally:
+            conn.close()
+
+    def _writable(self):
+        """Raise the error of a write when the tenant file cannot be written."""
+        if self.read_only is not None:
+            raise ConfigurationError(self.read_only.msg)
 
     def _open(self, tenant_domain):
         """Create the tenant in a new (or empty) file, or open an existing one; never write to a foreign file."""
@@ -293,6 +332,12 @@ class SandboxTenant(object):
         return meta
 
     def _connect(self):
+        if getattr(self, "read_only", None) is not None:
+            # mode=ro: SQLite opens the file read-only and never creates a journal (reads need none)
+            conn = sqlite3.connect("%s?mode=ro" % pathlib.Path(self.path).as_uri(), uri=True, timeout=BUSY_TIMEOUT,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = %d" % int(BUSY_TIMEOUT * 1000))
+            return conn
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = %d" % int(BUSY_TIMEOUT * 1000))
         return conn
@@ -302,6 +347,7 @@ class SandboxTenant(object):
         """Persist sandbox settings: dns_servers, smtp_port, ca_path, timeout (used by Validate-OutboundConnector) and
         replication_lag (seconds during which a new object stays invisible and a removed rule's reference still
         counts; 0, the default, means none: see ``store.Store``)."""
+        self._writable()
         checked = _check_settings(settings)
         conn = self._connect()
         try:
@@ -340,6 +386,7 @@ class SandboxTenant(object):
 
     def add_accepted_domain(self, domain, domain_type="Authoritative"):
         """Test helper: add an accepted domain (``Authoritative`` or ``InternalRelay``/``ExternalRelay``)."""
+        self._writable()
         conn = self._connect()
         try:
             conn.execute("INSERT OR REPLACE INTO accepted_domains (domain, domain_type) VALUES (?, ?)", (domain, domain_type))
@@ -362,6 +409,7 @@ class SandboxTenant(object):
         tenant's domain); ``attributes`` its directory attributes (``Department``..., ``recipients.ATTRIBUTES``).
         Returns the Get-Recipient record.
         """
+        self._writable()
         record = sandbox_recipients.make_recipient(self.tenant_domain, self.tenant_id, name, display_name=display_name,
                                                    alias=alias, primary=primary, secondary=secondary, kind=kind,
                                                    attributes=attributes)
@@ -381,6 +429,7 @@ class SandboxTenant(object):
 
     def remove_recipient(self, name):
         """Remove a recipient from the directory by name (without case); True when there was one."""
+        self._writable()
         conn = self._connect()
         try:
             return conn.execute("DELETE FROM recipients WHERE name_lc = ?", (str(name).lower(),)).rowcount > 0
@@ -403,6 +452,8 @@ class SandboxTenant(object):
         if handler is None:
             return wire.RawResponse(403, {"Content-Encoding": "gzip", "Content-Type": "application/json"}, NUL_BODY)
         verb = key.split("-", 1)[0]
+        if verb not in READ_VERBS:
+            self._writable()
         try:
             bound = bind(SCHEMAS[key], parameters, verb)
             preview = bool(bound.get("WhatIf")) or bool(bound.get("Confirm"))
@@ -424,7 +475,7 @@ class SandboxTenant(object):
     def _run(self, handler, bound, commit=True):
         conn = self._connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE" if self.read_only is None else "BEGIN")  # a read needs no write lock
             store = Store(conn, self.tenant_domain, self.tenant_id, self._settings_in(conn))
             objects = handler(store, bound)
             conn.execute("COMMIT" if commit else "ROLLBACK")

@@ -453,8 +453,9 @@ def _load_pem(path, data, password):
         raise _cert_error(path, "the PEM file holds no certificate",
                           "Put the certificate and its private key in one PEM file, or use a PFX file")
     if b"PRIVATE KEY-----" not in data:
-        raise _cert_error(path, "the PEM file holds no private key",
-                          "Append the private key (-----BEGIN PRIVATE KEY-----) to the certificate file")
+        raise _cert_error(path, "the PEM file holds the certificate but not its private key, which signs the token "
+                                "request", "Append the private key (-----BEGIN PRIVATE KEY-----) to the certificate "
+                                           "file, or use the PFX file exported with the key")
     try:
         key = libraries.serialization.load_pem_private_key(data, password=password)
     except TypeError:
@@ -471,10 +472,24 @@ def _load_pem(path, data, password):
     return key, certs
 
 
+def _der_certificate(data):
+    """Whether ``data`` is one certificate in DER form (a .cer/.crt file as the portal takes it), without a key."""
+    try:
+        libraries.x509.load_der_x509_certificate(data)
+    except ValueError:
+        return False
+    return True
+
+
 def _load_pfx(path, data, password):
     try:
         key, cert, extra = libraries.pkcs12.load_key_and_certificates(data, password)
     except ValueError:
+        if _der_certificate(data):
+            raise _cert_error(path, "it is a certificate alone (DER, as a .cer file is, the public part uploaded to the "
+                                    "app registration): the private key is missing",
+                              "Set certificate_path to the PEM file with the certificate and its private key, or to "
+                              "the PFX file exported with the key")
         if password is None:
             raise ConfigurationError("certificate_path: '%s' is neither a PEM file nor a PFX file that opens without a "
                                      "password; if it is a PFX, set certificate_password (EXO_CERTIFICATE_PASSWORD)." % path)

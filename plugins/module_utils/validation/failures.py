@@ -18,20 +18,27 @@ FAILURE_CLASSES = (
     "certificate_expired", "subject_mismatch", "recipient_rejected",
 )
 
+# Each fix names what to change in the words of the options (partner_outbound_connector's, which a partner file
+# has under outbound:, and connector_validate's), never in the cmdlets' (TlsSettings, SmartHosts).
 _FIXES = {
-    "resolve": "Publish the missing DNS record for {host} (MX or A), or correct the host/domain name on the connector",
+    "resolve": "Publish the missing DNS record for {host} (MX or A), or correct the name in the connector's smart_hosts "
+               "(or in recipient_domains, when it delivers by MX)",
     # A timeout says nothing about the records: the resolver asked did not answer in time.
     "resolver_timeout": "Check that the DNS servers the probe asks (dns_servers, or the system resolver) are reachable "
                         "from this host and answer, or raise probe_timeout; the records of {host} were not checked",
     "connect": "Make {host} ({ip}) listen on TCP {port} and allow inbound SMTP from Exchange Online through firewalls",
-    "ehlo": "Point the connector at a real SMTP server: {host} ({ip}:{port}) must answer EHLO with 250",
+    "ehlo": "{host} ({ip}:{port}) must answer EHLO with 250: point smart_hosts (or the partner's MX records) at a real "
+            "SMTP server",
     "starttls": "Enable STARTTLS with a valid certificate on {host}:{port} (and remove inline devices that strip it)",
-    "certificate_untrusted": "Install on {host} a certificate chain issued by a public CA (send the intermediates too)",
-    "certificate_self_signed": "Replace the self-signed certificate on {host} with a CA-issued one, or set TlsSettings to EncryptionOnly",
+    "certificate_untrusted": "Install on {host} a certificate chain issued by a public CA (send the intermediates too), "
+                             "or set tls_settings: encryption_only on the connector",
+    "certificate_self_signed": "Replace the self-signed certificate on {host} with a CA-issued one, or set tls_settings: "
+                               "encryption_only on the connector",
     "certificate_expired": "Renew the certificate on {host} (valid {not_before} to {not_after}) and reload the mail server",
     "subject_mismatch": "Install a certificate whose subject or SAN matches {required} on {host}, "
                         "or set tls_domain to the name the certificate carries ({presented})",
-    "recipient_rejected": "Make {host} accept mail for {recipient} from the validation sender (add the mailbox or relay rule)",
+    "recipient_rejected": "Make {host} accept mail for {recipient} from the validation sender (add the mailbox or a "
+                          "relay rule), or set validation_recipients to an address it accepts",
 }
 
 

@@ -70,13 +70,16 @@ def parse_task_detail(text):
 
 # Task names of the real service are not documented; the admin center names these tasks (connector_cmdlets.md 4).
 _TASK_NAME_CLASSES = (
-    ("resolve", "resolve", "Check the smart host or MX name for typos and that it has MX or A records in public DNS"),
+    ("resolve", "resolve", "Check smart_hosts (or recipient_domains, when the connector delivers by MX) for typos, and "
+                           "that the name has MX or A records in public DNS"),
     ("connect", "connect", "Open TCP port 25 on the partner's server to the Exchange Online Protection IP ranges"),
     ("ehlo", "ehlo", "Point the connector at the partner's mail server; the host answered but is not an SMTP server"),
     ("tls", "starttls", "Ask the partner to offer STARTTLS with a valid certificate on port 25"),
-    ("certificate", "certificate_untrusted", "Ask the partner for a certificate from a public CA matching the TLS domain"),
-    ("send", "recipient_rejected", "Ask the partner to accept mail from O365ConnectorValidation@<tenant> to the recipients"),
-    ("email", "recipient_rejected", "Ask the partner to accept mail from O365ConnectorValidation@<tenant> to the recipients"),
+    ("certificate", "certificate_untrusted", "Ask the partner for a certificate from a public CA matching tls_domain"),
+    ("send", "recipient_rejected", "Ask the partner to accept mail from O365ConnectorValidation@<tenant> to the "
+                                   "validation_recipients"),
+    ("email", "recipient_rejected", "Ask the partner to accept mail from O365ConnectorValidation@<tenant> to the "
+                                    "validation_recipients"),
 )
 
 

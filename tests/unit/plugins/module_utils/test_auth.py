@@ -267,11 +267,24 @@ def test_load_pfx(certs):
         credentials.load_certificate(certs["pfx"])
 
 
-@pytest.mark.parametrize("name, match", [("missing", "certificate_path"), ("cert_only", "no private key"),
+@pytest.mark.parametrize("name, match", [("missing", "certificate_path"), ("cert_only", "not its private key"),
+                                         ("der_only", "certificate alone .* the private key is missing"),
                                          ("garbage", "certificate_path"), ("mismatch", "matches")])
 def test_bad_certificate_files(certs, name, match):
     path = {"missing": os.path.join(certs["dir"], "missing.pem"), "cert_only": certs["plain"].cert,
             "garbage": certs["garbage"]}.get(name)
+    if name == "der_only":  # the .cer uploaded to the app registration: the certificate in DER, without a key
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        cert = x509.load_pem_x509_certificate(open(certs["plain"].cert, "rb").read())
+        path = os.path.join(certs["dir"], "app.cer")
+        with open(path, "wb") as handle:
+            handle.write(cert.public_bytes(serialization.Encoding.DER))
+        for password in (None, "pw"):
+            with pytest.raises(ConfigurationError, match=match) as info:
+                credentials.load_certificate(path, password)
+            assert "neither a PEM" not in str(info.value) and str(info.value).startswith("certificate_path:")
+        return
     if name == "mismatch":
         path = os.path.join(certs["dir"], "mismatch.pem")
         with open(path, "wb") as handle:

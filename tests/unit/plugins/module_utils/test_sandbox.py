@@ -666,15 +666,46 @@ def test_an_unreadable_file_is_refused(tmp_path, monkeypatch):
     assert "it cannot be read (Permission denied)" in msg and "readable and writable" in msg
 
 
-def test_a_read_only_file_or_directory_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize("blocked", ["file", "directory"])
+def test_a_read_only_tenant_answers_reads_and_refuses_writes(tmp_path, monkeypatch, blocked):
+    """A dry run only reads: a tenant file that cannot be written (or whose directory cannot) opens read-only; every
+    write gets the message the whole file used to get, and nothing is written."""
     from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
     path = str(tmp_path / "tenant.db")
-    SandboxTenant(path)
+    inbound(SandboxTenant(path), "Seeded")
+    before = _snapshot(path)
+    target = path if blocked == "file" else str(tmp_path)
     real_access = os.access
-    monkeypatch.setattr(sandbox.os, "access", lambda name, mode: False if name == path else real_access(name, mode))
-    assert "it is not writable" in _refused(path)
-    monkeypatch.setattr(sandbox.os, "access", lambda name, mode: False if name == str(tmp_path) else real_access(name, mode))
-    assert "its directory %s is not writable" % tmp_path in _refused(path)
+    # root writes everything: make the file system answer as it does for a read-only file or mount
+    monkeypatch.setattr(sandbox.os, "access", lambda name, mode: (False if name == target and mode & os.W_OK
+                                                                  else real_access(name, mode)))
+    tenant = SandboxTenant(path)
+    transport = SandboxTransport(path)
+    assert [o["Name"] for o in objs(tenant, "Get-InboundConnector")] == ["Seeded"]
+    assert wire.parse_response(transport.send("Get-TransportRule", {}), "Get-TransportRule").objects == []
+    assert tenant.accepted_domains() and tenant.settings()["smtp_port"] == 25
+    why = "it is not writable" if blocked == "file" else "its directory %s is not writable" % tmp_path
+    writes = [lambda: tenant.execute("New-InboundConnector", {"Name": "X", "ConnectorType": "Partner",
+                                                              "SenderDomains": ["x.example"]}),
+              lambda: transport.send("Remove-InboundConnector", {"Identity": "Seeded", "Confirm": False}),
+              lambda: tenant.configure(smtp_port=2525), lambda: tenant.add_recipient("Someone")]
+    for write in writes:
+        with pytest.raises(ConfigurationError) as info:
+            write()
+        assert info.value.msg.startswith("sandbox: cannot use '%s' as the sandbox tenant file: %s" % (path, why))
+    assert _snapshot(path) == before
+    assert sorted(os.listdir(str(tmp_path))) == ["tenant.db"]  # no journal left beside it
+
+
+def test_a_read_only_path_that_holds_no_tenant_is_refused(tmp_path, monkeypatch):
+    from ansible_collections.m365.mailflow.plugins.module_utils.sandbox import tenant as sandbox
+    real_access = os.access
+    monkeypatch.setattr(sandbox.os, "access", lambda name, mode: (False if name == str(tmp_path) and mode & os.W_OK
+                                                                  else real_access(name, mode)))
+    assert "its directory %s is not writable" % tmp_path in _refused(str(tmp_path / "new.db"))
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert "its directory %s is not writable" % tmp_path in _refused(str(empty))
 
 
 def test_sqlite_errors_on_open_are_reported_in_the_options_words(tmp_path, monkeypatch):
