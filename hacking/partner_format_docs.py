@@ -440,7 +440,11 @@ def offboarding_text():
 
 
 def _markdown(text):
-    text = re.sub(r"O\(([^)=]*)(=([^)]*))?\)", lambda m: "`%s%s`" % (m.group(1).split(".", 1)[-1] if m.group(1).startswith("partner.") else m.group(1), m.group(2) or ""), text)
+    def option(match):
+        name = match.group(1)
+        return "`%s%s`" % (name.split(".", 1)[-1] if name.startswith("partner.") else name, match.group(2) or "")
+
+    text = re.sub(r"O\(([^)=]*)(=([^)]*))?\)", option, text)
     text = re.sub(r"\b(?:C|V|E|M)\(([^)]*)\)", r"`\1`", text)
     text = re.sub(r"\bI\(([^)]*)\)", r"*\1*", text)
     text = re.sub(r"\bB\(([^)]*)\)", r"**\1**", text)
@@ -487,7 +491,7 @@ def table_text():
             meaning = " ".join(_markdown(line) for line in spec["description"])
             if depth > 0 and name in ROLLED_UP:
                 lines.append("| `%s` | %s | %s | %s (every key: below) |" % (path, _type(spec), _default(spec),
-                                                                         meaning))
+                                                                             meaning))
                 continue
             lines.append("| `%s` | %s | %s | %s |" % (path, _type(spec), _default(spec), meaning))
             sub = spec.get("suboptions")

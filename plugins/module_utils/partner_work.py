@@ -109,7 +109,7 @@ def planned_entries(plan):
     rank = dict((name, i) for i, name in enumerate(order))
     for rule in rules:
         rule["facts"] = dict(rule["facts"], priority=rank.get(str(rule["options"]["name"]).lower(),
-                                                               rule["facts"].get("priority")))
+                                                              rule["facts"].get("priority")))
     return {tenant_view.INBOUND: list(index[tenant_view.INBOUND].values()),
             tenant_view.OUTBOUND: list(index[tenant_view.OUTBOUND].values()),
             tenant_view.RULES: sorted(rules, key=lambda r: (r["facts"].get("priority") is None,
@@ -143,7 +143,7 @@ def expectations(plan, client):
             index = partner.data["expect"].index(raw)
             message = "%s: expect[%d]: message '%s' would not come out as expected after this run (%s); nothing was " \
                       "written. Fix the rules or the expectation (docs/simulation.md)" % (partner.source, index,
-                                                                                       raw["name"], wrong)
+                                                                                          raw["name"], wrong)
             partner.errors.append(message)
             plan.errors.append(message)
         partner.expectations.append({"name": raw["name"], "met": check["met"], "mismatches": check["mismatches"],
@@ -202,7 +202,7 @@ def run_partners(mod):
         result["service_warnings"] = warnings
     result["invocation"] = mod.summarised_invocation(("partners", "sources"))
     failed = [p for p in result["partners"] if p["failed"]]
-    runtime = [e for e in plan.errors]
+    runtime = list(plan.errors)
     if mod.check_mode:
         result["plan"] = partner_saved.save(
             plan, tenant_identity(params), label, params["state"], params["validation"],
@@ -248,7 +248,7 @@ def apply_saved(mod):
         mod.module.fail_json(
             msg="tenant %s: the plan is stale: re-run the dry run. Since it was made, %d change%s reached what it was "
                 "computed against; nothing was written:\n%s" % (label, len(stale), "" if len(stale) == 1 else "s",
-                                                              "\n".join("- " + line for line in stale)),
+                                                                "\n".join("- " + line for line in stale)),
             stale=stale, **base)
     writes = saved["writes"]
     done = [w for w in writes if states.get((partner_saved.KINDS[w["kind"]], pp._name_key(w["name"]))) == "after"]
@@ -279,7 +279,7 @@ def apply_saved(mod):
         result["failed"] = True
         result["msg"] = ("tenant %s: the plan was applied in part: %d partner(s) failed. Re-apply the same plan: it "
                          "completes what is left.\n%s" % (label, len(failed),
-                                                           "\n".join("- " + (p.get("error") or "") for p in failed)))
+                                                          "\n".join("- " + (p.get("error") or "") for p in failed)))
     else:
         result["msg"] = "tenant %s: plan %s applied: %d write(s)%s" % (
             label, saved["checksum"][:12], result["totals"]["writes"],

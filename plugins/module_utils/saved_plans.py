@@ -73,7 +73,7 @@ def tenant_part(plan, label=None):
     if plan.get("version") != RUN_VERSION:
         raise PlanFileError("plan: its format version is %s and this collection knows %d; make the dry run again with "
                             "this version of the collection; nothing was read or changed" % (plan.get("version"),
-                                                                                            RUN_VERSION))
+                                                                                             RUN_VERSION))
     tenants = plan.get("tenants") or {}
     if label is not None and label in tenants:
         return tenants[label]

@@ -62,7 +62,8 @@ options:
     choices: [audit, audit_and_notify, enforce]
   comments:
     description:
-      - Free text, at most 1024 characters. An empty string clears it.
+      - Free text, at most 1024 characters. An empty string clears it. Line breaks and tabs are kept; other control
+        characters are refused.
     type: str
   activation_date:
     description:
@@ -964,7 +965,8 @@ options:
         without case (enums come back in canonical case); lists as sets; other text exactly.
       - Recipient lists (for example C(AnyOfToHeader)) are resolved like O(conditions.from); regular expressions
         (C(*MatchesPatterns)) are validated like O(conditions.sender_ad_attribute_matches_patterns).
-      - A parameter that has its own option here (for example C(SenderIpRanges)) is refused with the option to use.
+      - A parameter that has its own option here (for example C(SenderIpRanges)) is refused with the option to use;
+        a name that is not a parameter of either cmdlet is refused with the closest one.
       - A parameter here that is neither a known action nor a rule property counts as a condition for
         O(apply_to_all_messages).
     type: dict

@@ -52,7 +52,8 @@ options:
     description:
       - Public IPv4 addresses the partner sends from, each a single address or a CIDR block from C(/24) to C(/32).
       - Ranges (C(a-b)), IPv6, blocks wider than C(/24) and private or reserved ranges are refused, as Exchange
-        Online refuses them. An empty list clears the addresses.
+        Online refuses them. So is a block with host bits set (C(198.51.100.7/24)); write the network
+        (C(198.51.100.0/24)) or the single address. An empty list clears the addresses.
       - Exchange Online uses them only when O(restrict_domains_to_ip_addresses=true); given without it (on the
         task or on the connector), the module warns that they are ignored.
     type: list
@@ -99,7 +100,8 @@ options:
     type: bool
   comment:
     description:
-      - Free text, at most 1024 characters. An empty string clears it.
+      - Free text, at most 1024 characters. An empty string clears it. Line breaks and tabs are kept; other control
+        characters are refused.
     type: str
   ef_skip_ips:
     description:

@@ -68,7 +68,8 @@ options:
   smart_hosts:
     description:
       - Host names or public IPv4 addresses to deliver to when O(use_mx_record=false). Exchange Online always uses
-        port 25, so a port (C(host:587)) is refused, as are private and reserved IPv4 addresses.
+        port 25, so a port (C(host:587)) is refused, as are private and reserved IPv4 addresses, a URL
+        (C(smtp://host)) and a CIDR block with host bits set.
       - A host name in a Unicode domain (C(mx.bücher.example)) is converted to its A-label form.
       - Giving them together with O(use_mx_record=true) is refused, because the service would silently drop them.
     type: list
@@ -110,7 +111,8 @@ options:
     type: bool
   comment:
     description:
-      - Free text, at most 1024 characters. An empty string clears it.
+      - Free text, at most 1024 characters. An empty string clears it. Line breaks and tabs are kept; other control
+        characters are refused.
     type: str
   mta_sts_mode:
     description:

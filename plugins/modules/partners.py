@@ -360,7 +360,8 @@ options:
             description:
               - Public IPv4 addresses the partner sends from, each a single address or a CIDR block from C(/24) to C(/32).
               - Ranges (C(a-b)), IPv6, blocks wider than C(/24) and private or reserved ranges are refused, as Exchange
-                Online refuses them. An empty list clears the addresses.
+                Online refuses them. So is a block with host bits set (C(198.51.100.7/24)); write the network (C(198.51.100.0/24))
+                or the single address. An empty list clears the addresses.
               - Exchange Online uses them only when O(partners[].inbound.restrict_domains_to_ip_addresses=true); given
                 without it (on the task or on the connector), the module warns that they are ignored.
             type: list
@@ -446,7 +447,8 @@ options:
           smart_hosts:
             description:
               - Host names or public IPv4 addresses to deliver to when O(partners[].outbound.use_mx_record=false). Exchange
-                Online always uses port 25, so a port (C(host:587)) is refused, as are private and reserved IPv4 addresses.
+                Online always uses port 25, so a port (C(host:587)) is refused, as are private and reserved IPv4 addresses,
+                a URL (C(smtp://host)) and a CIDR block with host bits set.
               - A host name in a Unicode domain (C(mx.bücher.example)) is converted to its A-label form.
               - Giving them together with O(partners[].outbound.use_mx_record=true) is refused, because the service would
                 silently drop them.
@@ -1508,7 +1510,7 @@ options:
               - Recipient lists (for example C(AnyOfToHeader)) are resolved like O(partners[].rules[].conditions.from);
                 regular expressions (C(*MatchesPatterns)) are validated like O(partners[].rules[].conditions.sender_ad_attribute_matches_patterns).
               - A parameter that has its own option here (for example C(SenderIpRanges)) is refused with the option to
-                use.
+                use; a name that is not a parameter of either cmdlet is refused with the closest one.
               - A parameter here that is neither a known action nor a rule property counts as a condition for O(partners[].rules[].apply_to_all_messages).
             type: dict
           mode:

@@ -1052,7 +1052,7 @@ class Emulator(object):
         if kind == "refuse":
             self._log(cmdlet, parameters, 400, fault=kind, executed=executed)
             body = wire.error_body(400, "System.InvalidOperationException", "The service refused %s for '%s' (emulator "
-                                                                             "fault)." % (cmdlet, fault["identity"]))
+                                   "fault)." % (cmdlet, fault["identity"]))
             return 400, body, hdrs
         if kind == "timeout":
             time.sleep(fault["hold"])

@@ -21,7 +21,7 @@ import yaml
 
 from tests.integration.conftest import emulator_defaults
 from tests.integration.test_onboarding import OFFBOARD, ONBOARD, objects, playbook, recap
-from tests.integration.test_partner_input import MARKER, example, failures, partner_objects, seed, text, write
+from tests.integration.test_partner_input import MARKER, failures, partner_objects, seed, text, write
 from tests.support.ansible_runner import BIN, ansible_env
 
 SUMMARY_TASK = "Summary | "
@@ -73,7 +73,7 @@ ONBOARD_CASES = {
         "refused": ["rules[0].position: there is no mail flow rule named 'No such rule'"]},
     "unknown_group": {
         "files": [routed("Grp", rule={"name": "Mail", "conditions": {"from_member_of": ["No Such Group"],
-                                                                      "recipient_domain_is": ["grp.example"]}})],
+                                                                     "recipient_domain_is": ["grp.example"]}})],
         "refused": ["rules[0].conditions.from_member_of[0]", "there is no recipient 'No Such Group'"]},
     "unknown_redirect": {
         "files": [routed("Red", rule={"name": "Mail", "conditions": {"recipient_domain_is": ["red.example"]},

@@ -124,7 +124,7 @@ def test_plan_review_apply_exactly_that_or_nothing(tmp_path, tenant):
         assert tenant.writes() == commands  # exactly the planned writes
     state = objects(tenant.state)
     assert sorted(name for _k, name in state) == ["Adatum - Accounting", "Adatum inbound", "Adatum outbound",
-                                                   "Fabrikam inbound", "Fabrikam outbound"]
+                                                  "Fabrikam inbound", "Fabrikam outbound"]
     assert state[("inbound", "Fabrikam inbound")]["SenderIPAddresses"] == ["198.51.100.25", "203.0.113.0/28"]
 
     # ---- the same plan again: refused as already applied, zero writes

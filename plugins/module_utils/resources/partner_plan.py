@@ -242,10 +242,8 @@ class Plan(object):
 
     def objects(self):
         for partner in self.partners:
-            for item in partner.objects:
-                yield item
-        for item in self.orphans:
-            yield item
+            yield from partner.objects
+        yield from self.orphans
 
     def writes(self):
         """The objects with writes, in the order they must be sent (PHASES; rules in placement order)."""
@@ -417,7 +415,7 @@ class Planner(object):
             spec.rules = list(order)
             desired = {}
 
-            def prepare(spec=spec, params=params):
+            def prepare():
                 desired.update(spec.normalise(vocab.desired_state(params)))
                 if self.client is not None:
                     desired.update(spec.prepare(self.client, name, desired))
@@ -556,7 +554,7 @@ class Planner(object):
                                                  "does not remove route to it: %s; remove them or point them at "
                                                  "another connector first (or list them in the partner file and use "
                                                  "state: overridden)" % (what, obj.name,
-                                                                        ", ".join("'%s'" % r for r in routing)))
+                                                                         ", ".join("'%s'" % r for r in routing)))
             report.errors.append(message)
             if obj.partner is not None:
                 obj.partner.errors.append(message)
@@ -603,4 +601,3 @@ def _renumber(order):
     for index, record in enumerate(order):
         if record.get("Priority") != index:
             order[index] = dict(record, Priority=index)
-

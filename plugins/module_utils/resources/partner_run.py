@@ -309,7 +309,7 @@ class Runner(object):
         before and after values), then the validation verdict with its fix."""
         words = WORDS["check" if self.check_mode else "real"]
         head = "%s (%s) in tenant %s%s" % (partner.name, partner.source, self.tenant_label or "",
-                                          " [check mode: nothing written]" if self.check_mode else "")
+                                           " [check mode: nothing written]" if self.check_mode else "")
         lines = [head]
         for obj in partner.objects:
             lines.append(object_line(obj, words))
@@ -335,7 +335,7 @@ class Runner(object):
                     "test message)"]
         if not settings.get("enabled", True) or self.validation_mode == "never":
             return ["- validation: disabled (%s)" % ("validation.enabled: false" if not settings.get("enabled", True)
-                                                    else "validation: never")]
+                                                     else "validation: never")]
         if partner.failed or partner.errors:
             return ["- validation: not run (the partner's objects were not all written)"]
         if v is None:

@@ -31,6 +31,7 @@ __metaclass__ = type
 
 import datetime
 import difflib
+import functools
 import re
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
@@ -755,9 +756,9 @@ def check_tenant_domains(partners, tenant, report):
     if others:
         for partner in _catch_all_partners(checked):
             report.error(partner.source, "outbound.recipient_domains", "'*' (every domain) is already taken by the "
-                                                                        "outbound connector '%s' in the tenant; a tenant "
-                                                                        "can have one catch-all outbound connector. "
-                                                                        "List the partner's domains instead"
+                         "outbound connector '%s' in the tenant; a tenant "
+                         "can have one catch-all outbound connector. "
+                         "List the partner's domains instead"
                          % others[0].get("Name"))
 
 
@@ -771,8 +772,8 @@ def _check_catch_all(partners, report):
     found = _catch_all_partners(partners)
     for partner in found[1:]:
         report.error(partner.source, "outbound.recipient_domains", "'*' (every domain) is also given to partner '%s' "
-                                                                    "(%s); a tenant can have one catch-all outbound "
-                                                                    "connector. List the partner's domains instead"
+                     "(%s); a tenant can have one catch-all outbound "
+                     "connector. List the partner's domains instead"
                      % (found[0].name, found[0].source))
 
 
@@ -859,7 +860,7 @@ def _preflight_current(partner, current, report):
         obj = current[kind].get(name.lower())
         if obj is None:
             continue
-        check = (lambda spec=spec, name=name, desired=desired, obj=obj: spec.preflight_current(name, desired, obj))
+        check = functools.partial(spec.preflight_current, name, desired, obj)
         _report_problems([check], kind, data[kind], set(), partner.source, report)
 
 

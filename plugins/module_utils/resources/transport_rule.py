@@ -221,7 +221,7 @@ class TransportRuleSpec(ResourceSpec):
             if current is not None and other.lower() == str(current.get("Name", "")).lower():
                 n.raise_errors([Problem("position", "a rule cannot be placed %s itself; name another rule" % where)])
             shown = ", ".join("'%s'" % o for o in others[:20]) + (" and %d more" % (len(others) - 20)
-                                                                   if len(others) > 20 else "")
+                                                                  if len(others) > 20 else "")
             n.raise_errors([Problem(
                 "position", "there is no mail flow rule named '%s' to place this rule %s. Existing rules: %s. Fix the "
                             "name, or use top or bottom" % (other, where, shown or "none"))])
