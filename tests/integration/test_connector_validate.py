@@ -93,7 +93,12 @@ def test_failure_is_classified_with_evidence_and_fix(partner, label, host, tls, 
     sources = set()
     for failure in result["failures"]:
         assert failure["class"] == expected and failure["evidence"] and failure["fix"], failure
+        # the fix in the words of the options the user writes, not the cmdlets' (issue 22)
+        assert not [w for w in ("TlsSettings", "SmartHosts", "TlsDomain", "ValidationRecipients", "UseMXRecord")
+                    if w in failure["fix"]], failure["fix"]
         sources.add(failure["source"])
+    if expected == "certificate_self_signed":
+        assert "tls_settings: encryption_only" in " ".join(f["fix"] for f in result["failures"]), result["failures"]
     assert sources == {"probe", "service"}  # both the local probe and the tenant's validation saw it
     assert expected in result["summary"] and "Fix:" in result["summary"]
     assert delivered(partner, domain) == before  # nothing delivered over a connection the settings refuse

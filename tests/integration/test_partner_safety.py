@@ -7,6 +7,21 @@ compares its tenant before and after. A case is either **refused** (the host fai
 field and the fix, and the tenant is unchanged: no partial write) or **handled** (the host succeeds and its check
 holds). The runs that need their own command line (a wrong -i path, check mode) and the two runs started together
 are tests of their own.
+
+Where each item of issue 22 is checked:
+  1 misspelt offboarding: OFFBOARD_CASES; 2 catch-all: catch_all_*, two_catch_alls, any_sender_without_restriction;
+  3 wrong -i: test_a_wrong_inventory_path_reads_nothing (and test_docs: the guides' commands from a fresh clone);
+  4 checked before the first write: priority_*, position_*, unknown_group, unknown_redirect, unknown_extra_parameter,
+  disabled_outbound_with_rules, bad_validation_settings; 5 two runs at once: test_two_runs_at_once_*;
+  6 rule_disabled_by_hand; 7 test_fail_on_invalid_*; 8 inline_definition_is_data; 9 OFFBOARD_CASES;
+  10 condition_and_exception_alike, route_for_internal_mail, python_only_regex;
+  11 test_release (the tarball from tracked files), test_docs (make build after the guides);
+  12 smart_host_as_a_url, not_utf8, directory_as_partner_file, certificate_without_its_key, route_given_in_the_file,
+  validation_off_for_the_run, fixes in option words (test_connector_validate);
+  13 test_a_dry_run_creates_no_sandbox_directory, test_partner_input (a read-only sandbox's dry run),
+  test_collection_install (an installed collection's sandbox), under_a_tenant_wildcard,
+  sender_ips_of_two_partners_overlap, host_bits_in_a_block, control_character_in_a_comment, test_export_drift (no
+  service defaults in exports), test_docs (the README's emulator block), test_release (make build makes its venv).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -109,6 +124,62 @@ ONBOARD_CASES = {
         "files": [routed("Dis")],
         "summary": ["- mail flow rule 'Dis - Mail': changed (enabled: false -> true)"],
         "handled": lambda found: found[("rule", "Dis - Mail")].get("State") == "Enabled"},
+    # item 10: rules that cannot work
+    "condition_and_exception_alike": {
+        "files": [routed("Same", rule={"name": "Mail", "conditions": {"recipient_domain_is": ["same.example"]},
+                                       "exceptions": {"recipient_domain_is": ["same.example"]}})],
+        "refused": ["rules[0].exceptions.recipient_domain_is: has the same value as conditions.recipient_domain_is",
+                    "would never apply"]},
+    "route_for_internal_mail": {
+        "files": [routed("Int", rule={"name": "Mail", "conditions": {"sent_to_scope": "in_organization"}})],
+        "refused": ["rules[0].conditions.sent_to_scope: in_organization", "never through an outbound connector"]},
+    "python_only_regex": {
+        "files": [routed("Rgx", rule={"name": "Mail", "conditions": {"recipient_domain_is": ["rgx.example"],
+                                                                     "subject_matches_patterns": ["(?P<n>inv)oice"]}})],
+        "refused": ["rules[0].conditions.subject_matches_patterns[0]", "write (?<n>...)"]},
+    # item 4: an unknown extra_parameters key, refused before the connectors are written
+    "unknown_extra_parameter": {
+        "files": [routed("Xtra", rule={"name": "Mail", "conditions": {"recipient_domain_is": ["xtra.example"]},
+                                       "extra_parameters": {"SetAuditSeverty": "High"}})],
+        "refused": ["rules[0].extra_parameters.SetAuditSeverty", "did you mean SetAuditSeverity?"]},
+    # item 12: messages that mislead
+    "smart_host_as_a_url": {
+        "files": [partner("Url", outbound={"recipient_domains": ["url.example"],
+                                           "smart_hosts": ["https://mail.url.example/"]})],
+        "refused": ["outbound.smart_hosts[0]: 'https://mail.url.example/' is a URL", "write mail.url.example"]},
+    "not_utf8": {
+        "raw_files": ["partner:\n  name: Caf\u00e9\n  inbound: {sender_domains: [cafe.example]}\n".encode("cp1252")],
+        "refused": ["is not UTF-8 text: byte 0xe9 at line 2, column 12", "Save it as UTF-8"]},
+    "directory_as_partner_file": {
+        "vars": {"partner_files": ["%(files)s"]},
+        "refused": ["partner_files[0]:", "is a directory", "not a partner file", "list the ones to onboard"]},
+    "certificate_without_its_key": {
+        "connection": "cert_only",
+        "files": [partner("Pem")],
+        "refused": ["the PEM file holds the certificate but not its private key",
+                    "Append the private key (-----BEGIN PRIVATE KEY-----)"]},
+    # item 13
+    "host_bits_in_a_block": {
+        "files": [partner("Bits", inbound={"sender_domains": ["bits.example"], "restrict_domains_to_ip_addresses": True,
+                                           "sender_ip_addresses": ["198.51.100.7/24"]})],
+        "refused": ["inbound.sender_ip_addresses[0]: '198.51.100.7/24' has host bits set",
+                    "Write 198.51.100.0/24 for the whole block, or 198.51.100.7 for the one address"]},
+    "control_character_in_a_comment": {
+        "files": [partner("Ctl", inbound={"sender_domains": ["ctl.example"], "comment": "ring \x07 the bell"})],
+        "refused": ["inbound.comment", "control character U+0007"]},
+    "sender_ips_of_two_partners_overlap": {
+        "files": [partner(n, inbound={"sender_domains": ["%s.example" % n.lower()], "sender_ip_addresses": [ip],
+                                      "restrict_domains_to_ip_addresses": True})
+                  for n, ip in (("Ipa", "198.51.100.0/24"), ("Ipb", "198.51.100.77"))],
+        "refused": ["inbound.sender_ip_addresses[0]: '198.51.100.77' overlaps '198.51.100.0/24', a sender IP address "
+                    "of partner 'Ipa'"]},
+    "under_a_tenant_wildcard": {
+        "seed": [("outbound", {"Name": "Wild outbound", "RecipientDomains": ["*.wild.example"], "Comment": "by hand"})],
+        "files": [partner("Sub", outbound={"recipient_domains": ["mail.wild.example"],
+                                           "validation_recipients": ["a@mail.wild.example"]})],
+        "warned": ["outbound.recipient_domains[0]: 'mail.wild.example' is covered by '*.wild.example', a recipient "
+                   "domain of the outbound connector 'Wild outbound'"],
+        "handled": lambda found: ("outbound", "Sub outbound") in found},
     "inline_definition_is_data": {
         "vars": {"partner_definition": "partner:\n  name: Tpl\n  inbound:\n    sender_domains: [tpl.example]\n"
                                        "    comment: \"{{ lookup('pipe', 'touch %(marker)s; echo ran') }}\"\n"},
@@ -116,6 +187,19 @@ ONBOARD_CASES = {
             "Managed by m365.mailflow partner Tpl. {{ lookup('pipe', 'touch ")
         and found[("inbound", "Tpl inbound")]["Comment"].endswith("; echo ran') }}")},
 }
+
+
+def _connection(tmp_path, kind, state):
+    if kind == "cert_only":
+        # an app registration's certificate without its private key: refused before the tenant is reached
+        from tests.support.pki import make_ca
+        pem = str(tmp_path / "app.pem")
+        with open(make_ca(str(tmp_path / "pki")).cert, "rb") as cert, open(pem, "wb") as out:
+            out.write(cert.read())  # the certificate alone
+        return {"tenant": "contoso.onmicrosoft.com", "client_id": "00000000-0000-0000-0000-000000000000",
+                "certificate_path": pem, "api_url": "https://127.0.0.1:9", "authority_url": "https://127.0.0.1:9",
+                "retries": 0}
+    return {"sandbox": state}
 
 
 def _hosts(tmp_path, cases):
@@ -129,11 +213,16 @@ def _hosts(tmp_path, cases):
         for cmdlet, parameters in case.get("then") or []:
             from ansible_collections.m365.mailflow.plugins.module_utils.sandbox.tenant import SandboxTenant
             assert SandboxTenant(state).execute(cmdlet, parameters).status == 200
-        host = {"mailflow_connection": {"sandbox": state}}
-        host.update(json.loads(json.dumps(case.get("vars") or {}).replace("%(marker)s", marker)))
+        host = {"mailflow_connection": _connection(tmp_path, case.get("connection"), state)}
+        host.update(json.loads(json.dumps(case.get("vars") or {}).replace("%(marker)s", marker)
+                               .replace("%(files)s", str(files_dir))))
         if case.get("files"):
             host["partner_files"] = [write(files_dir, "%s-%d.yml" % (name, i), data)
                                      for i, data in enumerate(case["files"])]
+        for i, raw in enumerate(case.get("raw_files") or []):
+            path = files_dir / ("%s-raw-%d.yml" % (name, i))
+            path.write_bytes(raw)
+            host.setdefault("partner_files", []).append(str(path))
         hosts[name] = host
     return hosts, marker
 
@@ -171,6 +260,7 @@ def run_table(tmp_path, cases, book):
     before = dict((name, _state(tmp_path, name)) for name in cases)
     run = playbook(book, tmp_path, ["-i", _inventory(tmp_path, hosts), "--forks", "5"], timeout=600)
     counts, failed, summaries = recap(run.stdout), failures(run.stdout), _summaries(run.stdout)
+    warnings = " ".join((run.stdout + run.stderr).split())  # Ansible prints warnings on stderr, wrapped
     report = []
     for name, case in sorted(cases.items()):
         after = _state(tmp_path, name)
@@ -183,6 +273,7 @@ def run_table(tmp_path, cases, book):
             ok = counts[name]["failed"] == 0 and case["handled"](after)
             lines = summaries.get(name) or []
             ok = ok and all(line in lines for line in case.get("summary") or [])
+            ok = ok and all(fragment in warnings for fragment in case.get("warned") or [])
             report.append((name, "handled" if ok else "NOT HANDLED: %s %s" % (text(failed.get(name, {})), lines),
                            None))
     return run, report, marker
