@@ -88,10 +88,10 @@ def test_test_mode_connector_is_never_missed(target):
 
 
 BAD_INPUT = [
-    ({"smart_hosts": [], "use_mx_record": False}, "smart_hosts", "use_mx_record is false"),  # O1
+    ({"smart_hosts": [], "use_mx_record": False}, "smart_hosts", "use_mx_record: false requires smart_hosts"),  # O1
     ({"use_mx_record": True}, "smart_hosts", "silently drop"),  # O2
     ({"tls_settings": "certificate_validation"}, "tls_domain", "domain_validation"),  # O3
-    ({"tls_domain": ""}, "tls_domain", "needs the name"),  # O4
+    ({"tls_domain": ""}, "tls_domain", "domain_validation requires tls_domain (the name"),  # O4
     ({"recipient_domains": ["adatum.example"]}, "recipient_domains", "transport_rule_scoped"),  # O5
     ({"transport_rule_scoped": False}, "recipient_domains", "must list"),  # O5
     ({"route_all_messages_via_on_premises": True}, "route_all_messages_via_on_premises", "O6"),
@@ -122,8 +122,8 @@ def test_bad_input_fails_before_any_call(emulator_target, change, field, fragmen
 
 
 @pytest.mark.parametrize("change,fragment", [
-    ({"smart_hosts": None, "use_mx_record": False}, "use_mx_record is false"),  # O1 on create
-    ({"tls_domain": None}, "needs the name"),  # O4 on create
+    ({"smart_hosts": None, "use_mx_record": False}, "use_mx_record: false requires smart_hosts"),  # O1 on create
+    ({"tls_domain": None}, "domain_validation requires tls_domain (the name"),  # O4 on create
 ])
 def test_rules_judged_against_the_tenant_before_any_write(emulator_target, change, fragment):
     args = dict((k, v) for k, v in dict(ADATUM, **change).items() if v is not None)
