@@ -108,6 +108,7 @@ def test_demo_path_onboards_the_examples_then_changes_nothing(tmp_path):
     assert "Target: sandbox tenant %s (no inventory given)" % os.path.realpath(state) in first.stdout
     counts = recap(first.stdout)["localhost"]
     assert counts["failed"] == 0 and counts["changed"] == 1  # one task for the tenant: every partner in it
+    assert "[WARNING]" not in first.stdout + first.stderr, first.stdout + first.stderr  # a clean run warns of nothing
 
     found = objects(state)
     names = sorted(name for _kind, name in found)
@@ -220,6 +221,7 @@ def test_offboarding_removes_exactly_that_partner(tmp_path):
     after = objects(state)
     assert set(before) - set(after) == {("inbound", "Fabrikam inbound"), ("outbound", "Fabrikam outbound")}
     assert all(after[key] == before[key] for key in after)
+    assert "[WARNING]" not in run.stdout + run.stderr, run.stdout + run.stderr
 
     run = playbook(OFFBOARD, tmp_path, extra(partner_file=adatum), env=env)
     assert run.returncode == 0, run.stdout + run.stderr
