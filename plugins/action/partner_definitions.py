@@ -373,23 +373,19 @@ class ActionModule(ActionBase):
         return loaded
 
     @staticmethod
-    def _resolve(path, search):
+    def _resolve(path, search, exists=os.path.isfile):
+        """The first of the search paths where ``path`` names a file (or what ``exists`` accepts), or None."""
         path = os.path.expanduser(path)
         candidates = [path] if os.path.isabs(path) else [os.path.join(d, path) for d in search]
         for candidate in candidates:
-            if os.path.isfile(candidate):
+            if exists(candidate):
                 return candidate
         return None
 
-    @staticmethod
-    def _folder(path, search):
+    @classmethod
+    def _folder(cls, path, search):
         """The directory a partner file path names (where a file was expected), or None."""
-        path = os.path.expanduser(path)
-        candidates = [path] if os.path.isabs(path) else [os.path.join(d, path) for d in search]
-        for candidate in candidates:
-            if os.path.isdir(candidate):
-                return candidate
-        return None
+        return cls._resolve(path, search, os.path.isdir)
 
     def _read_one(self, source, path, report):
         real, data = None, b""
