@@ -555,29 +555,62 @@ def _overlap(first, second):
     return out
 
 
+def _suffixes(domain):
+    """The parent domains of ``domain``, nearest first (``a.b.c`` -> ``b.c``, ``c``)."""
+    parts = domain.split(".")
+    return [".".join(parts[i:]) for i in range(1, len(parts))]
+
+
+def _overlap_candidates(domains):
+    """The pairs (i, j), i < j, of connectors whose recipient domains may overlap, found through an index of the
+    domains rather than by comparing every pair (a tenant may have thousands of partner connectors)."""
+    exact, wildcard = {}, {}
+    for index, names in enumerate(domains):
+        for name in names:
+            if name == "*":
+                continue
+            base = name[2:] if name.startswith("*.") else name
+            exact.setdefault(base, set()).add(index)
+            if name.startswith("*."):
+                wildcard.setdefault(base, set()).add(index)
+    pairs = set()
+    for index, names in enumerate(domains):
+        for name in names:
+            if name == "*":
+                continue
+            base = name[2:] if name.startswith("*.") else name
+            found = set(exact.get(base, ()))  # the same domain, or a wildcard and its base
+            for parent in _suffixes(base):
+                # a wildcard over a parent covers this domain (the wildcard's own connector finds the pair from here)
+                found |= wildcard.get(parent, set())
+            pairs.update((min(index, other), max(index, other)) for other in found if other != index)
+    return sorted(pairs)
+
+
 def _outbound_domain_overlap(check, ctx):
     connectors = [c for c in ctx.of(OUTBOUND) if _enabled_connector(c) and _recipient_domains(c)]
     connectors.sort(key=lambda c: _text(c.get("Name")).lower())
-    for index, first in enumerate(connectors):
-        for second in connectors[index + 1:]:
-            pairs = _overlap(_recipient_domains(first), _recipient_domains(second))
-            if not pairs:
-                continue
-            exact = any(p[2] for p in pairs)
-            shown = ", ".join(a if e else "%s / %s" % (a, b) for a, b, e in pairs)
-            names = [first.get("Name"), second.get("Name")]
-            reason = ("outbound connectors %s both deliver for %s; which connector Exchange Online picks for an "
-                      "overlapping recipient domain is not documented (on-premises Exchange picks the most specific "
-                      "address space, then the cost, then the name)" % (_quote(names), shown))
-            owners = [_owner(c) for c in (first, second)]
-            partners = [o for o in owners if o]
-            change = ("give each domain to one partner: remove it from outbound.recipient_domains of one of the "
-                      "partner files%s" % (" (%s)" % ", ".join(partners) if partners else ""))
-            fix = ("%s; for a connector outside the partner files, %s recipient_domains" % (change, MODULES[OUTBOUND])
-                   if len(partners) < 2 else change)
-            yield _finding(check, names, reason, fix, OUTBOUND, owners[0] or owners[1],
-                           {"domains": [{"first": a, "second": b, "same": e} for a, b, e in pairs]},
-                           severity=None if exact else "low")
+    domains = [_recipient_domains(c) for c in connectors]
+    for index, other in _overlap_candidates(domains):
+        first, second = connectors[index], connectors[other]
+        pairs = _overlap(domains[index], domains[other])
+        if not pairs:
+            continue
+        exact = any(p[2] for p in pairs)
+        shown = ", ".join(a if e else "%s / %s" % (a, b) for a, b, e in pairs)
+        names = [first.get("Name"), second.get("Name")]
+        reason = ("outbound connectors %s both deliver for %s; which connector Exchange Online picks for an "
+                  "overlapping recipient domain is not documented (on-premises Exchange picks the most specific "
+                  "address space, then the cost, then the name)" % (_quote(names), shown))
+        owners = [_owner(c) for c in (first, second)]
+        partners = [o for o in owners if o]
+        change = ("give each domain to one partner: remove it from outbound.recipient_domains of one of the "
+                  "partner files%s" % (" (%s)" % ", ".join(partners) if partners else ""))
+        fix = ("%s; for a connector outside the partner files, %s recipient_domains" % (change, MODULES[OUTBOUND])
+               if len(partners) < 2 else change)
+        yield _finding(check, names, reason, fix, OUTBOUND, owners[0] or owners[1],
+                       {"domains": [{"first": a, "second": b, "same": e} for a, b, e in pairs]},
+                       severity=None if exact else "low")
 
 
 _DOCS_INBOUND = "New-InboundConnector reference"

@@ -504,3 +504,22 @@ def test_evaluate_summary():
                         {"id": "rule_filter_bypass", "needs": ["mail_flow_rules"]},
                         {"id": "rule_external_copy", "needs": ["mail_flow_rules", "accepted_domains"]},
                         {"id": "reject_direct_send_off", "needs": ["organization_config", "inbound_connectors"]}]}
+
+
+def test_the_domain_index_finds_every_overlapping_pair_the_pairwise_comparison_finds():
+    """_outbound_domain_overlap looks up candidate pairs in an index of the domains (a tenant may hold thousands of
+    connectors); on random address spaces it finds exactly the pairs that comparing every pair finds."""
+    import random
+    rng = random.Random(7)
+    labels = ["a", "b", "c", "mail", "x"]
+
+    def space():
+        name = ".".join(rng.choice(labels) for _ in range(rng.randint(1, 3))) + ".example"
+        return rng.choice(["", "*.", "*.", ""]) + name if rng.random() > 0.03 else "*"
+
+    for _round in range(30):
+        domains = [[space() for _d in range(rng.randint(1, 3))] for _c in range(25)]
+        pairwise = [(i, j) for i in range(len(domains)) for j in range(i + 1, len(domains))
+                    if posture._overlap(domains[i], domains[j])]
+        indexed = [pair for pair in posture._overlap_candidates(domains) if posture._overlap(*[domains[k] for k in pair])]
+        assert indexed == pairwise and pairwise  # (and the rounds do have overlaps to find)
