@@ -514,7 +514,7 @@ def test_the_domain_index_finds_every_overlapping_pair_the_pairwise_comparison_f
     labels = ["a", "b", "c", "mail", "x"]
 
     def space():
-        name = ".".join(rng.choice(labels) for _ in range(rng.randint(1, 3))) + ".example"
+        name = ".".join(rng.choice(labels) for _label in range(rng.randint(1, 3))) + ".example"
         return rng.choice(["", "*.", "*.", ""]) + name if rng.random() > 0.03 else "*"
 
     for _round in range(30):
