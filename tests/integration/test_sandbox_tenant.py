@@ -160,6 +160,11 @@ def test_demo_world_two_partners_pass_one_fails_with_class_and_fix(tmp_path):
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr
     assert recap(second.stdout)["localhost"]["changed"] == 0, second.stdout[-4000:]
     assert any(line.startswith("- validation: passed (recorded ") for line in summaries(second.stdout)["Fabrikam"][0])
+    # The second run reads the tenant the first one left: Litware's domain-only inbound connector is a finding, a
+    # sentence of its own before its fix.
+    litware = [line for line in summaries(second.stdout)["Litware"][0] if line.startswith("- finding [inbound_domain_only")]
+    assert len(litware) == 1 and "; Microsoft's guidance is" in litware[0], litware
+    assert "this one. Fix: partner file of Litware: inbound.sender_ip_addresses" in litware[0], litware
     # Nothing of the world is left: its ports are free again.
     ports = json.loads((tmp_path / "world" / "ports.json").read_text())
     import socket

@@ -318,8 +318,8 @@ class Runner(object):
         lines.extend(self._validation_lines(partner, validation))
         lines.extend(item["line"] for item in getattr(partner, "expectations", None) or [])
         for finding in getattr(partner, "findings", None) or []:
-            lines.append("- finding [%s, %s]: %s Fix: %s" % (finding["id"], finding["severity"], finding["reason"],
-                                                             finding["fix"]))
+            lines.append("- finding [%s, %s]: %s. Fix: %s" % (finding["id"], finding["severity"],
+                                                              finding["reason"].rstrip("."), finding["fix"]))
         for finding in getattr(partner, "accepted", None) or []:
             lines.append("- accepted finding [%s] until %s: %s" % (finding["id"], finding["accepted"].get("expires"),
                                                                    finding["accepted"].get("reason")))
