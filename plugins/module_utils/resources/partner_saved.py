@@ -28,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import hashlib
 import json
 
@@ -350,28 +351,12 @@ def _rule_differs(spec, part, current):
                for k, v in part.items() if k != "priority")
 
 
-class _Saved(object):
-    """A partner of a saved plan: its name, source and objects (partner_plan.PartnerPlan's shape, without the
-    definition, which the apply does not use)."""
+_SavedPartner = collections.namedtuple("_SavedPartner", "name source data")
+
+
+class _Saved(pp.PartnerPlan):
+    """A partner of a saved plan: a PartnerPlan of its name and source, without the definition (the apply does not
+    use it)."""
 
     def __init__(self, name, source):
-        self.name = name
-        self.source = source or "plan"
-        self.objects = []
-        self.validation = {}
-        self.errors = []
-        self.warnings = []
-        self.failed = False
-        self.error = None
-        self.data = {}
-
-    def obj(self, kind):
-        for item in self.objects:
-            if item.kind == kind:
-                return item
-        return None
-
-    def rules(self):
-        return [o for o in self.objects if o.kind == pp.RULE]
-
-    action = pp.PartnerPlan.action
+        super(_Saved, self).__init__(_SavedPartner(name, source or "plan", {}))
