@@ -289,14 +289,19 @@ def host_bits_error(field, value):
             % (field, value, network.prefixlen, network.network_address, network, address, network, address))
 
 
+def range_ends(text):
+    """The first and last address of an ``a-b`` range; ValueError when either end is not an IP address."""
+    start, _sep, end = str(text).partition("-")
+    return ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+
+
 def networks(value):
     """The IP networks an address entry covers (a single address, a CIDR block or an ``a-b`` range), [] when it is
     not one: for comparing entries as networks (``198.51.100.7`` overlaps ``198.51.100.0/24``)."""
     text = str(value).strip()
     try:
         if "-" in text:
-            start, _sep, end = text.partition("-")
-            first, last = ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+            first, last = range_ends(text)
             if first.version != last.version or int(first) > int(last):
                 return []
             return list(ipaddress.summarize_address_range(first, last))
@@ -336,9 +341,8 @@ def ip_range_key(value):
     """Rule SenderIpRanges: single, CIDR or ``a-b``; single equals /32."""
     text = str(value).strip()
     if "-" in text:
-        start, _sep, end = text.partition("-")
         try:
-            return "%s-%s" % (ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip()))
+            return "%s-%s" % range_ends(text)
         except ValueError:
             return text.lower()
     try:
@@ -364,8 +368,7 @@ def ip_range_error(field, value):
     text = str(value).strip()
     try:
         if "-" in text:
-            start, _sep, end = text.partition("-")
-            first, last = ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+            first, last = range_ends(text)
             if first.version != last.version or int(first) > int(last):
                 return "%s: '%s' is not an ascending range of one IP version" % (field, value)
         else:
@@ -387,8 +390,7 @@ def ef_skip_ip_error(field, value):
         return error
     text = str(value).strip()
     if "-" in text:
-        start, _sep, end = text.partition("-")
-        first, last = ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+        first, last = range_ends(text)
         if first.version != 4:
             return host_bits_error(field, value)
         problem = reserved_ipv4_error(field, value, (first, last))

@@ -187,8 +187,7 @@ class Ranges(object):
             text = str(value).strip()
             try:
                 if "-" in text:
-                    start, _sep, end = text.partition("-")
-                    self.items.append((text, (ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip()))))
+                    self.items.append((text, n.range_ends(text)))
                 else:
                     self.items.append((text, ipaddress.ip_network(text, strict=False)))
             except ValueError:
