@@ -19,7 +19,6 @@ Both runs are at -vvvv, and no secret, token or federated assertion may appear i
 from __future__ import absolute_import, division, print_function
 
 import os
-import socket
 import uuid
 
 import pytest
@@ -28,6 +27,7 @@ from tests.emulator import Emulator
 from tests.integration.conftest import EMULATOR_STATE
 from tests.support.ansible_runner import run_tasks
 from tests.support.identity import FederationIssuer, IdentityEndpoint, arc_key_directory
+from tests.support.mailservers import free_port
 
 MODULE = "m365.mailflow.partner_inbound_connector"
 USER = "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e"
@@ -35,20 +35,12 @@ K8S_ISSUER = "https://oidc.prod-aks.azure.com/11111111-2222-3333-4444-5555555555
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def target(name):
     return {"name": "Secretless %s" % name, "state": "absent"}  # one Get-InboundConnector, nothing written
 
 
 def base_env():
-    dead = "http://127.0.0.1:%d" % closed_port()
+    dead = "http://127.0.0.1:%d" % free_port(["127.0.0.1"])
     return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": dead, "http_proxy": dead, "https_proxy": dead, "HTTP_PROXY": dead,
             "HTTPS_PROXY": dead, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
 
@@ -113,7 +105,7 @@ def test_secretless_rows(tmp_path, emulator):
         for name, endpoint in stand_ins.items():
             if not name.startswith("fault_"):
                 endpoint.start()
-        refused_url = "http://127.0.0.1:%d/msi/token" % closed_port()
+        refused_url = "http://127.0.0.1:%d/msi/token" % free_port(["127.0.0.1"])
 
         rows = []  # (label, module args, task keywords, number of tasks)
 

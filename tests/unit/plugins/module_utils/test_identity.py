@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
-import socket
 import stat
 
 import pytest
@@ -30,6 +29,7 @@ from ansible_collections.m365.mailflow.plugins.module_utils.transport import aut
 from tests.emulator import Emulator
 from tests.emulator.fake import FakeTenant
 from tests.support.identity import FEDERATION_AUDIENCE, FederationIssuer, IdentityEndpoint, loopback_only
+from tests.support.mailservers import free_port
 
 USER = "9d3f1c2e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
 OTHER_USER = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
@@ -37,14 +37,6 @@ IDENTITY_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_T
                       "MSI_ENDPOINT", "MSI_SECRET", "AZUREPS_HOST_ENVIRONMENT", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
                       "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AZURE_FEDERATED_TOKEN_FILE",
                       "AZURE_CLIENT_ID", "AZURE_TENANT_ID")
-
-
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +51,7 @@ def guarded(monkeypatch, emulator):
     emulator.reset()
     for name in IDENTITY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:%d" % closed_port())
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:%d" % free_port(["127.0.0.1"]))
     with loopback_only() as refused:
         yield
     assert refused == [], "connections outside loopback were attempted: %s" % refused
@@ -249,7 +241,7 @@ def test_identity_endpoint_failures_are_explained(emulator, monkeypatch, fault, 
         use(monkeypatch, endpoint)
         url = endpoint.url
         if fault == "refused":
-            url = "http://127.0.0.1:%d/msi/token" % closed_port()
+            url = "http://127.0.0.1:%d/msi/token" % free_port(["127.0.0.1"])
             monkeypatch.setenv("IDENTITY_ENDPOINT", url)
         else:
             endpoint.fail(fault)
