@@ -442,7 +442,7 @@ def _create(client, spec, name, desired, outcome, check_mode, waited):
     created = spec.match(created, name) if created else None
     commands, rest = spec.post_create(name, desired, created)
     if commands:
-        _apply(client, spec, name, commands, rest)
+        send_writes(client, spec, name, commands, rest)
         outcome.commands.extend(commands)
     final = created
     if created is None or len(outcome.commands) > 1:
@@ -483,7 +483,7 @@ def _created_elsewhere(client, spec, name, desired, outcome, check_mode, waited,
     return outcome
 
 
-def _apply(client, spec, name, commands, changes):
+def send_writes(client, spec, name, commands, changes):
     """Send ``commands`` (the writes of one change) in order; a transient failure is settled by reading back.
 
     Each write is judged by what it carries (``spec.command_changes``): a Set that ran behind a fault is not sent
@@ -514,7 +514,7 @@ def _update(client, spec, name, desired, current, outcome, check_mode):
     if check_mode:
         outcome.after = predicted
         return outcome
-    _apply(client, spec, name, commands, changes)
+    send_writes(client, spec, name, commands, changes)
     remember(client, spec, name, "update", current=current, changes=changes)
     final = spec.read(client, name)
     outcome.after = spec.view(final) if final is not None else predicted

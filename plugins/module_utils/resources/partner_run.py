@@ -125,31 +125,17 @@ class Runner(object):
                 self.warnings.append("%s: the first attempt failed (%s) but had created %s '%s'"
                                      % (first["cmdlet"], exc.earlier_attempt, obj.noun, name))
             engine.remember(client, spec, name, "create")
-            self._set_after(obj, commands, obj.changes)
+            engine.send_writes(client, spec, name, commands, obj.changes)
             return None
         done = client.writes_done
         try:
-            self._set_after(obj, commands, obj.changes)
+            engine.send_writes(client, spec, name, commands, obj.changes)
         except MailflowError as exc:
             if client.writes_done != done:
                 exc.changed = True
             raise
         engine.remember(client, spec, name, "update", current=obj.current, changes=obj.changes)
         return None
-
-    def _set_after(self, obj, commands, changes):
-        """The Set / Enable / Disable writes of an object, each judged by what it carries if a fault hides its
-        outcome (``spec.command_changes``)."""
-        spec, name, client = obj.spec, obj.name, self.client
-
-        def applied(part):
-            now = spec.read(client, name)
-            return now is not None and not spec.changes(part, now)
-
-        for command in commands:
-            part = spec.command_changes(command, changes)
-            engine.send(client, spec, name, command["cmdlet"], command["parameters"],
-                        verify=lambda part=part: applied(part))
 
     def _delete(self, obj):
         spec, name, client = obj.spec, obj.name, self.client
