@@ -156,9 +156,13 @@ def findings(plan):
     each partner's accepted ones (``accept:``)."""
     kinds = {pp.INBOUND: posture.INBOUND, pp.OUTBOUND: posture.OUTBOUND, pp.RULE: posture.RULES}
     found, _not_checked = posture.findings(dict((kinds[k], v) for k, v in plan.snapshot.objects.items()))
+    about = {}  # object name (lower) -> the indexes of the findings that name it
+    for index, finding in enumerate(found):
+        for name in set(str(o).lower() for o in finding.get("objects") or []):
+            about.setdefault(name, []).append(index)
     for partner in plan.partners:
-        names = set(name.lower() for _k, name, _f in partner.partner.object_names)
-        mine = [f for f in found if names & set(str(o).lower() for o in f.get("objects") or [])]
+        mine = [found[i] for i in sorted(set(i for _k, name, _f in partner.partner.object_names
+                                             for i in about.get(name.lower(), ())))]
         if not mine:
             continue
         records = [dict(r, source="%s: accept[%d]" % (partner.source, i))

@@ -523,3 +523,41 @@ def test_the_domain_index_finds_every_overlapping_pair_the_pairwise_comparison_f
                     if posture._overlap(domains[i], domains[j])]
         indexed = [pair for pair in posture._overlap_candidates(domains) if posture._overlap(*[domains[k] for k in pair])]
         assert indexed == pairwise and pairwise  # (and the rounds do have overlaps to find)
+
+
+def test_a_partner_gets_the_findings_that_name_its_objects_in_any_case_and_only_those():
+    """partner_work.findings hands each partner of a run the findings about its objects (looked up by object name,
+    without regard to case): a finding about two partners' connectors goes to both, one about another partner's
+    object to neither, and the partner's accept: records move its own to the accepted ones."""
+    from types import SimpleNamespace
+    from ansible_collections.m365.mailflow.plugins.module_utils import partner_work
+    from ansible_collections.m365.mailflow.plugins.module_utils.resources import partner_plan as pp
+
+    def partner(source, names, accept=()):
+        object_names = [(kind, name, "field") for kind, name in names]
+        return SimpleNamespace(partner=SimpleNamespace(object_names=object_names), source=source,
+                               data={"accept": list(accept)}, findings=[], accepted=[])
+
+    snapshot = SimpleNamespace(objects={
+        pp.INBOUND: [inbound("Adatum inbound", SenderDomains=["smtp:adatum.example;1"]),
+                     inbound("Litware inbound", SenderDomains=["smtp:litware.example;1"]),
+                     inbound("Fabrikam inbound", SenderDomains=["smtp:fabrikam.example;1"],
+                             SenderIPAddresses=["198.51.100.25"], RestrictDomainsToIPAddresses=True)],
+        pp.OUTBOUND: [outbound("Adatum outbound", RecipientDomains=["shared.example"]),
+                      outbound("Fabrikam outbound", RecipientDomains=["shared.example"])],
+        pp.RULE: []})
+    adatum = partner("adatum.yml", [(pp.INBOUND, "ADATUM INBOUND"), (pp.OUTBOUND, "adatum outbound")])
+    fabrikam = partner("fabrikam.yml", [(pp.INBOUND, "Fabrikam inbound"), (pp.OUTBOUND, "Fabrikam outbound")],
+                       accept=[{"id": "outbound_domain_overlap", "reason": "CHG-7", "expires": "2099-12-31"}])
+    contoso = partner("contoso.yml", [(pp.INBOUND, "Contoso inbound")])
+    partner_work.findings(SimpleNamespace(snapshot=snapshot, partners=[adatum, fabrikam, contoso]))
+
+    def ids(items):
+        return sorted((f["id"], tuple(f["objects"])) for f in items)
+
+    assert ids(adatum.findings) == [("inbound_domain_only", ("Adatum inbound",)),
+                                    ("outbound_domain_overlap", ("Adatum outbound", "Fabrikam outbound"))]
+    assert adatum.accepted == []
+    assert fabrikam.findings == []
+    assert ids(fabrikam.accepted) == [("outbound_domain_overlap", ("Adatum outbound", "Fabrikam outbound"))]
+    assert contoso.findings == [] and contoso.accepted == []
