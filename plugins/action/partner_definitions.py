@@ -32,9 +32,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources import par
 from ansible_collections.m365.mailflow.plugins.module_utils.connection import connection_argument_spec
 
 MODULE = "m365.mailflow.partner_definitions"
-OPTIONS = ("file", "files", "default_files", "definition", "definition_variable", "partners", "search_paths", "mode",
-           "adopt", "force", "connection", "validation", "read_tenant", "tenant_label", "variables", "onboarding_files",
-           "plan_variable")
 _SPECS = {}
 
 

@@ -209,8 +209,8 @@ def run_partners(mod):
     runtime = list(plan.errors)
     if mod.check_mode:
         result["plan"] = partner_saved.save(
-            plan, tenant_identity(params), label, params["state"], params["validation"],
-            params.get("validation_settings") or {}, COLLECTION_VERSION, result["summary"])
+            plan, tenant_identity(params), label, params["state"], params["validation"], COLLECTION_VERSION,
+            result["summary"])
     if failed or runtime:
         lines = [p.get("error") or "%s (%s): the outbound connector failed validation and validation.fail_on_invalid "
                                    "is true" % (p["name"], p["source"]) for p in failed] + runtime

@@ -310,11 +310,6 @@ def networks(value):
         return []
 
 
-def overlapping(left, right):
-    """Whether two address entries (see ``networks``) share an address."""
-    return any(a.version == b.version and a.overlaps(b) for a in networks(left) for b in networks(right))
-
-
 def reserved_ipv4_error(field, value, network):
     """Why ``network`` (an IPv4 network, or a (first, last) pair of addresses) is refused as reserved, or None."""
     if isinstance(network, tuple):

@@ -39,7 +39,6 @@ from ansible_collections.m365.mailflow.plugins.module_utils.resources.transport_
     RecipientResolver, TransportRuleSpec)
 
 INBOUND, OUTBOUND, RULE = pf.INBOUND, pf.OUTBOUND, pf.RULE
-KIND_OF = {tenant_view.INBOUND: INBOUND, tenant_view.OUTBOUND: OUTBOUND, tenant_view.RULES: RULE}
 FORMAT = 1  # version of the plan's data shape (Plan.to_dict)
 ROUTE = vocab.ROUTE
 # Write phases, in the order they are sent (see the module docstring).

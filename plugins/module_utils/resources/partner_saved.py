@@ -85,7 +85,7 @@ def _jsonable(value):
 
 # --------------------------------------------------------------------------------------------------- saving
 
-def save(plan, identity, label, state, validation, validation_settings, collection_version, summary):
+def save(plan, identity, label, state, validation, collection_version, summary):
     """The tenant plan of ``plan`` (check mode), as data with its checksum."""
     writes = plan.writes()
     concerned = set(id(o.partner) for o in writes if o.partner is not None)

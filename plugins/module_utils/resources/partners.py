@@ -112,16 +112,6 @@ class Report(object):
                 return True
         return False
 
-    def bad_values(self, source, section):
-        """The values under ``section`` that had a problem and were left out, as paths relative to it
-        (``tls_settings`` for ``outbound.tls_settings``); list entries are not included (they are left out of the
-        list, and the rest of it is still judged)."""
-        out = set()
-        for bad in self._bad.get(source, ()):
-            if bad.startswith(section + ".") and not bad.endswith("]"):
-                out.add(bad[len(section) + 1:])
-        return out
-
 
 def describe(value):
     """A short description of a value and its YAML type, for messages."""
